@@ -1,0 +1,271 @@
+"""The typed vocabulary of a stream: ``Start``, ``Text``, ``Status``, ``Data``, ``Done``, ``Error``.
+
+Strategy: every event is a frozen, slotted value object with ``to_json()`` giving the native
+wire shape (a dict with a ``type`` field) and ``from_json()`` reading it back. A stream is
+``Start``? then any of ``Text`` / ``Status`` / ``Data``, then exactly one terminal event
+(``Done`` or ``Error``), which is always last. A payload with a ``type`` this version does
+not know decodes to ``Unknown`` (skippable), never to an exception, so older clients keep
+working against newer servers. Sans-IO: no sockets, no asyncio.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeAlias
+
+import orjson
+
+from surestream.errors import RemoteProtocolError
+
+__all__ = [
+    "Data",
+    "Done",
+    "Error",
+    "ErrorCode",
+    "Event",
+    "FinishReason",
+    "Start",
+    "Status",
+    "Text",
+    "Unknown",
+    "dumps",
+    "from_json",
+    "is_terminal",
+    "loads",
+]
+
+
+class FinishReason(enum.StrEnum):
+    """Why a ``done`` stream ended."""
+
+    STOP = "stop"
+    LENGTH = "length"
+    CONTENT_FILTER = "content_filter"
+    TOOL_CALLS = "tool_calls"
+    CANCELLED = "cancelled"
+
+
+class ErrorCode(enum.StrEnum):
+    """The closed list of ``error`` codes; ``RETRYABLE`` says which ones a client may retry."""
+
+    UPSTREAM_ERROR = "upstream_error"
+    """The model provider failed (HTTP error, or an error object inside its stream)."""
+    UPSTREAM_TIMEOUT = "upstream_timeout"
+    """The model provider did not answer or went silent past its timeout."""
+    UPSTREAM_TRUNCATED = "upstream_truncated"
+    """The provider's stream ended without its own end marker."""
+    IDLE_TIMEOUT = "idle_timeout"
+    """The source produced nothing for ``idle_timeout`` seconds."""
+    FIRST_EVENT_TIMEOUT = "first_event_timeout"
+    """The source produced no first event within ``first_event_timeout`` seconds."""
+    MAX_DURATION = "max_duration"
+    """The stream ran longer than its ``max_duration``."""
+    SERVER_SHUTDOWN = "server_shutdown"
+    """The server is shutting down; resume elsewhere."""
+    PRODUCER_LOST = "producer_lost"
+    """The process generating a journaled stream died."""
+    STORE_UNAVAILABLE = "store_unavailable"
+    """The journal store (Redis) could not be reached."""
+    INTERNAL_ERROR = "internal_error"
+    """An unexpected failure in the server; details are in the server log only."""
+    RATE_LIMITED = "rate_limited"
+    """Too many requests or streams; retry later."""
+
+
+RETRYABLE: frozenset[str] = frozenset(
+    {
+        ErrorCode.UPSTREAM_TIMEOUT,
+        ErrorCode.SERVER_SHUTDOWN,
+        ErrorCode.PRODUCER_LOST,
+        ErrorCode.STORE_UNAVAILABLE,
+        ErrorCode.RATE_LIMITED,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """The first event of a stream: its id and the model that answers."""
+
+    stream: str | None = None
+    model: str | None = None
+    type: ClassVar[str] = "start"
+
+    def to_json(self) -> dict[str, Any]:
+        """The native JSON shape."""
+        out: dict[str, Any] = {"type": "start"}
+        if self.stream is not None:
+            out["stream"] = self.stream
+        if self.model is not None:
+            out["model"] = self.model
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A piece of the answer's text, to append to what came before."""
+
+    text: str
+    type: ClassVar[str] = "text"
+
+    def to_json(self) -> dict[str, Any]:
+        """The native JSON shape."""
+        return {"type": "text", "text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """A progress note for people ("searching"), not part of the answer."""
+
+    message: str
+    type: ClassVar[str] = "status"
+
+    def to_json(self) -> dict[str, Any]:
+        """The native JSON shape."""
+        return {"type": "status", "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Data:
+    """An application-specific JSON payload (citations, tool results, ...)."""
+
+    data: Any
+    name: str | None = None
+    type: ClassVar[str] = "data"
+
+    def to_json(self) -> dict[str, Any]:
+        """The native JSON shape."""
+        out: dict[str, Any] = {"type": "data", "data": self.data}
+        if self.name is not None:
+            out["name"] = self.name
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """Terminal: the stream finished. ``usage`` carries token counts when known."""
+
+    finish_reason: str = FinishReason.STOP
+    usage: Mapping[str, Any] | None = field(default=None, hash=False)
+    type: ClassVar[str] = "done"
+
+    def to_json(self) -> dict[str, Any]:
+        """The native JSON shape."""
+        out: dict[str, Any] = {
+            "type": "done",
+            "done": True,
+            "finish_reason": str(self.finish_reason),
+        }
+        if self.usage is not None:
+            out["usage"] = dict(self.usage)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """Terminal: the stream failed; ``code`` is an ``ErrorCode``, ``message`` is safe to show."""
+
+    code: str
+    message: str = ""
+    retryable: bool = False
+    type: ClassVar[str] = "error"
+
+    @classmethod
+    def of(cls, code: ErrorCode, message: str = "") -> Error:
+        """An error with the documented retryability of ``code``."""
+        return cls(str(code), message or code.value.replace("_", " "), code in RETRYABLE)
+
+    def to_json(self) -> dict[str, Any]:
+        """The native JSON shape."""
+        return {
+            "type": "error",
+            "error": {
+                "code": str(self.code),
+                "message": self.message,
+                "retryable": self.retryable,
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """A payload whose ``type`` this version does not know; clients skip it."""
+
+    type: str
+    payload: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The payload as received."""
+        return dict(self.payload)
+
+
+Event: TypeAlias = Start | Text | Status | Data | Done | Error | Unknown
+
+
+def is_terminal(event: object) -> bool:
+    """True for ``Done`` and ``Error``: the last event of every stream."""
+    return isinstance(event, Done | Error)
+
+
+def _str(obj: Mapping[str, Any], key: str, default: str | None = None) -> str:
+    value = obj.get(key, default)
+    if not isinstance(value, str):
+        raise RemoteProtocolError(f"native event field {key!r} must be a string, got {value!r}")
+    return value
+
+
+def _opt_str(obj: Mapping[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    return None if value is None else _str(obj, key)
+
+
+def from_json(obj: Mapping[str, Any]) -> Event:
+    """Read a native JSON object back into its event.
+
+    An unknown ``type`` gives ``Unknown``; a known type with a wrongly typed field raises
+    ``RemoteProtocolError``.
+    """
+    if not isinstance(obj, Mapping):
+        raise RemoteProtocolError(f"native event must be a JSON object, got {type(obj).__name__}")
+    kind = obj.get("type")
+    if kind == "text":
+        return Text(_str(obj, "text"))
+    if kind == "start":
+        return Start(_opt_str(obj, "stream"), _opt_str(obj, "model"))
+    if kind == "status":
+        return Status(_str(obj, "message", ""))
+    if kind == "data":
+        return Data(obj.get("data"), _opt_str(obj, "name"))
+    if kind == "done":
+        usage = obj.get("usage")
+        if usage is not None and not isinstance(usage, Mapping):
+            raise RemoteProtocolError("native done.usage must be an object")
+        return Done(_str(obj, "finish_reason", "stop"), usage)
+    if kind == "error":
+        err = obj.get("error")
+        if not isinstance(err, Mapping):
+            raise RemoteProtocolError("native error event needs an 'error' object")
+        return Error(
+            _str(err, "code", ErrorCode.INTERNAL_ERROR),
+            _str(err, "message", ""),
+            bool(err.get("retryable", False)),
+        )
+    return Unknown(kind if isinstance(kind, str) else "", obj)
+
+
+def dumps(event: Event) -> bytes:
+    """The compact native JSON bytes of ``event``."""
+    if type(event) is Text:
+        return b'{"type":"text","text":' + orjson.dumps(event.text) + b"}"
+    return orjson.dumps(event.to_json())
+
+
+def loads(data: str | bytes) -> Event:
+    """Parse native JSON text into an event; invalid JSON raises ``RemoteProtocolError``."""
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise RemoteProtocolError(f"native event data is not JSON: {exc}") from None
+    return from_json(obj)

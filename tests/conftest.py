@@ -1,0 +1,1 @@
+"""Shared fixtures: helpers that feed bytes in every chunking, free loopback ports."""
