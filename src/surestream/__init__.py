@@ -8,6 +8,7 @@ I/O layers ``server``, ``store``/``hub``, ``client``, ``gateway`` and ``cli``.
 from surestream.errors import (
     LocalProtocolError,
     RemoteProtocolError,
+    SourceFailed,
     SSEProtocolError,
     SurestreamError,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "LocalProtocolError",
     "RemoteProtocolError",
     "SSEProtocolError",
+    "SourceFailed",
     "SurestreamError",
     "__version__",
 ]

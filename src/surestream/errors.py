@@ -8,6 +8,8 @@ exceptions. Exceptions are for misuse and for broken peers, split by whose fault
     │                                 (also a ValueError: an ``id`` with a line break, ...)
     ├── RemoteProtocolError           the peer sent something we cannot accept
     │   └── SSEProtocolError          an SSE byte stream broke a limit of the Decoder
+    ├── SourceFailed                  raised by an event source to end its stream with an
+    │                                 ``error`` event of a chosen code (e.g. upstream_error)
     └── StreamError                   raised by the client only when the caller asks for text
         ├── StreamFailed              the stream ended with an ``error`` event
         └── StreamInterrupted         the connection ended without a terminal event
@@ -19,6 +21,7 @@ __all__ = [
     "LocalProtocolError",
     "RemoteProtocolError",
     "SSEProtocolError",
+    "SourceFailed",
     "SurestreamError",
 ]
 
@@ -37,3 +40,17 @@ class RemoteProtocolError(SurestreamError):
 
 class SSEProtocolError(RemoteProtocolError):
     """An SSE byte stream exceeded a Decoder limit; the message names the limit."""
+
+
+class SourceFailed(SurestreamError):
+    """Raised inside an event source to end the stream with ``error`` ``code``.
+
+    ``message`` is shown to the client, so it must be safe (no secrets, no traceback);
+    ``retryable`` None means the documented default for ``code``.
+    """
+
+    def __init__(self, code: str, message: str = "", *, retryable: bool | None = None) -> None:
+        super().__init__(message or code)
+        self.code = code
+        self.message = message
+        self.retryable = retryable

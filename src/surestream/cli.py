@@ -1,0 +1,39 @@
+"""The ``surestream`` command: ``serve``, ``check URL``, ``tail URL``.
+
+Each subcommand lives in its own module and is imported only when used, so ``surestream
+tail`` does not load the gateway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+_COMMANDS = {
+    "serve": ("surestream.gateway.serve", "start the gateway (demo model by default)"),
+    "check": ("surestream.check.cli", "diagnose any SSE endpoint"),
+    "tail": ("surestream.tail", "print a stream live in the terminal"),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (``surestream`` exits with it)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help"} or args[0] not in _COMMANDS:
+        parser = argparse.ArgumentParser(prog="surestream")
+        sub = parser.add_subparsers(dest="command", required=True)
+        for name, (_, help_text) in _COMMANDS.items():
+            sub.add_parser(name, help=help_text, add_help=False)
+        parser.parse_args(args or ["--help"])
+        return 2
+    module = importlib.import_module(_COMMANDS[args[0]][0])
+    code: int = module.main(args[1:])
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

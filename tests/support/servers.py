@@ -1,0 +1,175 @@
+"""Real servers on 127.0.0.1 for tests: uvicorn in a thread, uvicorn or redis in a process.
+
+Every helper waits for the server's own "ready" signal (an event, or the line the server
+prints) rather than sleeping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _ReadyServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+
+@dataclass
+class ServerThread:
+    """A uvicorn server running ``app`` in a background thread."""
+
+    url: str
+    port: int
+    server: uvicorn.Server
+    thread: threading.Thread
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: Any, **config: Any) -> Iterator[ServerThread]:
+    """Run ``app`` under a real uvicorn on a free loopback port for the ``with`` block."""
+    port = free_port()
+    config.setdefault("log_level", "warning")
+    config.setdefault("lifespan", "on")
+    server = _ReadyServer(uvicorn.Config(app, host="127.0.0.1", port=port, **config))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    if not server.ready.wait(20):
+        server.should_exit = True
+        raise RuntimeError("uvicorn did not start within 20 s")
+    try:
+        yield ServerThread(f"http://127.0.0.1:{port}", port, server, thread)
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+@dataclass
+class ServerProcess:
+    """A server running in a child process; ``output`` collects what it printed."""
+
+    url: str
+    port: int
+    proc: subprocess.Popen[str]
+    output: list[str] = field(default_factory=list)
+
+    def stop(self, sig: int | None = None, timeout: float = 20) -> int:
+        """Send ``sig`` (SIGTERM by default) and wait for the exit code."""
+        if self.proc.poll() is None:
+            if sig is None:
+                self.proc.terminate()
+            else:
+                self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(5)
+
+
+def _start(
+    argv: Sequence[str], ready_text: str, env: dict[str, str] | None, port: int, url: str
+) -> ServerProcess:
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.Popen(
+        list(argv),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=full_env,
+    )
+    handle = ServerProcess(url, port, proc)
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            handle.output.append(line)
+            if ready_text in line:
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not ready.wait(30) or proc.poll() is not None:
+        handle.stop()
+        raise RuntimeError(f"{argv[0]} did not start:\n{''.join(handle.output)}")
+    return handle
+
+
+@contextlib.contextmanager
+def uvicorn_process(
+    app: str, *, env: dict[str, str] | None = None, args: Sequence[str] = ()
+) -> Iterator[ServerProcess]:
+    """Run ``python -m uvicorn app`` (an import string) in a child process."""
+    port = free_port()
+    argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+    handle = _start([*argv, *args], "Application startup complete", env, port, "")
+    handle.url = f"http://127.0.0.1:{port}"
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@contextlib.contextmanager
+def command_process(
+    argv: Sequence[str], *, port: int, ready_text: str, env: dict[str, str] | None = None
+) -> Iterator[ServerProcess]:
+    """Run any server command that listens on ``port`` and prints ``ready_text`` when ready."""
+    handle = _start(argv, ready_text, env, port, f"http://127.0.0.1:{port}")
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def redis_server_binary() -> str:
+    """The redis-server path; ``make test`` installs Debian's package when it is missing."""
+    path = shutil.which("redis-server")
+    if path is None:
+        raise RuntimeError("redis-server not found: run `make test` (it installs redis-server)")
+    return path
+
+
+@contextlib.contextmanager
+def redis_process(port: int | None = None) -> Iterator[ServerProcess]:
+    """A throwaway redis-server on loopback, no persistence."""
+    port = port or free_port()
+    argv = [
+        redis_server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    handle = _start(argv, "Ready to accept connections", None, port, f"redis://127.0.0.1:{port}")
+    try:
+        yield handle
+    finally:
+        handle.stop()
