@@ -17,9 +17,10 @@ from typing import Any, ClassVar, TypeAlias
 
 import orjson
 
-from surestream.errors import RemoteProtocolError
+from surestream.errors import LocalProtocolError, RemoteProtocolError
 
 __all__ = [
+    "RETRYABLE",
     "Data",
     "Done",
     "Error",
@@ -83,6 +84,7 @@ RETRYABLE: frozenset[str] = frozenset(
         ErrorCode.RATE_LIMITED,
     }
 )
+"""The codes after which a client may try again (resume or re-request); the rest are final."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +133,7 @@ class Status:
 class Data:
     """An application-specific JSON payload (citations, tool results, ...)."""
 
-    data: Any
+    data: Any = field(hash=False)
     name: str | None = None
     type: ClassVar[str] = "data"
 
@@ -176,6 +178,14 @@ class Error:
     def of(cls, code: ErrorCode, message: str = "") -> Error:
         """An error with the documented retryability of ``code``."""
         return cls(str(code), message or code.value.replace("_", " "), code in RETRYABLE)
+
+    @property
+    def known_code(self) -> ErrorCode | None:
+        """``code`` as an ``ErrorCode``, or None for a code this version does not know."""
+        try:
+            return ErrorCode(self.code)
+        except ValueError:
+            return None
 
     def to_json(self) -> dict[str, Any]:
         """The native JSON shape."""
@@ -247,19 +257,31 @@ def from_json(obj: Mapping[str, Any]) -> Event:
         err = obj.get("error")
         if not isinstance(err, Mapping):
             raise RemoteProtocolError("native error event needs an 'error' object")
+        retryable = err.get("retryable", False)
+        if not isinstance(retryable, bool):
+            raise RemoteProtocolError(
+                f"native error.retryable must be a boolean, got {retryable!r}"
+            )
         return Error(
             _str(err, "code", ErrorCode.INTERNAL_ERROR),
             _str(err, "message", ""),
-            bool(err.get("retryable", False)),
+            retryable,
         )
     return Unknown(kind if isinstance(kind, str) else "", obj)
 
 
 def dumps(event: Event) -> bytes:
-    """The compact native JSON bytes of ``event``."""
-    if type(event) is Text:
-        return b'{"type":"text","text":' + orjson.dumps(event.text) + b"}"
-    return orjson.dumps(event.to_json())
+    """The compact native JSON bytes of ``event`` (always one line: orjson escapes controls).
+
+    Content JSON cannot carry (a lone surrogate, a non-JSON ``Data`` payload) raises
+    ``LocalProtocolError``.
+    """
+    try:
+        if type(event) is Text:
+            return b'{"type":"text","text":' + orjson.dumps(event.text) + b"}"
+        return orjson.dumps(event.to_json())
+    except orjson.JSONEncodeError as exc:
+        raise LocalProtocolError(f"cannot encode {event.type} event as JSON: {exc}") from None
 
 
 def loads(data: str | bytes) -> Event:

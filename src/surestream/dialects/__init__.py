@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from surestream.dialects._base import Dialect, EncoderOptions, StreamDecoder, StreamEncoder
 from surestream.dialects.native import NativeDialect
+from surestream.dialects.openai import OpenAIDialect
+from surestream.dialects.vercel_ai import VercelAIDialect
 
 __all__ = [
     "DIALECTS",
@@ -22,7 +24,12 @@ __all__ = [
     "get_dialect",
 ]
 
-DIALECTS: dict[str, Dialect] = {"native": NativeDialect()}
+DIALECTS: dict[str, Dialect] = {
+    "native": NativeDialect(),
+    "openai": OpenAIDialect(),
+    "vercel-ai": VercelAIDialect(),
+}
+"""Every dialect by the name ``?dialect=`` selects."""
 
 
 def get_dialect(name: str) -> Dialect:

@@ -19,7 +19,7 @@ from typing import Protocol
 from surestream.events import Event
 from surestream.sse import ServerSentEvent
 
-__all__ = ["Dialect", "EncoderOptions", "StreamDecoder", "StreamEncoder"]
+__all__ = ["Dialect", "EncoderOptions", "StreamDecoder", "StreamEncoder", "frame"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,8 @@ class EncoderOptions:
     ``stream_id`` and ``model`` name the stream (the OpenAI dialect puts them in each chunk);
     ``ids`` writes ``id: <seq>`` lines for resume; ``named`` (native only) adds
     ``event: <type>``; ``include_usage`` (OpenAI only) adds the usage chunk; ``retry`` is
-    the reconnection time in ms written in the preamble (None: none written).
+    the reconnection time in ms written in the preamble (None: none written); ``created``
+    (OpenAI only) is the Unix time in seconds that every chunk carries.
     """
 
     stream_id: str = ""
@@ -39,6 +40,16 @@ class EncoderOptions:
     include_usage: bool = False
     retry: int | None = 3000
     created: int = 0
+
+
+def frame(data: bytes, seq: int | None = None) -> bytes:
+    """One SSE block: ``id: <seq>`` when ``seq`` is given, then one ``data`` line.
+
+    ``data`` must be a single line (compact JSON from orjson always is).
+    """
+    if seq is None:
+        return b"data: " + data + b"\n\n"
+    return b"id: %d\ndata: %b\n\n" % (seq, data)
 
 
 class StreamEncoder(Protocol):
