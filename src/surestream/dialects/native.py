@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import orjson
 
 from surestream.dialects._base import EncoderOptions
-from surestream.errors import RemoteProtocolError
+from surestream.errors import LocalProtocolError, RemoteProtocolError
 from surestream.events import Done, Error, Event, Unknown, dumps, from_json
 from surestream.sse import ServerSentEvent
 
@@ -40,7 +40,10 @@ class NativeEncoder:
         """One block per event: ``id``, optional ``event`` name, one ``data`` line of JSON."""
         head = b"id: %d\n" % seq if self._ids else b""
         if self._named:
-            head += b"event: " + event.type.encode() + b"\n"
+            name = event.type
+            if "\n" in name or "\r" in name:
+                raise LocalProtocolError(f"event type {name!r} cannot be an SSE event name")
+            head += b"event: " + name.encode() + b"\n"
         # orjson escapes every control character, so the JSON is always a single line.
         return head + b"data: " + dumps(event) + b"\n\n"
 
