@@ -8,15 +8,18 @@ carries ``delta: {"role":"assistant","content":""}`` (``Start`` maps to it; with
 ``delta.content`` chunk, ``Done`` is a chunk with an empty delta and ``finish_reason``, then
 the usage chunk when ``include_usage`` (``choices: []``; every earlier chunk then has
 ``"usage": null``), then ``[DONE]``. ``Error`` is one ``{"error": {...}}`` object and no
-``[DONE]``: that is what the OpenAI API sends for an in-stream failure, and the SDKs raise
-``APIError`` on it. Our ``code`` goes in ``error.code``.
+``[DONE]``: the shape the OpenAI SDKs recognise inside a stream (the Python SDK raises
+``APIError`` with ``.code`` and ``.type`` from it). Our ``code`` goes in ``error.code``.
 
 Decisions where OpenAI has no equivalent: ``Status`` and ``Data`` produce nothing (an OpenAI
-client has nowhere to put them, and an extra chunk with an empty delta or an extension field
-breaks strict clients); ``finish_reason: "cancelled"`` is written as ``"stop"`` (OpenAI has
+client has nowhere to put them, and chunks with empty deltas only make every client loop
+handle a no-op); ``finish_reason: "cancelled"`` is written as ``"stop"`` (OpenAI has
 no such value); a ``Done`` without ``usage`` still writes the usage chunk when asked, with 0
-for the counts we do not know. With ``ids`` each event's last block carries ``id: <seq>``
-(the SDKs ignore it; our client resumes with it).
+for the counts we do not know. The encoder never writes ``id:`` or ``retry:``, whatever the
+options say: the OpenAI Python SDK's SSE decoder dispatches a data-less event for a
+``retry``-only block and, once it has seen an ``id``, for every later blank line (so every
+``: ping`` heartbeat), and then fails parsing the empty data as JSON. Without them, heartbeat
+comments are harmless to it. So this dialect cannot resume (OpenAI clients never do).
 
 The decoder reads any OpenAI-compatible stream back: the first chunk gives ``Start``, each
 non-empty ``delta.content`` a ``Text``, ``delta.tool_calls`` / ``delta.refusal`` a ``Data``
@@ -35,7 +38,7 @@ from typing import Any
 
 import orjson
 
-from surestream.dialects._base import EncoderOptions, frame
+from surestream.dialects._base import EncoderOptions
 from surestream.errors import RemoteProtocolError
 from surestream.events import (
     RETRYABLE,
@@ -83,18 +86,14 @@ class OpenAIEncoder:
     __slots__ = (
         "_created",
         "_head",
-        "_ids",
         "_include_usage",
         "_model",
-        "_retry",
         "_started",
         "_stream_id",
         "_tail",
     )
 
     def __init__(self, options: EncoderOptions) -> None:
-        self._ids = options.ids
-        self._retry = options.retry
         self._include_usage = options.include_usage
         self._stream_id = options.stream_id
         self._model = options.model
@@ -108,8 +107,8 @@ class OpenAIEncoder:
         )
 
     def preamble(self) -> bytes:
-        """``retry: <ms>`` and a blank line, or nothing (the SDKs ignore it)."""
-        return b"" if self._retry is None else b"retry: %d\n\n" % self._retry
+        """Nothing: a ``retry``-only block breaks the OpenAI Python SDK (see above)."""
+        return b""
 
     def _chunk_id(self) -> str:
         sid = self._stream_id
@@ -130,11 +129,9 @@ class OpenAIEncoder:
         self._started = True
         return self._head + _ROLE_DELTA + self._tail
 
-    def _blocks(self, payloads: list[bytes], seq: int) -> bytes:
-        last = len(payloads) - 1
-        return b"".join(
-            frame(p, seq if self._ids and i == last else None) for i, p in enumerate(payloads)
-        )
+    @staticmethod
+    def _blocks(payloads: list[bytes]) -> bytes:
+        return b"".join([b"data: " + p + b"\n\n" for p in payloads])
 
     def encode(self, event: Event, seq: int) -> bytes:
         """The chunks of one event; ``b""`` for ``Status``, ``Data`` and unknown events."""
@@ -165,7 +162,7 @@ class OpenAIEncoder:
             payloads.append(_error_object(event))
         else:
             return b""
-        return self._blocks(payloads, seq)
+        return self._blocks(payloads)
 
     def _usage_chunk(self, usage: Mapping[str, Any] | None) -> bytes:
         counts: dict[str, Any] = {"prompt_tokens": 0, "completion_tokens": 0}
@@ -181,9 +178,7 @@ class OpenAIEncoder:
         """One ``delta.content`` chunk (after the role chunk if none was written yet)."""
         if not self._started:
             role = self._start(None)
-            return self._blocks([role, self._content(text)], seq)
-        if self._ids:
-            return b"id: %d\ndata: %b\n\n" % (seq, self._content(text))
+            return self._blocks([role, self._content(text)])
         return b"data: " + self._content(text) + b"\n\n"
 
     def _content(self, text: str) -> bytes:
@@ -266,7 +261,9 @@ class OpenAIDecoder:
         usage = obj.get("usage")
         if isinstance(usage, Mapping):
             self.usage = usage
-        choices = obj.get("choices") or []
+        choices = obj.get("choices")
+        if choices is None:
+            choices = []
         if not isinstance(choices, list):
             raise RemoteProtocolError("openai chunk 'choices' must be a list")
         for choice in choices:
@@ -274,7 +271,9 @@ class OpenAIDecoder:
                 raise RemoteProtocolError("openai chunk choice must be an object")
             if choice.get("index", 0) != 0:
                 continue
-            delta = choice.get("delta") or {}
+            delta = choice.get("delta")
+            if delta is None:
+                delta = {}
             if not isinstance(delta, Mapping):
                 raise RemoteProtocolError("openai chunk 'delta' must be an object")
             content = delta.get("content")
