@@ -1,0 +1,37 @@
+"""The server side: ``EventStreamResponse``, a Starlette response whose streams end with a verdict.
+
+Heartbeats, idle / first-event / duration limits, client disconnects, slow clients and server
+shutdown are all handled per response; see ``EventStreamResponse`` for the guarantees and
+``request_shutdown`` for servers other than uvicorn. Needs an asyncio event loop.
+"""
+
+from __future__ import annotations
+
+from surestream.server._response import (
+    DEFAULT_CLOSE_TIMEOUT,
+    DEFAULT_HEARTBEAT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BUFFER,
+    DEFAULT_RETRY,
+    DEFAULT_SEND_TIMEOUT,
+    HEARTBEAT,
+    EventStreamResponse,
+    OnClose,
+    SourceItem,
+)
+from surestream.server._shutdown import SHUTDOWN_POLL_INTERVAL, request_shutdown
+
+__all__ = [
+    "DEFAULT_CLOSE_TIMEOUT",
+    "DEFAULT_HEARTBEAT",
+    "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_MAX_BUFFER",
+    "DEFAULT_RETRY",
+    "DEFAULT_SEND_TIMEOUT",
+    "HEARTBEAT",
+    "SHUTDOWN_POLL_INTERVAL",
+    "EventStreamResponse",
+    "OnClose",
+    "SourceItem",
+    "request_shutdown",
+]

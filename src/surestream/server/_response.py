@@ -1,0 +1,513 @@
+"""``EventStreamResponse``: typed events to SSE, and every stream ends with a verdict.
+
+Strategy: three small asyncio tasks per response, no task group.
+
+- The *producer* pulls the source, encodes each item at once with the dialect's encoder and
+  appends the bytes to a pending list. It stops pulling while ``max_buffer`` bytes wait, so a
+  slow client holds the source back instead of growing memory.
+- The *writer* (the ASGI task itself) sends everything pending in one ``http.response.body``
+  message, so a source faster than the socket costs one ``send`` per batch, not per event. When
+  nothing is pending it sleeps on one future that the producer, the disconnect listener, the
+  shutdown watcher or a single timer (the nearest of heartbeat, idle, first-event and
+  max-duration deadlines) resolves. No timer runs per event.
+- The *listener* waits for ``http.disconnect``, so a client that goes away is noticed while the
+  source is silent, not only at the next write.
+
+Whoever ends the stream queues the one terminal event; after that nothing else is queued. The
+source is cancelled (or, after its own terminal, left to finish) and closed with ``aclose()``,
+so its ``finally`` blocks run, within ``close_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import logging
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
+from typing import Any, TypeAlias
+
+from starlette.background import BackgroundTask
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from surestream.dialects import Dialect, EncoderOptions, StreamEncoder, get_dialect
+from surestream.errors import SourceFailed
+from surestream.events import (
+    RETRYABLE,
+    Data,
+    Done,
+    Error,
+    ErrorCode,
+    Event,
+    Start,
+    Status,
+    Text,
+    Unknown,
+)
+from surestream.server import _shutdown
+
+__all__ = [
+    "DEFAULT_CLOSE_TIMEOUT",
+    "DEFAULT_HEARTBEAT",
+    "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_MAX_BUFFER",
+    "DEFAULT_RETRY",
+    "DEFAULT_SEND_TIMEOUT",
+    "HEARTBEAT",
+    "EventStreamResponse",
+    "OnClose",
+    "SourceItem",
+]
+
+logger = logging.getLogger("surestream.server")
+
+DEFAULT_HEARTBEAT = 15.0
+"""Seconds without a write after which a ``: ping`` comment is sent (proxies keep the line)."""
+DEFAULT_IDLE_TIMEOUT = 300.0
+"""Seconds of source silence after which the stream ends with ``error`` ``idle_timeout``."""
+DEFAULT_SEND_TIMEOUT = 30.0
+"""Seconds one write may wait for a client that stopped reading before it is dropped."""
+DEFAULT_MAX_BUFFER = 64 * 1024
+"""Bytes of encoded events held for the client before the source is no longer pulled."""
+DEFAULT_CLOSE_TIMEOUT = 5.0
+"""Seconds the source's ``finally`` / ``aclose()`` may take once the stream has ended."""
+DEFAULT_RETRY = 3000
+"""Reconnection time in ms written first (``retry:``), before any event."""
+HEARTBEAT = b": ping\n\n"
+"""The heartbeat: an SSE comment, not an event, without an id."""
+
+SourceItem: TypeAlias = Event | str | tuple[int, Event]
+"""What a source yields: a typed event, a ``str`` (taken as ``Text``), or ``(seq, event)``."""
+OnClose: TypeAlias = Callable[[Done | Error | None], Awaitable[None] | None]
+"""Called once the stream is over with the terminal event the client got, or None if none."""
+
+_EVENT_TYPES = (Start, Text, Status, Data, Done, Error, Unknown)
+
+
+def _positive(name: str, value: float | None, *, optional: bool = True) -> None:
+    if value is None and optional:
+        return
+    if value is None or not value > 0:
+        raise ValueError(f"{name} must be a positive number{' or None' if optional else ''}")
+
+
+class EventStreamResponse(Response):
+    """A Starlette response streaming ``source`` as SSE in ``dialect``, ending with a verdict.
+
+    ``source`` is an async iterable of typed events or ``str`` (taken as ``Text``). Its events
+    get ids from ``first_seq`` on; with ``start`` (default) the response writes
+    ``Start(stream_id, model)`` itself as the first event at once (a ``Start`` from the source
+    is then skipped). A *journal* source yields ``(seq, event)`` pairs instead and is written
+    with its own seqs; it needs ``start=False``, and an error the response makes up itself
+    (timeout, shutdown) then carries the id of the last journal event written
+    (``first_seq - 1`` before any), so a client resuming from it loses nothing.
+
+    Exactly one terminal event ends every stream, and it is the last: the source's own
+    ``Done`` / ``Error`` (nothing after it is read); ``Done()`` when the source ends without
+    one; ``Error`` with the code of a ``SourceFailed`` it raises, or ``internal_error`` for any
+    other exception (the traceback goes to the ``surestream.server`` log, never to the client).
+
+    Limits, all per response (None disables, module defaults in brackets):
+
+    - ``heartbeat`` [``DEFAULT_HEARTBEAT``]: a ``: ping`` comment whenever nothing was written
+      for that many seconds.
+    - ``idle_timeout`` [``DEFAULT_IDLE_TIMEOUT``]: ``error`` ``idle_timeout`` after that many
+      seconds without an item from the source.
+    - ``first_event_timeout`` [None]: ``error`` ``first_event_timeout`` if the source yields
+      nothing but ``Start`` for that long; until its first such event it replaces
+      ``idle_timeout``, so a slow first token may take longer than later silences.
+    - ``max_duration`` [None]: ``error`` ``max_duration`` once the stream is that old.
+    - ``send_timeout`` [``DEFAULT_SEND_TIMEOUT``]: a client that takes longer than this to
+      accept one write is dropped (the connection is closed without a terminal event, which
+      clients read as an interruption) and the source cancelled.
+    - ``max_buffer`` [``DEFAULT_MAX_BUFFER``]: bytes of encoded events waiting for the client
+      before the source is no longer pulled (one event may overshoot it).
+    - ``close_timeout`` [``DEFAULT_CLOSE_TIMEOUT``]: how long the source may take to close.
+
+    A client that disconnects gets the source cancelled at once: its ``finally`` runs. When the
+    server shuts down, the stream ends with ``error`` ``server_shutdown`` (retryable), see
+    ``request_shutdown``. ``on_close`` (sync or async) is called last with the terminal event
+    the client was sent, or None when it went away first. ``retry``, ``named``, ``stream_id``,
+    ``model`` and ``include_usage`` go to the dialect's encoder (``EncoderOptions``).
+    """
+
+    media_type = "text/event-stream"
+
+    def __init__(
+        self,
+        source: AsyncIterable[SourceItem],
+        *,
+        dialect: str | Dialect = "native",
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        heartbeat: float | None = DEFAULT_HEARTBEAT,
+        idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+        first_event_timeout: float | None = None,
+        max_duration: float | None = None,
+        send_timeout: float | None = DEFAULT_SEND_TIMEOUT,
+        max_buffer: int = DEFAULT_MAX_BUFFER,
+        close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
+        retry: int | None = DEFAULT_RETRY,
+        named: bool = False,
+        stream_id: str | None = None,
+        model: str | None = None,
+        include_usage: bool = False,
+        start: bool = True,
+        first_seq: int = 0,
+        on_close: OnClose | None = None,
+        background: BackgroundTask | None = None,
+    ) -> None:
+        for name, value in (
+            ("heartbeat", heartbeat),
+            ("idle_timeout", idle_timeout),
+            ("first_event_timeout", first_event_timeout),
+            ("max_duration", max_duration),
+            ("send_timeout", send_timeout),
+        ):
+            _positive(name, value)
+        _positive("close_timeout", close_timeout, optional=False)
+        if max_buffer < 1:
+            raise ValueError("max_buffer must be >= 1")
+        self.dialect = get_dialect(dialect) if isinstance(dialect, str) else dialect
+        self.source = source
+        self.options = EncoderOptions(
+            stream_id=stream_id or "",
+            model=model or "",
+            named=named,
+            include_usage=include_usage,
+            retry=retry,
+        )
+        self.heartbeat = heartbeat
+        self.idle_timeout = idle_timeout
+        self.first_event_timeout = first_event_timeout
+        self.max_duration = max_duration
+        self.send_timeout = send_timeout
+        self.max_buffer = max_buffer
+        self.close_timeout = close_timeout
+        self.start = start
+        self.first_seq = first_seq
+        self.on_close = on_close
+        self.status_code = status_code
+        self.background = background
+        merged = {"cache-control": "no-cache, no-transform", "x-accel-buffering": "no"}
+        for extra in (self.dialect.headers, headers or {}):
+            merged.update({name.lower(): value for name, value in extra.items()})
+        self.init_headers(merged)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the stream as the ASGI app of one request."""
+        if scope.get("method") == "HEAD":
+            start = {"type": "http.response.start", "status": self.status_code}
+            await send({**start, "headers": self.raw_headers})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await _aclose(self.source)
+            terminal: Done | Error | None = None
+        else:
+            run = _Run(self, send)
+            terminal = await run.run(receive)
+        if self.on_close is not None:
+            try:
+                result = self.on_close(terminal)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                logger.exception("on_close callback of an event stream failed")
+        if self.background is not None:
+            await self.background()
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class _Run:
+    """The state of one response while it streams (see the module strategy)."""
+
+    __slots__ = (
+        "disconnected",
+        "encoder",
+        "first",
+        "journal",
+        "last_seq",
+        "loop",
+        "next_seq",
+        "pending",
+        "pending_size",
+        "produced",
+        "resp",
+        "send",
+        "shutting_down",
+        "source_done",
+        "space",
+        "terminal",
+        "wake",
+    )
+
+    def __init__(self, resp: EventStreamResponse, send: Send) -> None:
+        self.resp = resp
+        self.send = send
+        self.loop = asyncio.get_running_loop()
+        self.encoder: StreamEncoder = resp.dialect.encoder(resp.options)
+        self.pending: list[bytes] = []
+        self.pending_size = 0
+        self.next_seq = resp.first_seq
+        self.last_seq = resp.first_seq - 1
+        self.journal = False
+        self.produced = 0
+        self.first = False
+        self.terminal: Done | Error | None = None
+        self.source_done = False
+        self.disconnected = False
+        self.shutting_down = False
+        self.wake: asyncio.Future[None] | None = None
+        self.space: asyncio.Future[None] | None = None
+
+    # -- signals from the producer, the listener and the shutdown watcher ---------------------
+
+    def notify(self) -> None:
+        wake = self.wake
+        if wake is not None:
+            self.wake = None
+            _resolve(wake)
+
+    def on_shutdown(self) -> None:
+        self.shutting_down = True
+        self.notify()
+
+    def queue(self, chunk: bytes) -> None:
+        if chunk:
+            self.pending.append(chunk)
+            self.pending_size += len(chunk)
+
+    def finish(self, event: Done | Error) -> None:
+        """Queue the terminal event, unless one is queued already.
+
+        In a plain stream it takes the next seq. In a journal, or before any event, it takes
+        the id of the last event written (``first_seq - 1`` before any: the client's own
+        Last-Event-ID), or no id at all when there is none, so resuming from it loses nothing.
+        """
+        if self.terminal is not None:
+            return
+        self.terminal = event
+        if not self.journal and self.last_seq >= self.resp.first_seq:
+            chunk = self.encoder.encode(event, self.next_seq)
+        elif self.last_seq >= 0:
+            chunk = self.encoder.encode(event, self.last_seq)
+        else:
+            options = dataclasses.replace(self.resp.options, ids=False)
+            chunk = self.resp.dialect.encoder(options).encode(event, 0)
+        self.queue(chunk)
+        self.notify()
+
+    # -- the three tasks -----------------------------------------------------------------------
+
+    async def run(self, receive: Receive) -> Done | Error | None:
+        resp = self.resp
+        if not await self.write(
+            {"type": "http.response.start", "status": resp.status_code, "headers": resp.raw_headers}
+        ):
+            await _aclose(resp.source)
+            return None
+        self.queue(self.encoder.preamble())
+        if resp.start:
+            start = Start(resp.options.stream_id or None, resp.options.model or None)
+            self.queue(self.encoder.encode(start, self.next_seq))
+            self.last_seq = self.next_seq
+            self.next_seq += 1
+        producer = self.loop.create_task(self.produce())
+        listener = self.loop.create_task(self.listen(receive))
+        _shutdown.register(self)
+        delivered = False
+        try:
+            delivered = await self.pump()
+        finally:
+            _shutdown.unregister(self)
+            listener.cancel()
+            await self.close_source(producer)
+        return self.terminal if delivered else None
+
+    async def listen(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self.disconnected = True
+        self.notify()
+
+    async def produce(self) -> None:
+        resp = self.resp
+        encoder = self.encoder
+        pending = self.pending
+        max_buffer = resp.max_buffer
+        source = aiter(resp.source)
+        try:
+            async for item in source:
+                self.produced += 1
+                if self.terminal is not None:
+                    break
+                if type(item) is str:
+                    chunk = encoder.encode_text(item, self.next_seq)
+                    self.last_seq = self.next_seq
+                    self.next_seq += 1
+                    self.first = True
+                else:
+                    seq, event = self.unpack(item)
+                    if event is None:
+                        continue
+                    chunk = encoder.encode(event, seq)
+                    self.last_seq = seq
+                    self.next_seq = seq + 1
+                    if type(event) is not Start:
+                        self.first = True
+                    if isinstance(event, Done | Error):
+                        self.terminal = event
+                        self.queue(chunk)
+                        return
+                if chunk:
+                    pending.append(chunk)
+                    self.pending_size += len(chunk)
+                    self.notify()
+                    if self.pending_size >= max_buffer:
+                        self.space = space = self.loop.create_future()
+                        await space
+            else:
+                self.finish(Done())
+        except asyncio.CancelledError:
+            raise
+        except SourceFailed as exc:
+            retryable = exc.code in RETRYABLE if exc.retryable is None else exc.retryable
+            self.finish(Error(exc.code, exc.message or exc.code.replace("_", " "), retryable))
+        except Exception as exc:
+            logger.error("event source raised; the stream ends with internal_error", exc_info=exc)
+            self.finish(Error.of(ErrorCode.INTERNAL_ERROR, "internal error"))
+        finally:
+            self.source_done = True
+            self.notify()
+            await _aclose(source)
+
+    def unpack(self, item: object) -> tuple[int, Event | None]:
+        """The seq and event of a non-``str`` item (event None: skip it); TypeError if bad."""
+        if isinstance(item, _EVENT_TYPES):
+            if type(item) is Start and self.resp.start:
+                return 0, None
+            return self.next_seq, item
+        if type(item) is tuple and len(item) == 2:
+            seq, event = item
+            if self.resp.start:
+                raise TypeError("a source of (seq, event) pairs needs start=False")
+            if isinstance(seq, int) and isinstance(event, _EVENT_TYPES):
+                self.journal = True
+                return seq, event
+        raise TypeError(f"event source yielded {type(item).__name__}, not an event or a str")
+
+    async def pump(self) -> bool:
+        """Write until the terminal event is out (True) or the client is gone (False)."""
+        resp = self.resp
+        loop = self.loop
+        pending = self.pending
+        heartbeat = resp.heartbeat
+        started = last_write = last_event = loop.time()
+        seen = 0
+        while True:
+            if self.disconnected:
+                return False
+            now = loop.time()
+            if self.produced != seen:
+                seen = self.produced
+                last_event = now
+            silence = self.silence_limit()
+            if self.terminal is None:
+                self.check_limits(now - started, now - last_event)
+            if pending:
+                body = b"".join(pending) if len(pending) > 1 else pending[0]
+                pending.clear()
+                self.pending_size = 0
+                space = self.space
+                if space is not None:
+                    self.space = None
+                    _resolve(space)
+                final = self.terminal is not None
+                message = {"type": "http.response.body", "body": body, "more_body": not final}
+                if not await self.write(message):
+                    return False
+                if final:
+                    return True
+                last_write = loop.time()
+                continue
+            if self.terminal is not None:
+                return await self.write({"type": "http.response.body", "body": b""})
+            if heartbeat is not None and now - last_write >= heartbeat:
+                pending.append(HEARTBEAT)
+                continue
+            deadlines = [] if heartbeat is None else [last_write + heartbeat]
+            if resp.max_duration is not None:
+                deadlines.append(started + resp.max_duration)
+            if silence is not None:
+                deadlines.append(last_event + silence[0])
+            await self.sleep(min(deadlines) if deadlines else None)
+
+    def silence_limit(self) -> tuple[float, ErrorCode] | None:
+        """How long the source may stay silent now, and the error code when it does."""
+        if not self.first and self.resp.first_event_timeout is not None:
+            return self.resp.first_event_timeout, ErrorCode.FIRST_EVENT_TIMEOUT
+        if self.resp.idle_timeout is not None:
+            return self.resp.idle_timeout, ErrorCode.IDLE_TIMEOUT
+        return None
+
+    def check_limits(self, age: float, silent_for: float) -> None:
+        """Queue the terminal error that the state or a limit calls for, if any."""
+        max_duration = self.resp.max_duration
+        silence = self.silence_limit()
+        if self.shutting_down:
+            self.finish(Error.of(ErrorCode.SERVER_SHUTDOWN, "the server is shutting down"))
+        elif self.source_done:
+            self.finish(Error.of(ErrorCode.INTERNAL_ERROR, "internal error"))
+        elif max_duration is not None and age >= max_duration:
+            self.finish(Error.of(ErrorCode.MAX_DURATION, f"the stream ran for {max_duration:g} s"))
+        elif silence is not None and silent_for >= silence[0]:
+            limit, code = silence
+            self.finish(Error.of(code, f"the source sent nothing for {limit:g} s"))
+
+    async def sleep(self, deadline: float | None) -> None:
+        self.wake = waiter = self.loop.create_future()
+        timer = None if deadline is None else self.loop.call_at(deadline, _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            self.wake = None
+            if timer is not None:
+                timer.cancel()
+
+    async def write(self, message: dict[str, Any]) -> bool:
+        """Send one ASGI message; False when the client is gone or was dropped as too slow."""
+        timeout = asyncio.timeout(self.resp.send_timeout)
+        try:
+            async with timeout:
+                await self.send(message)
+        except OSError:
+            if timeout.expired():
+                logger.warning(
+                    "dropping an event stream client that accepted nothing for %g s",
+                    self.resp.send_timeout,
+                )
+            self.disconnected = True
+            return False
+        return True
+
+    async def close_source(self, producer: asyncio.Task[None]) -> None:
+        if not self.source_done:
+            producer.cancel()
+        done, _ = await asyncio.wait([producer], timeout=self.resp.close_timeout)
+        if not done:
+            logger.warning(
+                "event source did not close within %g s; cancelling it", self.resp.close_timeout
+            )
+            producer.cancel()
+        elif not producer.cancelled() and producer.exception() is not None:
+            logger.error("event source failed while closing", exc_info=producer.exception())
+
+
+async def _aclose(iterator: object) -> None:
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()
