@@ -1,0 +1,269 @@
+"""What every upstream (a source of model tokens) provides, and the errors it raises.
+
+Strategy: generation is two-phased so that the gateway can tell "the request was refused"
+from "the answer broke off":
+
+1. ``opened = await upstream.open(request)`` sends the request and waits for the upstream's
+   verdict on it. A refusal *before the first token* raises ``UpstreamHTTPError`` carrying
+   the HTTP status the gateway should answer with (``retry_after`` kept for 429), so the
+   create call fails with a plain JSON error and no stream is ever made.
+2. ``async for event in opened`` yields ``Text`` (and ``Status`` / ``Data`` if the upstream
+   has any) and, last, exactly one ``Done(finish_reason, usage)``. A failure after this point
+   raises ``SourceFailed(code, safe message)`` with ``code`` one of ``upstream_error``,
+   ``upstream_timeout``, ``upstream_truncated``: the stream then ends with that ``error``.
+3. ``await opened.aclose()`` releases the upstream request (closing its HTTP connection when
+   it is still streaming); it is idempotent and safe at any moment, e.g. when our own stream
+   is cancelled. ``OpenedStream`` is also an async context manager that does this.
+
+Requests are plain frozen dataclasses (no pydantic): the gateway converts its models into
+``ChatRequest``. Messages shown to users (``UpstreamHTTPError.message``, ``SourceFailed``)
+are made by ``safe_message``: one line, bounded, never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Protocol, runtime_checkable
+
+from surestream.errors import SourceFailed, SurestreamError
+from surestream.events import Done, ErrorCode, Event
+
+__all__ = [
+    "DEFAULT_MESSAGE_LIMIT",
+    "ChatMessage",
+    "ChatRequest",
+    "ModelInfo",
+    "OpenedStream",
+    "Upstream",
+    "UpstreamHTTPError",
+    "generate",
+    "safe_message",
+]
+
+DEFAULT_MESSAGE_LIMIT = 300
+"""Longest message (in characters) taken from an upstream into a user-visible error."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of a conversation: ``role`` (system, user, assistant, ...) and its text."""
+
+    role: str
+    content: str
+
+    def to_json(self) -> dict[str, str]:
+        """The OpenAI wire shape ``{"role", "content"}``."""
+        return {"role": self.role, "content": self.content}
+
+
+def _content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text", "") for p in content if isinstance(p, Mapping)]
+        if all(isinstance(p, str) for p in parts):
+            return "".join(parts)
+    raise ValueError("message content must be a string or a list of text parts")
+
+
+def _message(obj: ChatMessage | Mapping[str, Any]) -> ChatMessage:
+    if isinstance(obj, ChatMessage):
+        return obj
+    if not isinstance(obj, Mapping):
+        raise ValueError(f"a message must be an object, got {type(obj).__name__}")
+    role = obj.get("role")
+    if not isinstance(role, str) or not role:
+        raise ValueError("message role must be a non-empty string")
+    return ChatMessage(role, _content_text(obj.get("content")))
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """A chat completion request as every upstream understands it.
+
+    ``messages`` accepts ``ChatMessage`` objects or ``{"role", "content"}`` mappings (content
+    may also be a list of OpenAI text parts) and is stored as a tuple of ``ChatMessage``.
+    ``seed`` makes sampling repeatable where the upstream supports it; ``metadata`` is ours
+    (the gateway's) and is never sent upstream.
+    """
+
+    model: str
+    messages: Sequence[ChatMessage] = ()
+    max_tokens: int | None = None
+    temperature: float | None = None
+    seed: int | None = None
+    metadata: Mapping[str, Any] | None = field(default=None, hash=False, compare=False)
+
+    def __post_init__(self) -> None:
+        messages: Iterable[ChatMessage | Mapping[str, Any]] = self.messages
+        object.__setattr__(self, "messages", tuple(_message(m) for m in messages))
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ValueError("max_tokens must be >= 1")
+
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any]) -> ChatRequest:
+        """Read an OpenAI-style request body; unknown fields are ignored, bad ones raise
+        ``ValueError`` naming the field."""
+        model = obj.get("model")
+        if not isinstance(model, str) or not model:
+            raise ValueError("model must be a non-empty string")
+        messages = obj.get("messages", [])
+        if not isinstance(messages, list):
+            raise ValueError("messages must be a list")
+        max_tokens = obj.get("max_tokens", obj.get("max_completion_tokens"))
+        if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
+            raise ValueError("max_tokens must be a positive integer")
+        temperature = obj.get("temperature")
+        if temperature is not None and not isinstance(temperature, int | float):
+            raise ValueError("temperature must be a number")
+        seed = obj.get("seed")
+        if seed is not None and type(seed) is not int:
+            raise ValueError("seed must be an integer")
+        metadata = obj.get("metadata")
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise ValueError("metadata must be an object")
+        return cls(
+            model,
+            messages,
+            max_tokens,
+            None if temperature is None else float(temperature),
+            seed,
+            metadata,
+        )
+
+    @property
+    def prompt_text(self) -> str:
+        """All message contents joined by newlines (for token estimates, never for logs)."""
+        return "\n".join(m.content for m in self.messages)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A model an upstream serves, by the name clients use (``/v1/models`` entries)."""
+
+    id: str
+    owned_by: str = "surestream"
+
+    def to_json(self) -> dict[str, Any]:
+        """The OpenAI ``model`` object."""
+        return {"id": self.id, "object": "model", "created": 0, "owned_by": self.owned_by}
+
+
+class UpstreamHTTPError(SurestreamError):
+    """The upstream refused the request before the first token.
+
+    ``status`` is the HTTP status *the gateway* should answer with (not the upstream's, which
+    is ``upstream_status``, None when no response came): 429 -> 429 keeping ``retry_after``
+    (seconds); 400/422 -> 400 with the upstream's message; 413 -> 413; 401/403/404 -> 502
+    (our configuration is wrong, not the user's request); 408/504, connect errors and
+    timeouts -> 504; other statuses -> 502. ``code`` names the failure for the JSON error
+    body; ``message`` is safe to show.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        upstream_status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+        self.upstream_status = upstream_status
+
+    @property
+    def stream_code(self) -> ErrorCode:
+        """The ``error`` event code for this refusal when it must end a stream instead."""
+        if self.status == 429:
+            return ErrorCode.RATE_LIMITED
+        if self.status == 504:
+            return ErrorCode.UPSTREAM_TIMEOUT
+        return ErrorCode.UPSTREAM_ERROR
+
+    def __repr__(self) -> str:
+        return f"UpstreamHTTPError({self.status}, {self.code!r}, {self.message!r})"
+
+
+@runtime_checkable
+class OpenedStream(Protocol):
+    """An accepted upstream request: iterate it for events, ``aclose()`` to release it."""
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        """The events: ``Text`` / ``Status`` / ``Data``, then one ``Done``; failures raise
+        ``SourceFailed``."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the upstream request (idempotent)."""
+        ...
+
+    async def __aenter__(self) -> OpenedStream:
+        """Return self."""
+        ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """``aclose()``."""
+        ...
+
+
+@runtime_checkable
+class Upstream(Protocol):
+    """Where tokens come from: the built-in ``DemoModel`` or an HTTP model server."""
+
+    async def open(self, request: ChatRequest) -> OpenedStream:
+        """Send ``request``; raise ``UpstreamHTTPError`` if it is refused before any token."""
+        ...
+
+    async def models(self) -> list[ModelInfo]:
+        """The models this upstream serves, by the names clients use."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the upstream owns (its HTTP client); idempotent."""
+        ...
+
+
+async def generate(upstream: Upstream, request: ChatRequest) -> AsyncIterator[Event]:
+    """Open, stream and always close: an event source for a stream that already exists.
+
+    A refusal before the first token becomes ``SourceFailed`` with
+    ``UpstreamHTTPError.stream_code`` (for callers that have already answered 200).
+    """
+    try:
+        opened = await upstream.open(request)
+    except UpstreamHTTPError as exc:
+        raise SourceFailed(exc.stream_code, exc.message) from None
+    async with opened:
+        async for event in opened:
+            yield event
+            if isinstance(event, Done):
+                return
+
+
+def safe_message(
+    text: object, *, limit: int = DEFAULT_MESSAGE_LIMIT, secrets: Iterable[str | None] = ()
+) -> str:
+    """``text`` made fit for a user: first line only, ``secrets`` masked, at most ``limit``
+    characters (a traceback or a multi-line dump never gets through)."""
+    raw = text if isinstance(text, str) else "" if text is None else str(text)
+    line = raw.strip().splitlines()[0].strip() if raw.strip() else ""
+    for secret in secrets:
+        if secret:
+            line = line.replace(secret, "***")
+    if len(line) > limit:
+        line = line[: max(limit - 3, 0)].rstrip() + "..."
+    return line

@@ -1,0 +1,56 @@
+"""One fake OpenAI-compatible upstream (real uvicorn on loopback) for the upstream tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import anyio
+import pytest
+
+from surestream.testing import FakeUpstream, ReceivedRequest
+from surestream.upstream import OpenAICompatibleUpstream
+from tests.support.servers import serve_in_thread
+
+API_KEY = "sk-test-0123456789abcdef"
+
+
+@dataclass
+class RunningFake:
+    """The fake and where it listens."""
+
+    fake: FakeUpstream
+    url: str
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+
+@pytest.fixture(scope="package")
+def running_fake() -> Iterator[RunningFake]:
+    fake = FakeUpstream(models=["fake-model", "other-model"], api_key=API_KEY)
+    with serve_in_thread(fake.app, timeout_graceful_shutdown=2) as server:
+        yield RunningFake(fake, server.url)
+
+
+@pytest.fixture
+def fake(running_fake: RunningFake) -> Iterator[RunningFake]:
+    running_fake.fake.reset()
+    yield running_fake
+    running_fake.fake.reset()
+
+
+@pytest.fixture
+async def upstream(fake: RunningFake) -> AsyncIterator[OpenAICompatibleUpstream]:
+    up = OpenAICompatibleUpstream(fake.base_url, api_key=API_KEY, model_map={"ours": "fake-model"})
+    yield up
+    await up.aclose()
+
+
+WAIT_LIMIT = 10.0
+
+
+async def wait_ended(record: ReceivedRequest) -> bool:
+    """Wait (in a worker thread, at most WAIT_LIMIT s) until the fake finished ``record``."""
+    return await anyio.to_thread.run_sync(record.wait_ended, WAIT_LIMIT)
