@@ -1,0 +1,35 @@
+"""The Python client: typed events, a guaranteed outcome, automatic resume.
+
+``aconnect(url, ...)`` (async) and ``connect(url, ...)`` (sync) open a stream; iterate it for
+typed events (``surestream.events``) up to and including the terminal one, read ``outcome``,
+or ask for ``text()``, which raises ``StreamFailed`` or ``StreamInterrupted`` when the stream
+did not end with ``done``. See ``surestream.client._stream`` for the resume rules.
+"""
+
+from surestream.client._errors import StreamError, StreamFailed, StreamInterrupted
+from surestream.client._resume import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_DELAY,
+    DEFAULT_RETRY_DELAY,
+    Backoff,
+)
+from surestream.client._stream import DEFAULT_IDLE_TIMEOUT, DEFAULT_TIMEOUT, EventStream, aconnect
+from surestream.client._sync import SyncEventStream, connect
+from surestream.client._transport import StreamingTransport
+
+__all__ = [
+    "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_MAX_RETRY_DELAY",
+    "DEFAULT_RETRY_DELAY",
+    "DEFAULT_TIMEOUT",
+    "Backoff",
+    "EventStream",
+    "StreamError",
+    "StreamFailed",
+    "StreamInterrupted",
+    "StreamingTransport",
+    "SyncEventStream",
+    "aconnect",
+    "connect",
+]
