@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anyio
@@ -198,10 +199,10 @@ async def test_upstream_status_maps_to_gateway_status(
         await upstream.open(request(f"fake:{spec}"))
     err = info.value
     assert (err.status, err.code, err.upstream_status) == (status, code, upstream_status)
-    if status in (400, 413):
-        assert err.message == "context length exceeded"
+    if upstream_status in (403, 404):
+        assert "context length" not in err.message and str(upstream_status) in err.message
     else:
-        assert "context length" not in err.message or upstream_status >= 500
+        assert err.message == "context length exceeded"
 
 
 async def test_429_keeps_retry_after(fake: RunningFake, upstream: OpenAICompatibleUpstream) -> None:
@@ -393,3 +394,57 @@ async def test_generate_turns_a_refusal_into_source_failed(
         async for _ in generate(upstream, request()):
             pass
     assert info.value.code == "rate_limited"
+
+
+# --- odd but real chunk shapes ----------------------------------------------------------------
+
+
+def _chunk(choices: list[dict[str, Any]]) -> str:
+    return "data: " + json.dumps({"object": "chat.completion.chunk", "choices": choices}) + "\n\n"
+
+
+async def test_other_choices_reasoning_and_comments_are_not_forwarded(
+    fake: RunningFake, upstream: OpenAICompatibleUpstream
+) -> None:
+    inject = (
+        ": a comment\n\n"
+        + _chunk([{"index": 1, "delta": {"content": "SECOND CHOICE"}}])
+        + _chunk([{"index": 0, "delta": {"reasoning_content": "thinking..."}}])
+        + _chunk([{"index": 0, "delta": {"content": None, "tool_calls": []}}])
+    )
+    fake.fake.enqueue(Scenario(text="a b", inject=inject, inject_after=1))
+    events = await collect(upstream, request())
+    assert events[:2] == [Text("a"), Text(" b")] and isinstance(events[2], Done)
+
+
+@pytest.mark.parametrize(
+    ("inject", "message"),
+    [
+        ("data: {not json\n\n", "the upstream sent a malformed chunk"),
+        ('event: error\ndata: {"message": "overloaded"}\n\n', "overloaded"),
+        ('data: {"error": "plain string error"}\n\n', "plain string error"),
+    ],
+    ids=["malformed", "event-error", "string-error"],
+)
+async def test_bad_chunks_are_upstream_errors(
+    fake: RunningFake, upstream: OpenAICompatibleUpstream, inject: str, message: str
+) -> None:
+    fake.fake.enqueue(Scenario(text="a b c", inject=inject, inject_after=1))
+    texts, failure = await collect_until_failure(upstream, request())
+    assert texts == ["a"]
+    assert (failure.code, failure.message) == ("upstream_error", message)
+
+
+async def test_server_that_never_closes_after_finish_reason_is_done(fake: RunningFake) -> None:
+    fake.fake.enqueue(Scenario(text="a b", done=False, hang=True))
+    up = adapter(fake, after_finish_timeout=0.3)
+    try:
+        events = await collect(up, request())
+    finally:
+        await up.aclose()
+    assert events[:2] == [Text("a"), Text(" b")]
+    assert events[2] == Done(
+        "stop", {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
+    )
+    assert await wait_ended(fake.fake.last)
+    assert fake.fake.last.client_closed

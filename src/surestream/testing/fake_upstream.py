@@ -72,6 +72,10 @@ class Scenario:
     - ``usage``: ``final`` (a last chunk with empty choices, only when the request asked for
       ``stream_options.include_usage``, as OpenAI), ``finish`` (in the finish chunk, as
       llama.cpp), ``none``.
+    - ``inject`` / ``inject_after``: write these raw bytes (UTF-8 text) into the body after
+      that many words, then go on (e.g. a malformed chunk or an ``event: error`` block).
+    - ``hang``: after the last chunk keep the connection open for ``stall`` seconds (a server
+      that never closes its body).
     - ``role_chunk``: start with a role-only chunk, as OpenAI does; ``ping``: send ``: ping``
       comments every that many seconds while waiting; ``fragment``: split the body into
       writes of that many bytes; ``json_response``: answer JSON even to ``stream: true``.
@@ -89,6 +93,9 @@ class Scenario:
     cut_after: int | None = None
     reset: bool = False
     error_after: int | None = None
+    inject: str | None = None
+    inject_after: int = 0
+    hang: bool = False
     finish: bool = True
     finish_reason: str = "stop"
     done: bool = True
@@ -457,6 +464,8 @@ class FakeUpstream:
                 if s.done:
                     yield b"data: [DONE]\n\n"
                 return
+            if s.inject is not None and s.inject_after == index:
+                yield s.inject.encode()
             if s.stall_after == index:
                 async for ping in _wait(s.stall, s.ping):
                     yield ping
@@ -475,6 +484,9 @@ class FakeUpstream:
             yield _sse({**base, "choices": [], "usage": usage})
         if s.done:
             yield b"data: [DONE]\n\n"
+        if s.hang:
+            async for ping in _wait(s.stall, s.ping):
+                yield ping
 
     async def _models(self, request: Request) -> Response:
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
