@@ -277,13 +277,14 @@ class Decoder:
         pos = 0
         if self._open:
             # Finish the block the last chunk left open, line by line, up to its blank line.
-            blank = 0 if text[0] == "\n" else text.find("\n\n") + 1
-            if blank == 0 and text[0] != "\n":
-                cut = text.rfind("\n")
-                self._lines(text[:cut].split("\n"), out)
-                self._keep_tail(text[cut + 1 :])
-                return
-            if blank:
+            blank = 0
+            if text[0] != "\n":
+                blank = text.find("\n\n") + 1
+                if not blank:
+                    cut = text.rfind("\n")
+                    self._lines(text[:cut].split("\n"), out)
+                    self._keep_tail(text[cut + 1 :])
+                    return
                 self._lines(text[: blank - 1].split("\n"), out)
             self._dispatch(out)
             pos = blank + 1
@@ -296,6 +297,7 @@ class Decoder:
             match = _ID_DATA_RUN.match(text, pos, window)
             if match is not None:
                 next_pos = match.end()
+                # "id: X0\ndata: Y0\n\nid: X1..." -> X0, Y0, X1, ...: one separator for both.
                 values = text[pos + 4 : next_pos - 2].replace("\ndata: ", "\n\nid: ")
                 values_list = values.split("\n\nid: ")
                 ids = values_list[0::2]
