@@ -9,6 +9,7 @@ into the loop thread, so a thread hop costs once per network read, not once per 
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -36,6 +37,7 @@ class SyncEventStream:
     def __init__(self, stream: EventStream, portal: anyio.from_thread.BlockingPortal) -> None:
         self._stream = stream
         self._portal = portal
+        self._buffer: deque[Event] = deque()
 
     async def _take(self) -> list[Event]:
         stream = self._stream
@@ -46,12 +48,16 @@ class SyncEventStream:
                 break
         return out
 
-    def __iter__(self) -> Iterator[Event]:
-        while True:
-            events = self._portal.call(self._take)
-            if not events:
-                return
-            yield from events
+    def __iter__(self) -> SyncEventStream:
+        return self
+
+    def __next__(self) -> Event:
+        buffer = self._buffer
+        if not buffer:
+            buffer.extend(self._portal.call(self._take))
+            if not buffer:
+                raise StopIteration
+        return buffer.popleft()
 
     def text(self) -> str:
         """As ``EventStream.text``: the text on ``done``, else raises ``StreamError``."""
