@@ -1,0 +1,154 @@
+"""Sans-IO parts of the client: chunked decoding, dialect detection, backoff, replay filter."""
+
+from __future__ import annotations
+
+import pytest
+
+import surestream.client
+from surestream.client._chunked import ChunkedDecoder, ChunkedError
+from surestream.client._detect import AutoDecoder
+from surestream.client._resume import Backoff, ReplayFilter, fatal_status
+from surestream.events import Data, Done, Error, Text
+from surestream.sse import ServerSentEvent
+
+BODY = b"5\r\nhello\r\n1;ext=1\r\n \r\n10\r\n" + b"x" * 16 + b"\r\n0\r\nTrailer: t\r\n\r\nJUNK"
+
+
+def chunkings(data: bytes) -> list[list[bytes]]:
+    """``data`` whole, byte by byte, and split at every position."""
+    splits = [[data[:i], data[i:]] for i in range(1, len(data))]
+    return [[data], [data[i : i + 1] for i in range(len(data))], *splits]
+
+
+def test_chunked_decoder_in_every_chunking() -> None:
+    for parts in chunkings(BODY):
+        decoder = ChunkedDecoder()
+        out = b"".join(decoder.feed(part) for part in parts)
+        assert out == b"hello " + b"x" * 16
+        assert decoder.done
+
+
+@pytest.mark.parametrize("bad", [b"zz\r\nab\r\n", b"2\r\nabXY", b"-1\r\n", b"2;\r\nab\r\n0\r\n"])
+def test_chunked_decoder_rejects_bad_framing(bad: bytes) -> None:
+    decoder = ChunkedDecoder()
+    if bad == b"2;\r\nab\r\n0\r\n":
+        assert decoder.feed(bad) == b"ab"  # an empty extension is tolerated
+        return
+    with pytest.raises(ChunkedError):
+        decoder.feed(bad)
+
+
+def test_chunked_decoder_bounds_the_size_line() -> None:
+    with pytest.raises(ChunkedError):
+        ChunkedDecoder(max_line=8).feed(b"1" * 9)
+
+
+def sse(data: str, id: str | None = None) -> ServerSentEvent:
+    return ServerSentEvent(data=data, id=id)
+
+
+def test_auto_decoder_passes_unknown_payloads_raw_until_a_dialect_shows() -> None:
+    decoder = AutoDecoder()
+    assert decoder.decode(sse("hello")) == [Data("hello")]
+    assert decoder.decode(sse('{"n": 1}')) == [Data({"n": 1})]
+    assert decoder.dialect is None
+    assert decoder.decode(sse('{"type":"text","text":"a"}')) == [Text("a")]
+    assert decoder.dialect == "native"
+
+
+def test_auto_decoder_named_events_keep_their_name() -> None:
+    event = ServerSentEvent(event="tick", data="1")
+    assert AutoDecoder().decode(event) == [Data(1, "tick")]
+
+
+@pytest.mark.parametrize(
+    ("payload", "dialect"),
+    [
+        ('{"type":"start","messageId":"m"}', "vercel-ai"),
+        ('{"type":"error","errorText":"x"}', "vercel-ai"),
+        ('{"type":"start","stream":"s"}', "native"),
+        ('{"type":"error","error":{"code":"upstream_error"}}', "native"),
+        ('{"object":"chat.completion.chunk","choices":[]}', "openai"),
+        ('{"done":true}', "plain"),
+        ('{"text":"a"}', "plain"),
+    ],
+)
+def test_auto_decoder_sniffs_payloads(payload: str, dialect: str) -> None:
+    decoder = AutoDecoder()
+    decoder.decode(sse(payload))
+    assert decoder.dialect == dialect
+
+
+def test_auto_decoder_headers_win() -> None:
+    assert AutoDecoder({"X-Vercel-AI-UI-Message-Stream": "v1"}).dialect == "vercel-ai"
+    assert AutoDecoder({"surestream-protocol": "1"}).dialect == "native"
+
+
+def test_done_marker_while_undecided_is_done() -> None:
+    decoder = AutoDecoder()
+    assert decoder.decode(sse("[DONE]")) == [Done()]
+    assert decoder.finished
+
+
+def test_plain_error_and_done() -> None:
+    decoder = AutoDecoder()
+    assert decoder.decode(sse('{"text":"a"}')) == [Text("a")]
+    assert decoder.decode(sse('{"error":{"message":"no"}}')) == [Error("upstream_error", "no")]
+    assert decoder.finished
+    assert AutoDecoder().decode(sse('{"done":true,"finish_reason":"length"}')) == [Done("length")]
+
+
+def test_backoff_grows_caps_and_jitters() -> None:
+    low = Backoff(1.0, 5.0, 0.5, random=lambda: 0.0)
+    high = Backoff(1.0, 5.0, 0.5, random=lambda: 1.0)
+    assert [low.delay(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 5.0]
+    assert high.delay(1) == 1.5
+    assert low.delay(1, server_retry_ms=250) == 0.25
+    assert low.delay(2, server_retry_ms=250) == 0.5
+
+
+def test_fatal_statuses() -> None:
+    assert fatal_status(404) and fatal_status(410) and fatal_status(401)
+    assert not fatal_status(429) and not fatal_status(503) and not fatal_status(408)
+
+
+def test_replay_filter_drops_replayed_groups_and_releases_new_ones() -> None:
+    replay = ReplayFilter()
+    replay.reconnected("5")
+    assert replay.active
+    # A dialect that spreads an event over blocks puts the id on the last one.
+    assert replay.accept(sse("a", None)) == []
+    assert replay.accept(sse("b", "5")) == []
+    assert replay.accept(sse("c", "5")) == []  # inherited id: same group as before
+    assert replay.accept(sse("d", "6")) == [sse("c", "5"), sse("d", "6")]
+    assert not replay.active
+
+
+def test_replay_filter_without_numeric_ids_is_off() -> None:
+    replay = ReplayFilter()
+    replay.reconnected("abc")
+    assert not replay.active
+    replay.reconnected("1")
+    assert replay.accept(sse("x")) == []
+    assert replay.flush() == [sse("x")]
+
+
+def test_public_names_are_sorted_and_importable() -> None:
+    names = surestream.client.__all__
+    # isort style, as ruff keeps it: CONSTANTS, then Classes, then functions.
+    assert names == sorted(names, key=lambda n: (not n.isupper(), not n[0].isupper(), n))
+    assert [n for n in names if not n.isupper()] == [
+        "Backoff",
+        "EventStream",
+        "StreamError",
+        "StreamFailed",
+        "StreamInterrupted",
+        "StreamingTransport",
+        "SyncEventStream",
+        "aconnect",
+        "connect",
+    ]
+    for name in names:
+        assert hasattr(surestream.client, name)
+    assert issubclass(surestream.client.StreamFailed, surestream.SurestreamError)
+    assert issubclass(surestream.client.StreamInterrupted, surestream.client.StreamError)
