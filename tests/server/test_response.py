@@ -10,8 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 import surestream.server
@@ -280,6 +282,22 @@ def test_disconnect_while_writing_cancels_the_source_within_1s() -> None:
     with serving(lambda r: EventStreamResponse(firehose())) as server:
         client = RawClient(server.port)
         client.read_until(b'"token 5000"')
+        hung_up_at = client.hang_up()
+        assert probe.closed.wait(10)
+        assert probe.closed_at - hung_up_at < 1.0
+
+
+def test_disconnect_is_noticed_through_base_http_middleware() -> None:
+    probe, never = Probe(), Gate()
+
+    async def passthrough(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        return await call_next(request)
+
+    app = app_with(lambda r: EventStreamResponse(scripted(probe, ["a"], then=never)))
+    with serve_in_thread(BaseHTTPMiddleware(app, dispatch=passthrough)) as server:
+        client = RawClient(server.port)
+        client.read_until(b'"text":"a"')
+        assert never.waiting.wait(10)
         hung_up_at = client.hang_up()
         assert probe.closed.wait(10)
         assert probe.closed_at - hung_up_at < 1.0

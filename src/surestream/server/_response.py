@@ -197,24 +197,29 @@ class EventStreamResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the stream as the ASGI app of one request."""
-        if scope.get("method") == "HEAD":
-            start = {"type": "http.response.start", "status": self.status_code}
-            await send({**start, "headers": self.raw_headers})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            await _aclose(self.source)
-            terminal: Done | Error | None = None
-        else:
-            run = _Run(self, send)
-            terminal = await run.run(receive)
-        if self.on_close is not None:
-            try:
-                result = self.on_close(terminal)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                logger.exception("on_close callback of an event stream failed")
+        terminal: Done | Error | None = None
+        try:
+            if scope.get("method") == "HEAD":
+                start = {"type": "http.response.start", "status": self.status_code}
+                await send({**start, "headers": self.raw_headers})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                await _aclose(self.source)
+            else:
+                terminal = await _Run(self, send).run(receive)
+        finally:
+            await self._closed(terminal)
         if self.background is not None:
             await self.background()
+
+    async def _closed(self, terminal: Done | Error | None) -> None:
+        if self.on_close is None:
+            return
+        try:
+            result = self.on_close(terminal)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            logger.exception("on_close callback of an event stream failed")
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:
