@@ -1,0 +1,840 @@
+"""From a recording to findings: the rules of ``surestream check``, as pure functions.
+
+Strategy: ``analyse(recording, ...)`` reads one ``Recording`` (and, for ``--resume``, the
+two connections of the resume test) and returns a ``Report``. No I/O: every rule is tested
+on recordings built from literal bytes and times. Every threshold is a field of
+``Thresholds`` with a module-level default. Each finding has a stable ``code``:
+
+Response (the head of the response)
+    ``connect_failed`` (problem)      no response: refused, DNS, TLS, or no head in time
+    ``status_not_ok`` (problem)       the status is not 2xx
+    ``status_ok`` (ok)
+    ``content_type_not_sse`` (problem) ``Content-Type`` is not ``text/event-stream``
+    ``content_type_sse`` (ok)
+    ``cache_control_missing`` (warning) no ``no-cache``/``no-store``: caches may hold it
+    ``cache_control_ok`` (ok)
+    ``compressed`` (problem)          ``Content-Encoding`` set: compression buffers SSE
+    ``x_accel_buffering_missing`` (warning) nginx buffers proxied responses without it
+    ``x_accel_buffering_ok`` (ok)
+    ``fixed_content_length`` (problem) ``Content-Length`` set: the body was not streamed
+Events
+    ``no_events`` (problem)           the body held no complete event
+    ``event_names`` (ok)              the names seen, with counts
+    ``named_events_only`` (warning)   every event is named: ``onmessage`` sees none
+    ``onmessage_misses`` (warning)    some events are named: ``onmessage`` misses them
+    ``no_event_ids`` (warning)        no ``id:`` lines: nothing to resume from
+    ``buffered`` (warning)            all events arrived at once, long after the headers
+    ``events_after_end`` (warning)    events followed the end signal
+The end
+    ``terminal_signal`` (ok)          ended with an explicit success signal (which, by dialect)
+    ``terminal_error`` (warning)      ended with an explicit error signal
+    ``finish_reason_without_done`` (warning) OpenAI-style ``finish_reason`` but no ``[DONE]``
+    ``no_terminal_signal`` (problem)  closed without a terminal signal
+    ``connection_broken`` (problem)   the connection failed mid-stream, no terminal signal
+    ``sse_protocol_error`` (problem)  the body broke a decoder limit
+    ``timed_out`` (problem)           still open at ``--timeout`` with no terminal signal
+    ``open_after_end`` (warning)      still open at ``--timeout`` after the end signal
+Expectations (``--expect-event``, ``--expect-field``)
+    ``expected_event_seen`` (ok) / ``expected_event_missing`` (problem; points at the
+    event that carried the end); ``expected_field_seen`` (ok) / ``expected_field_missing``
+    (problem)
+Timing
+    ``timing`` (ok)                   time to headers, first event, first text, end
+    ``heartbeat_seen`` (ok)           comment lines kept the connection alive
+    ``silence_ok`` (ok)               no silence reached a proxy idle limit
+    ``silence_without_heartbeat`` (warning) no bytes at all for longer than a proxy limit
+    ``round_silence_close`` (warning) the server ended after a suspiciously round silence:
+                                      a server-side inter-chunk timeout
+Resume (``--resume``)
+    ``resume_ok`` (ok)                continued after ``Last-Event-ID`` without loss/repeat
+    ``resume_lost_events`` (problem)  events between the cut and the resumed stream lost
+    ``resume_repeated_events`` (problem) the resumed stream repeated events (restarted)
+    ``resume_diverged`` (warning)     the resumed events differ from an uninterrupted run
+    ``resume_failed`` (problem)       the reconnect got no SSE response
+    ``resume_no_ids`` (problem)       no event ids, so there is nothing to resume from
+    ``resume_not_tested`` (warning)   the stream was too short to cut mid-way
+
+Round silences: a silence is "round" when it is within ``round_tolerance`` (relative) plus
+``round_slack`` (seconds, for scheduling and network delay) of a value in
+``round_silences``. The defaults include 1 s and 2 s, so the rule recognises a short
+server timeout as well as the common 10 s, 30 s and 60 s ones: 1.0 s matches 0.85-1.15 s,
+10 s matches 9.4-10.6 s. The rule only looks at the silence that ended the stream (the
+close, or the last event when the close followed it within ``prompt_close``), and only
+when the stream did not end with a success signal.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from surestream.check.recording import (
+    END_BROKEN,
+    END_CLOSED,
+    END_PROTOCOL_ERROR,
+    END_TIMEOUT,
+    RecordedEvent,
+    Recording,
+    ResumeRecording,
+)
+from surestream.check.report import (
+    OK,
+    PROBLEM,
+    WARNING,
+    Finding,
+    NameSummary,
+    Report,
+    Timing,
+)
+from surestream.check.signals import (
+    DONE_MARKER,
+    NOT_JSON,
+    EventReading,
+    json_of,
+    read_events,
+    sniff_dialect,
+)
+
+__all__ = [
+    "DEFAULT_BUFFERED_MIN_EVENTS",
+    "DEFAULT_BUFFERED_MIN_WAIT",
+    "DEFAULT_BUFFERED_WINDOW",
+    "DEFAULT_PROMPT_CLOSE",
+    "DEFAULT_PROXY_IDLE_LIMITS",
+    "DEFAULT_ROUND_SILENCES",
+    "DEFAULT_ROUND_SLACK",
+    "DEFAULT_ROUND_TOLERANCE",
+    "Thresholds",
+    "analyse",
+    "measure",
+    "resume_cut_point",
+    "round_value",
+    "summarise_names",
+]
+
+DEFAULT_PROXY_IDLE_LIMITS = (30.0, 60.0)
+"""Idle timeouts of common proxies and load balancers, in seconds (many CDNs and PaaS routers
+cut at 30 s; nginx ``proxy_read_timeout`` and the AWS ALB idle timeout default to 60 s)."""
+DEFAULT_ROUND_SILENCES = (
+    1.0,
+    2.0,
+    3.0,
+    5.0,
+    10.0,
+    15.0,
+    20.0,
+    30.0,
+    45.0,
+    60.0,
+    90.0,
+    120.0,
+    180.0,
+    300.0,
+    600.0,
+)
+"""Silences (seconds) that look like a configured timeout rather than chance."""
+DEFAULT_ROUND_TOLERANCE = 0.05
+"""Relative tolerance around a round silence (5 %)."""
+DEFAULT_ROUND_SLACK = 0.1
+"""Absolute tolerance (seconds) added to it, for scheduling and network delay."""
+DEFAULT_PROMPT_CLOSE = 0.25
+"""A close within this many seconds of the last event counts as "right after" it."""
+DEFAULT_BUFFERED_MIN_EVENTS = 5
+"""The ``buffered`` rule needs at least this many events."""
+DEFAULT_BUFFERED_WINDOW = 0.05
+"""All events arriving within this many seconds of each other counts as "at once"."""
+DEFAULT_BUFFERED_MIN_WAIT = 1.0
+"""...and only when they came at least this long after the response head."""
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Every limit the rules use; the defaults are the module-level ``DEFAULT_*`` values."""
+
+    proxy_idle_limits: tuple[float, ...] = DEFAULT_PROXY_IDLE_LIMITS
+    round_silences: tuple[float, ...] = DEFAULT_ROUND_SILENCES
+    round_tolerance: float = DEFAULT_ROUND_TOLERANCE
+    round_slack: float = DEFAULT_ROUND_SLACK
+    prompt_close: float = DEFAULT_PROMPT_CLOSE
+    buffered_min_events: int = DEFAULT_BUFFERED_MIN_EVENTS
+    buffered_window: float = DEFAULT_BUFFERED_WINDOW
+    buffered_min_wait: float = DEFAULT_BUFFERED_MIN_WAIT
+
+
+def _s(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    return f"{seconds:.1f} s"
+
+
+def _where(index: int) -> str:
+    return "the response head" if index < 0 else f"event #{index}"
+
+
+def round_value(seconds: float, thresholds: Thresholds) -> float | None:
+    """The round silence ``seconds`` is suspiciously close to, or None."""
+    for value in thresholds.round_silences:
+        if abs(seconds - value) <= value * thresholds.round_tolerance + thresholds.round_slack:
+            return value
+    return None
+
+
+# -- response ---------------------------------------------------------------------------
+
+
+def _response_findings(rec: Recording) -> list[Finding]:
+    if not rec.responded:
+        return [
+            Finding(
+                "connect_failed",
+                PROBLEM,
+                f"could not get a response from {rec.request.url}: {rec.error or 'no response'}",
+                "check the URL and that the server is running and reachable from here",
+            )
+        ]
+    assert rec.status is not None
+    out: list[Finding] = []
+    preview = rec.body_preview[:200].decode("utf-8", "replace").strip()
+    if 200 <= rec.status < 300:
+        out.append(Finding("status_ok", OK, f"HTTP {rec.status} {rec.reason}".strip()))
+    else:
+        out.append(
+            Finding(
+                "status_not_ok",
+                PROBLEM,
+                f"HTTP {rec.status} {rec.reason}".strip() + (f": {preview}" if preview else ""),
+                "fix the request (method, body, headers) or the server error first",
+            )
+        )
+    ctype = rec.header("content-type") or ""
+    if ctype.partition(";")[0].strip().lower() == "text/event-stream":
+        out.append(Finding("content_type_sse", OK, f"Content-Type: {ctype}"))
+    else:
+        parsed = f" (the body itself holds {len(rec.events)} SSE events)" if rec.events else ""
+        out.append(
+            Finding(
+                "content_type_not_sse",
+                PROBLEM,
+                f"Content-Type is {ctype or 'missing'!r}, not text/event-stream: a browser "
+                f"EventSource refuses the stream{parsed}",
+                'send Content-Type: text/event-stream (e.g. media_type="text/event-stream")',
+            )
+        )
+    cache = (rec.header("cache-control") or "").lower()
+    if "no-cache" in cache or "no-store" in cache:
+        out.append(Finding("cache_control_ok", OK, f"Cache-Control: {cache}"))
+    else:
+        out.append(
+            Finding(
+                "cache_control_missing",
+                WARNING,
+                f"Cache-Control is {cache or 'missing'!r}: caches and proxies may store or "
+                "transform the stream",
+                "send Cache-Control: no-cache, no-transform",
+            )
+        )
+    encoding = (rec.header("content-encoding") or "").strip().lower()
+    if encoding and encoding != "identity":
+        out.append(
+            Finding(
+                "compressed",
+                PROBLEM,
+                f"Content-Encoding: {encoding}: compressors and the proxies in between hold "
+                "compressed SSE back until a buffer fills, so events arrive late or all at once",
+                "do not compress text/event-stream (exclude it from the gzip middleware)",
+            )
+        )
+    if (rec.header("x-accel-buffering") or "").strip().lower() == "no":
+        out.append(Finding("x_accel_buffering_ok", OK, "X-Accel-Buffering: no"))
+    else:
+        out.append(
+            Finding(
+                "x_accel_buffering_missing",
+                WARNING,
+                'X-Accel-Buffering is not "no": behind nginx the stream is buffered, not streamed',
+                "send X-Accel-Buffering: no",
+            )
+        )
+    length = rec.header("content-length")
+    if length is not None:
+        out.append(
+            Finding(
+                "fixed_content_length",
+                PROBLEM,
+                f"Content-Length: {length}: the body was produced whole and sent at once, "
+                "not streamed; clients see nothing until the end",
+                "return a streaming response (StreamingResponse / EventSourceResponse) that "
+                "writes each event as it is produced",
+            )
+        )
+    return out
+
+
+# -- events -----------------------------------------------------------------------------
+
+
+def _shape(data: str) -> tuple[str, ...]:
+    obj = json_of(data)
+    if obj is NOT_JSON:
+        return ("<[DONE]>",) if data.strip() == DONE_MARKER else ("<text>",)
+    if isinstance(obj, dict):
+        return tuple(sorted(obj))
+    return (f"<{type(obj).__name__}>",)
+
+
+def summarise_names(events: Sequence[RecordedEvent]) -> tuple[NameSummary, ...]:
+    """Per event name: count, whether ``onmessage`` sees it, JSON shapes and types."""
+    order: dict[str, None] = {}
+    shapes: dict[str, Counter[tuple[str, ...]]] = {}
+    types: dict[str, Counter[str]] = {}
+    for ev in events:
+        order.setdefault(ev.event)
+        shapes.setdefault(ev.event, Counter())[_shape(ev.data)] += 1
+        obj = json_of(ev.data)
+        if isinstance(obj, dict) and isinstance(obj.get("type"), str):
+            types.setdefault(ev.event, Counter())[obj["type"]] += 1
+    return tuple(
+        NameSummary(
+            name,
+            sum(shapes[name].values()),
+            name == "message",
+            tuple(shapes[name].most_common()),
+            tuple(types.get(name, Counter()).most_common()),
+        )
+        for name in order
+    )
+
+
+def _event_findings(
+    rec: Recording, names: Sequence[NameSummary], reading: EventReading, th: Thresholds
+) -> list[Finding]:
+    if not rec.events:
+        got = f"{rec.body_size} bytes" if rec.body_size else "an empty body"
+        return [
+            Finding(
+                "no_events",
+                PROBLEM,
+                f"no complete event arrived (got {got})",
+                "write each event as `data: ...` lines followed by an empty line",
+            )
+        ]
+    listing = ", ".join(f"{n.name} x{n.count}" for n in names)
+    out = [Finding("event_names", OK, f"{len(rec.events)} events: {listing}")]
+    unseen = [n for n in names if not n.onmessage]
+    if len(unseen) == len(names):
+        out.append(
+            Finding(
+                "named_events_only",
+                WARNING,
+                "every event has an `event:` name, so a browser onmessage handler sees none of "
+                "them; only addEventListener(" + ", ".join(repr(n.name) for n in names) + ") does",
+                "listen with addEventListener for each name, or send unnamed events",
+            )
+        )
+    elif unseen:
+        out.append(
+            Finding(
+                "onmessage_misses",
+                WARNING,
+                "onmessage never sees " + ", ".join(f"{n.name} (x{n.count})" for n in unseen),
+                "listen for those names with addEventListener too",
+            )
+        )
+    if all(ev.id is None for ev in rec.events):
+        out.append(
+            Finding(
+                "no_event_ids",
+                WARNING,
+                "no event has an `id:`, so a client that loses the connection cannot resume "
+                "with Last-Event-ID",
+                "number events with `id:` and honour Last-Event-ID on reconnect",
+            )
+        )
+    out.extend(_buffered(rec, th))
+    end = reading.end
+    if end is not None:
+        end_indexes = {e.index for e in reading.ends}
+        after = [ev for ev in rec.events[end.index + 1 :] if ev.index not in end_indexes]
+        if after:
+            out.append(
+                Finding(
+                    "events_after_end",
+                    WARNING,
+                    f"{len(after)} events came after the end signal ({end.description}); "
+                    "a client that stops at the end never sees them",
+                    "make the end signal the last event",
+                )
+            )
+    return out
+
+
+def _buffered(rec: Recording, th: Thresholds) -> list[Finding]:
+    events = rec.events
+    if len(events) < th.buffered_min_events or rec.t_headers is None:
+        return []
+    spread = events[-1].t - events[0].t
+    wait = events[0].t - rec.t_headers
+    if spread > th.buffered_window or wait < th.buffered_min_wait:
+        return []
+    return [
+        Finding(
+            "buffered",
+            WARNING,
+            f"all {len(events)} events arrived within {_s(spread)}, {_s(wait)} after the "
+            "headers: something between the model and you buffers the stream",
+            "flush after every event; no compression or proxy buffering for text/event-stream",
+        )
+    ]
+
+
+# -- the end ----------------------------------------------------------------------------
+
+_NO_END_FIX = (
+    'send an explicit last event (e.g. data: {"done": true}) before closing, and an error '
+    "event when the stream fails"
+)
+
+
+def _end_findings(rec: Recording, reading: EventReading, dialect: str) -> list[Finding]:
+    end = reading.end
+    if end is not None:
+        where = f"event #{end.index}: {end.description}"
+        out = [
+            Finding("terminal_signal", OK, f"ended with {where}")
+            if end.outcome == "done"
+            else Finding(
+                "terminal_error",
+                WARNING,
+                f"ended with an explicit error ({where}): {end.detail or 'no message'}",
+            )
+        ]
+        if rec.end == END_TIMEOUT:
+            out.append(
+                Finding(
+                    "open_after_end",
+                    WARNING,
+                    f"the server kept the connection open after the end signal until the "
+                    f"{_s(rec.timeout or 0)} timeout",
+                    "close the response after the last event",
+                )
+            )
+        return out
+    if rec.end == END_CLOSED and dialect == "openai" and reading.finish_reason is not None:
+        return [
+            Finding(
+                "finish_reason_without_done",
+                WARNING,
+                f"finish_reason {reading.finish_reason!r} arrived but no data: [DONE]; "
+                "clients that wait for [DONE] treat the stream as cut",
+                "send data: [DONE] after the last chunk",
+            )
+        ]
+    if rec.end == END_CLOSED:
+        return [
+            Finding(
+                "no_terminal_signal",
+                PROBLEM,
+                "closed without a terminal signal: clients cannot tell success from failure",
+                _NO_END_FIX,
+            )
+        ]
+    if rec.end == END_BROKEN:
+        return [
+            Finding(
+                "connection_broken",
+                PROBLEM,
+                f"the connection broke mid-stream ({rec.error}) with no terminal signal",
+                "find what cut it (server crash, proxy limit); end every stream with an event",
+            )
+        ]
+    if rec.end == END_PROTOCOL_ERROR:
+        return [
+            Finding(
+                "sse_protocol_error",
+                PROBLEM,
+                f"the body is not valid SSE: {rec.error}",
+                "write events as `data:` lines, each event ended by an empty line",
+            )
+        ]
+    if rec.end == END_TIMEOUT:
+        return [
+            Finding(
+                "timed_out",
+                PROBLEM,
+                f"still open after {_s(rec.timeout or 0)} with no terminal signal",
+                "raise --timeout if the stream is legitimately longer; otherwise end it with "
+                "an explicit last event and close",
+            )
+        ]
+    return []
+
+
+# -- expectations -----------------------------------------------------------------------
+
+
+def _pointer(rec: Recording, reading: EventReading) -> str:
+    end = reading.end
+    if end is not None:
+        return f"The end was carried by event #{end.index} ({end.description})."
+    if rec.events:
+        last = rec.events[-1]
+        return (
+            f"No event carried an end; the last was #{last.index} `{last.event}`: {last.data[:80]}"
+        )
+    return "No event arrived at all."
+
+
+def _expect_event(
+    name: str, rec: Recording, names: Sequence[NameSummary], reading: EventReading
+) -> Finding:
+    seen = next((n for n in names if n.name == name), None)
+    if seen is not None:
+        return Finding(
+            "expected_event_seen", OK, f"the client's {name!r} listener fires {seen.count} times"
+        )
+    as_type = [n.name for n in names if any(t == name for t, _ in n.types)]
+    hint = (
+        f" {name!r} appears only as a JSON type inside "
+        + ", ".join(repr(n) for n in as_type)
+        + " events, not as an SSE event name."
+        if as_type
+        else ""
+    )
+    end = reading.end
+    if end is not None:
+        fix = (
+            f"send `event: {name}` from the server, or listen for {end.event!r} in the client "
+            f"and finish on {end.description.split(' with ', 1)[-1]}"
+        )
+    else:
+        fix = f"send `event: {name}` from the server when the stream ends"
+    return Finding(
+        "expected_event_missing",
+        PROBLEM,
+        f"no {name!r} event arrived, so a client waiting for it waits forever.{hint} "
+        + _pointer(rec, reading),
+        fix,
+    )
+
+
+def _lookup(obj: Any, path: str) -> bool:
+    for part in path.split("."):
+        if isinstance(obj, dict) and part in obj:
+            obj = obj[part]
+        elif isinstance(obj, list) and part.isdigit() and int(part) < len(obj):
+            obj = obj[int(part)]
+        else:
+            return False
+    return True
+
+
+def _expect_field(key: str, rec: Recording, reading: EventReading) -> Finding:
+    hits = [ev for ev in rec.events if _lookup(json_of(ev.data), key)]
+    if hits:
+        where = ", ".join(sorted({ev.event for ev in hits}))
+        return Finding("expected_field_seen", OK, f"{key!r} is in {len(hits)} events ({where})")
+    end = reading.end
+    fix = f"send {key!r} in the last event" + (
+        f", or have the client read {end.description.split(' with ', 1)[-1]}" if end else ""
+    )
+    return Finding(
+        "expected_field_missing",
+        PROBLEM,
+        f"no event's JSON has {key!r}, so a client checking it never sees the end. "
+        + _pointer(rec, reading),
+        fix,
+    )
+
+
+# -- timing -----------------------------------------------------------------------------
+
+
+def _longest_gap(
+    start: float, points: Sequence[tuple[float, int]], end: float
+) -> tuple[float, int]:
+    best, after, prev, prev_index = 0.0, -1, start, -1
+    for t, index in [*points, (end, -2)]:
+        if t - prev > best:
+            best, after = t - prev, prev_index
+        prev, prev_index = t, index
+    return best, after
+
+
+def measure(rec: Recording, reading: EventReading) -> Timing:
+    """Time to headers, first event, first text, end; the longest silences; heartbeats."""
+    if rec.t_headers is None:
+        return Timing(end=rec.t_end)
+    end = rec.t_end if rec.t_end is not None else rec.t_headers
+    events = [(ev.t, ev.index) for ev in rec.events]
+    gap_events, after_events = _longest_gap(rec.t_headers, events, end)
+    # An event's bytes may have arrived in an earlier chunk than the one completing it; a
+    # chunk is "after" the latest event completed at or before it.
+    chunk_points: list[tuple[float, int]] = []
+    latest = -1
+    queue = list(rec.events)
+    for t, _ in rec.chunks:
+        while queue and queue[0].t <= t:
+            latest = queue.pop(0).index
+        chunk_points.append((t, latest))
+    gap_bytes, after_bytes = _longest_gap(rec.t_headers, chunk_points, end)
+    first_text = rec.events[reading.text_indexes[0]].t if reading.text_indexes else None
+    return Timing(
+        headers=rec.t_headers,
+        first_event=rec.events[0].t if rec.events else None,
+        first_text=first_text,
+        end=rec.t_end,
+        longest_silence_events=gap_events,
+        longest_silence_events_after=after_events,
+        longest_silence_bytes=gap_bytes,
+        longest_silence_bytes_after=after_bytes,
+        heartbeats=len(rec.comments),
+    )
+
+
+def _timing_findings(
+    rec: Recording, timing: Timing, reading: EventReading, th: Thresholds
+) -> list[Finding]:
+    parts = [f"headers after {_s(timing.headers or 0)}"]
+    if timing.first_event is not None:
+        parts.append(f"first event after {_s(timing.first_event)}")
+    if timing.first_text is not None:
+        parts.append(f"first text after {_s(timing.first_text)}")
+    if timing.end is not None:
+        parts.append(f"{rec.end} after {_s(timing.end)}")
+    out = [Finding("timing", OK, ", ".join(parts))]
+    limits = sorted(th.proxy_idle_limits)
+    exceeded = [limit for limit in limits if timing.longest_silence_bytes > limit]
+    if timing.heartbeats:
+        out.append(
+            Finding(
+                "heartbeat_seen",
+                OK,
+                f"{timing.heartbeats} heartbeat comments; longest silence "
+                f"{_s(timing.longest_silence_events)} without events, "
+                f"{_s(timing.longest_silence_bytes)} counting heartbeats",
+            )
+        )
+    if exceeded:
+        out.append(
+            Finding(
+                "silence_without_heartbeat",
+                WARNING,
+                f"{_s(timing.longest_silence_bytes)} with no bytes at all (no event, no "
+                f"heartbeat) after {_where(timing.longest_silence_bytes_after)}: longer than "
+                "the "
+                + " and ".join(f"{limit:g} s" for limit in exceeded)
+                + " idle limits of common proxies and load balancers",
+                f"send a heartbeat comment (`: ping`) at least every {limits[0] / 2:g} s",
+            )
+        )
+    elif not timing.heartbeats:
+        out.append(
+            Finding(
+                "silence_ok",
+                OK,
+                f"longest silence {_s(timing.longest_silence_events)}, below the "
+                f"{limits[0]:g} s proxy idle limit"
+                if limits
+                else "no silence limit set",
+            )
+        )
+    out.extend(_round_silence(rec, reading, th))
+    return out
+
+
+def _round_silence(rec: Recording, reading: EventReading, th: Thresholds) -> list[Finding]:
+    if rec.end != END_CLOSED or rec.t_end is None or rec.t_headers is None:
+        return []
+    end = reading.end
+    if end is not None and end.outcome == "done":
+        return []
+    events = rec.events
+    last_t = events[-1].t if events else rec.t_headers
+    candidates = [(rec.t_end - last_t, "closed the connection", len(events) - 1)]
+    if events and rec.t_end - last_t <= th.prompt_close:
+        prev_t = events[-2].t if len(events) > 1 else rec.t_headers
+        candidates.append((last_t - prev_t, f"sent event #{events[-1].index} and closed", -3))
+    for gap, what, after in candidates:
+        value = round_value(gap, th)
+        if value is None:
+            continue
+        since = _where(after) if after > -3 else _where(len(events) - 2)
+        return [
+            Finding(
+                "round_silence_close",
+                WARNING,
+                f"the server {what} after a {gap:.2f} s silence following {since}: suspiciously "
+                f"close to {value:g} s, which looks like a server-side inter-chunk timeout "
+                "that cuts slow but healthy streams",
+                "raise or remove the server's inter-chunk timeout; send heartbeats while the "
+                "model is silent, and an explicit error event when it really gives up",
+            )
+        ]
+    return []
+
+
+# -- resume -----------------------------------------------------------------------------
+
+
+def resume_cut_point(reference: Recording) -> int | None:
+    """How many events the resume test reads before cutting (None: not possible).
+
+    The middle event that introduced a new ``id``, so part of the stream is left after the
+    cut; None when no event has an id or the stream is too short.
+    """
+    fresh = [
+        ev.index
+        for prev, ev in zip([None, *reference.events], reference.events, strict=False)
+        if ev.id is not None and (prev is None or prev.id != ev.id)
+    ]
+    fresh = [i for i in fresh if i + 1 < len(reference.events)]
+    if not fresh:
+        return None
+    return fresh[(len(fresh) - 1) // 2] + 1
+
+
+def _key(ev: RecordedEvent) -> tuple[str, str]:
+    return (ev.event, ev.data)
+
+
+def _as_int(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _resume_findings(
+    reference: Recording, resume: ResumeRecording | Recording | None
+) -> tuple[list[Finding], dict[str, Any]]:
+    if resume is None or not any(ev.id is not None for ev in reference.events):
+        if not any(ev.id is not None for ev in reference.events):
+            msg = "no event has an `id:`, so there is nothing to resume from"
+            return [Finding("resume_no_ids", PROBLEM, msg, "number events with `id:` lines")], {
+                "tested": False
+            }
+        return [
+            Finding(
+                "resume_not_tested",
+                WARNING,
+                f"the stream is too short to cut mid-way ({len(reference.events)} events)",
+            )
+        ], {"tested": False}
+    if isinstance(resume, Recording):
+        msg = (
+            f"the resume test's first connection ended ({resume.end}) after "
+            f"{len(resume.events)} events, before the cut point, or with no id to resume from"
+        )
+        return [Finding("resume_not_tested", WARNING, msg)], {"tested": False}
+    first, second, last_id = resume.first, resume.second, resume.last_event_id
+    summary: dict[str, Any] = {
+        "tested": True,
+        "cut_after": len(first.events),
+        "last_event_id": last_id,
+        "reconnect_url": second.request.url,
+        "resumed_events": len(second.events),
+        "first_resumed_id": second.events[0].id if second.events else None,
+    }
+    ok_status = second.status is not None and 200 <= second.status < 300
+    if not ok_status or not (second.header("content-type") or "").startswith("text/event-stream"):
+        status = second.status if second.status is not None else second.error
+        return [
+            Finding(
+                "resume_failed",
+                PROBLEM,
+                f"reconnecting with Last-Event-ID: {last_id} got {status}, not an SSE stream",
+                "serve the stream again on reconnect, starting after Last-Event-ID",
+            )
+        ], summary
+    head = f"cut after event id {last_id} ({len(first.events)} events), reconnected with " + (
+        f"Last-Event-ID: {last_id}"
+    )
+    cut = len(first.events)
+    ref_all = [_key(ev) for ev in reference.events]
+    expected, got = ref_all[cut:], [_key(ev) for ev in second.events]
+    last_int = _as_int(last_id)
+    first_int = next((_as_int(ev.id) for ev in second.events if ev.id is not None), None)
+    if got == expected or (last_int is not None and first_int == last_int + 1):
+        return [
+            Finding(
+                "resume_ok",
+                OK,
+                f"{head}: the stream continued with {len(got)} events, no loss, no repetition",
+            )
+        ], summary
+    by_ids = last_int is not None and first_int is not None
+    if (by_ids and first_int is not None and last_int is not None and first_int <= last_int) or (
+        not by_ids and got[:cut] == ref_all[:cut]
+    ):
+        return [
+            Finding(
+                "resume_repeated_events",
+                PROBLEM,
+                f"{head}: the server sent events the client already had again "
+                f"(first resumed id {summary['first_resumed_id']})",
+                "on reconnect, send only the events after Last-Event-ID",
+            )
+        ], summary
+    if by_ids or (got and len(got) < len(expected) and got == expected[-len(got) :]):
+        return [
+            Finding(
+                "resume_lost_events",
+                PROBLEM,
+                f"{head}: events between the cut and the resumed stream were lost "
+                f"(first resumed id {summary['first_resumed_id']})",
+                "on reconnect, replay every event after Last-Event-ID from a journal",
+            )
+        ], summary
+    return [
+        Finding(
+            "resume_diverged",
+            WARNING,
+            f"{head}: the resumed events differ from an uninterrupted run "
+            "(the stream may not be deterministic)",
+        )
+    ], summary
+
+
+# -- all together -----------------------------------------------------------------------
+
+
+def analyse(
+    rec: Recording,
+    *,
+    expect_events: Sequence[str] = (),
+    expect_fields: Sequence[str] = (),
+    thresholds: Thresholds | None = None,
+    resume: ResumeRecording | Recording | None = None,
+    resume_requested: bool = False,
+) -> Report:
+    """All findings about ``rec`` (and the resume test, when ``resume_requested``)."""
+    th = thresholds or Thresholds()
+    findings = _response_findings(rec)
+    dialect = sniff_dialect(rec.headers, rec.events)
+    reading = read_events(rec.events, dialect)
+    names = summarise_names(rec.events)
+    timing = measure(rec, reading)
+    status_ok = rec.status is not None and 200 <= rec.status < 300
+    if status_ok and (rec.events or any(f.code == "content_type_sse" for f in findings)):
+        findings += _event_findings(rec, names, reading, th)
+        findings += _end_findings(rec, reading, dialect)
+        findings += [_expect_event(name, rec, names, reading) for name in expect_events]
+        findings += [_expect_field(key, rec, reading) for key in expect_fields]
+        findings += _timing_findings(rec, timing, reading, th)
+    resume_summary = None
+    if resume_requested and status_ok:
+        more, resume_summary = _resume_findings(rec, resume)
+        findings += more
+    return Report(
+        url=rec.request.url,
+        method=rec.request.method,
+        status=rec.status,
+        headers=tuple(rec.headers),
+        dialect=dialect,
+        event_count=len(rec.events),
+        names=names,
+        timing=timing,
+        end=reading.end,
+        end_how=rec.end,
+        findings=tuple(findings),
+        resume=resume_summary,
+    )
