@@ -1,0 +1,397 @@
+"""The gateway's HTTP API: FastAPI routes over ``Gateway``.
+
+Strategy: routes are thin. Each authenticates (``Authorization: Bearer`` for every ``/v1``
+route; a stream's read token as ``?token=`` is also accepted where a browser
+``EventSource`` must read), validates its body with pydantic, calls ``Gateway`` and answers
+with JSON or an ``EventStreamResponse``. Every failure is a JSON ``ErrorBody`` (see
+``surestream.gateway.errors``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager, suppress
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from surestream.dialects import DIALECTS
+from surestream.errors import SourceFailed
+from surestream.events import Done, Text
+from surestream.gateway.auth import ANONYMOUS
+from surestream.gateway.errors import ApiError, BodyLimitMiddleware, install_error_handlers
+from surestream.gateway.metrics import CONTENT_TYPE
+from surestream.gateway.models import (
+    ChatCompletionRequest,
+    ErrorBody,
+    ModelCard,
+    ModelList,
+    StreamCreated,
+    StreamRequest,
+)
+from surestream.gateway.service import Gateway
+from surestream.gateway.settings import Settings
+from surestream.server import EventStreamResponse
+from surestream.store import (
+    InvalidResumePoint,
+    StoreUnavailable,
+    StreamExpired,
+    StreamNotFound,
+    parse_last_event_id,
+)
+from surestream.upstream import Upstream
+
+__all__ = ["create_app"]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (400, 401, 404, 410, 413, 422, 429, 502, 503, 504)
+}
+_SSE = {"content": {"text/event-stream": {}}, "description": "the stream as Server-Sent Events"}
+
+
+def _gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+def require_owner(
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+) -> str:
+    """The owner id of the caller's API key; 401 when keys are configured and it is wrong."""
+    owner = _gateway(request).auth.owner_for_header(authorization)
+    if owner is None:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "missing or invalid API key (Authorization: Bearer <key>)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return owner
+
+
+def reader_owner(
+    request: Request,
+    stream_id: str,
+    authorization: Annotated[str | None, Header()] = None,
+    token: Annotated[str | None, Query(description="read token from the create call")] = None,
+) -> str:
+    """Like ``require_owner``, but a read token for this one stream also works."""
+    gateway = _gateway(request)
+    if token is not None and gateway.auth.enabled:
+        owner = gateway.auth.owner_for_token(token, stream_id)
+        if owner is not None:
+            return owner
+    return require_owner(request, authorization)
+
+
+Owner = Annotated[str, Depends(require_owner)]
+Reader = Annotated[str, Depends(reader_owner)]
+
+
+def _events_url(stream_id: str) -> str:
+    return f"/v1/streams/{stream_id}/events"
+
+
+def _dialect(name: str) -> str:
+    if name not in DIALECTS:
+        known = ", ".join(sorted(DIALECTS))
+        raise ApiError(
+            400, "bad_request", f"unknown dialect {name!r} (known: {known})", field="dialect"
+        )
+    return name
+
+
+async def _subscribe_response(
+    gateway: Gateway,
+    stream_id: str,
+    model: str | None,
+    *,
+    after: int | None,
+    dialect: str = "native",
+    include_usage: bool = False,
+    headers: Mapping[str, str] | None = None,
+    cancel_on_disconnect: bool = False,
+) -> EventStreamResponse:
+    settings = gateway.settings
+    if gateway.hub.subscribers(stream_id) >= settings.max_subscribers:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"stream has max_subscribers ({settings.max_subscribers}) readers",
+            headers={"Retry-After": "1"},
+        )
+    try:
+        subscription = await gateway.hub.subscribe(stream_id, after)
+    except StreamNotFound:
+        raise ApiError(404, "not_found", f"no stream {stream_id!r}") from None
+    except StreamExpired:
+        raise ApiError(410, "gone", f"stream {stream_id!r} has expired") from None
+    except InvalidResumePoint as exc:
+        raise ApiError(400, "invalid_last_event_id", str(exc), field="Last-Event-ID") from None
+    except StoreUnavailable:
+        raise ApiError(
+            503, "unavailable", "the journal store is unavailable", headers={"Retry-After": "1"}
+        ) from None
+    metrics = gateway.metrics
+    metrics.active_subscribers.inc()
+    events_sent = metrics.events_sent.labels(dialect)
+
+    async def counted() -> AsyncIterator[Any]:
+        async for item in subscription:
+            events_sent.inc()
+            yield item
+
+    async def on_close(verdict: object) -> None:
+        metrics.active_subscribers.dec()
+        if verdict is None and cancel_on_disconnect:
+            with suppress(StreamNotFound, StreamExpired, StoreUnavailable):
+                await gateway.hub.cancel(stream_id)
+
+    return EventStreamResponse(
+        counted(),
+        dialect=dialect,
+        headers=headers,
+        heartbeat=settings.heartbeat,
+        idle_timeout=None,
+        stream_id=stream_id,
+        model=model,
+        include_usage=include_usage,
+        start=False,
+        first_seq=0 if after is None else after + 1,
+        on_close=on_close,
+    )
+
+
+def _api_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", responses=_ERRORS)
+
+    @router.get("/models", response_model=ModelList, tags=["models"])
+    async def list_models(request: Request, owner: Owner) -> ModelList:
+        """The models this gateway serves (the OpenAI list shape)."""
+        names = _gateway(request).model_names()
+        return ModelList(data=[ModelCard(id=name) for name in names])
+
+    @router.post("/streams", status_code=201, response_model=StreamCreated, tags=["streams"])
+    async def create_stream(request: Request, body: StreamRequest, owner: Owner) -> JSONResponse:
+        """Validate the request, start generating, and return where to read the stream."""
+        gateway = _gateway(request)
+        stream_id = await _start(gateway, owner, body)
+        created = _created(gateway, stream_id, owner)
+        return JSONResponse(
+            created.model_dump(exclude_none=True),
+            status_code=201,
+            headers={"Location": created.events_url},
+        )
+
+    @router.get(
+        "/streams/{stream_id}/events",
+        response_class=Response,
+        responses={200: _SSE},
+        tags=["streams"],
+    )
+    async def stream_events(
+        request: Request,
+        stream_id: str,
+        owner: Reader,
+        dialect: Annotated[str, Query(pattern="^[a-z-]{1,20}$")] = "native",
+        last_event_id: Annotated[str | None, Query(max_length=20)] = None,
+        last_event_id_header: Annotated[
+            str | None, Header(alias="Last-Event-ID", max_length=20)
+        ] = None,
+    ) -> Response:
+        """The stream as SSE from its start, or after ``Last-Event-ID`` (header or query)."""
+        gateway = _gateway(request)
+        dialect = _dialect(dialect)
+        try:
+            after = parse_last_event_id(last_event_id_header, last_event_id)
+        except InvalidResumePoint as exc:
+            raise ApiError(400, "invalid_last_event_id", str(exc), field="Last-Event-ID") from None
+        info = await gateway.owned_info(stream_id, owner)
+        return await _subscribe_response(
+            gateway, stream_id, info.model, after=after, dialect=dialect
+        )
+
+    @router.delete("/streams/{stream_id}", tags=["streams"])
+    async def cancel_stream(request: Request, stream_id: str, owner: Owner) -> dict[str, Any]:
+        """Cancel: subscribers get ``done`` with ``finish_reason: "cancelled"``."""
+        gateway = _gateway(request)
+        await gateway.owned_info(stream_id, owner)
+        try:
+            cancelled = await gateway.hub.cancel(stream_id)
+        except StreamExpired:
+            raise ApiError(410, "gone", f"stream {stream_id!r} has expired") from None
+        except StoreUnavailable:
+            raise ApiError(503, "unavailable", "the journal store is unavailable") from None
+        return {"id": stream_id, "cancelled": cancelled}
+
+    @router.post("/chat/stream", response_class=Response, responses={200: _SSE}, tags=["streams"])
+    async def chat_stream(request: Request, body: StreamRequest, owner: Owner) -> Response:
+        """Create and read a stream in one request; ``Location`` names its events URL."""
+        gateway = _gateway(request)
+        stream_id = await _start(gateway, owner, body)
+        created = _created(gateway, stream_id, owner)
+        headers = {"Location": created.events_url, "Surestream-Stream-Id": stream_id}
+        if created.read_token:
+            headers["Surestream-Read-Token"] = created.read_token
+        return await _subscribe_response(
+            gateway, stream_id, body.model, after=None, headers=headers
+        )
+
+    @router.post(
+        "/chat/completions", response_class=Response, responses={200: _SSE}, tags=["openai"]
+    )
+    async def chat_completions(
+        request: Request, body: ChatCompletionRequest, owner: Owner
+    ) -> Response:
+        """OpenAI-compatible chat completions, streamed (``stream: true``) or whole."""
+        gateway = _gateway(request)
+        max_tokens = body.max_completion_tokens or body.max_tokens
+        upstream, chat = gateway.chat_request(
+            body.model,
+            [m.model_dump() for m in body.messages],
+            max_tokens=max_tokens,
+            temperature=body.temperature,
+            seed=body.seed,
+        )
+        if not body.stream:
+            return await _complete(gateway, owner, upstream, chat)
+        stream_id = await gateway.start_stream(owner, upstream, chat)
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return await _subscribe_response(
+            gateway,
+            stream_id,
+            body.model,
+            after=None,
+            dialect="openai",
+            include_usage=include_usage,
+            cancel_on_disconnect=True,
+        )
+
+    return router
+
+
+async def _start(gateway: Gateway, owner: str, body: StreamRequest) -> str:
+    upstream, chat = gateway.chat_request(
+        body.model,
+        [m.model_dump() for m in body.messages],
+        max_tokens=body.max_tokens,
+        temperature=body.temperature,
+        seed=body.seed,
+    )
+    return await gateway.start_stream(owner, upstream, chat)
+
+
+def _created(gateway: Gateway, stream_id: str, owner: str) -> StreamCreated:
+    token = None
+    if gateway.auth.enabled and owner != ANONYMOUS:
+        token = gateway.auth.issue_read_token(stream_id, owner)
+    return StreamCreated(
+        id=stream_id,
+        events_url=_events_url(stream_id),
+        cancel_url=f"/v1/streams/{stream_id}",
+        read_token=token,
+    )
+
+
+async def _complete(gateway: Gateway, owner: str, upstream: Upstream, chat: Any) -> Response:
+    """The non-streaming OpenAI answer: run the upstream to its end, answer once."""
+    opened = await gateway.open_upstream(owner, upstream, chat)
+    parts: list[str] = []
+    done = Done()
+    try:
+        async for event in opened:
+            if type(event) is Text:
+                parts.append(event.text)
+            elif isinstance(event, Done):
+                done = event
+    except SourceFailed as exc:
+        status = 504 if exc.code == "upstream_timeout" else 502
+        raise ApiError(status, str(exc.code), exc.message or str(exc.code)) from None
+    finally:
+        await opened.aclose()
+        gateway._release(owner)
+    usage = dict(done.usage) if done.usage else None
+    reason = "stop" if done.finish_reason == "cancelled" else str(done.finish_reason)
+    return JSONResponse(
+        {
+            "id": "chatcmpl-" + __import__("secrets").token_hex(12),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": chat.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "".join(parts)},
+                    "finish_reason": reason,
+                    "logprobs": None,
+                }
+            ],
+            "usage": usage,
+        }
+    )
+
+
+def _page() -> str:
+    try:
+        return resources.files("surestream.gateway").joinpath("static/index.html").read_text()
+    except FileNotFoundError:
+        return "<!doctype html><title>surestream</title><p>surestream gateway</p>"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    upstreams: Mapping[str, Upstream] | None = None,
+) -> FastAPI:
+    """The gateway as an ASGI app; ``upstreams`` replaces the ones built from ``settings``."""
+    settings = settings or Settings()
+    gateway = Gateway(settings, upstreams=upstreams)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await gateway.aclose()
+
+    app = FastAPI(
+        title="surestream gateway",
+        version="1",
+        summary="LLM streams over SSE that always end with a verdict.",
+        lifespan=lifespan,
+    )
+    app.state.gateway = gateway
+    install_error_handlers(app)
+    app.include_router(_api_router())
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process serves requests."""
+        return {"status": "ok"}
+
+    @app.get("/metrics", response_class=Response, tags=["ops"])
+    async def metrics() -> Response:
+        """Prometheus metrics of this process."""
+        return Response(gateway.metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(_page())
+
+    static = resources.files("surestream.gateway").joinpath("static")
+    if static.is_dir():
+        app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+            expose_headers=["Location", "Surestream-Stream-Id", "Surestream-Read-Token"],
+        )
+    return app

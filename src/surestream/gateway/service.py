@@ -1,0 +1,289 @@
+"""The gateway's state and its operations, independent of HTTP routing.
+
+Strategy: ``Gateway`` owns the store, the hub, the upstreams, the authenticator and the
+metrics. ``open_stream`` checks the limits, asks the upstream to start (so a refusal before
+the first token becomes an HTTP error on the create call, never a stream), and hands the
+opened upstream to the hub, wrapped so that the producer enforces ``idle_timeout``, closes
+the upstream in every case and keeps the counters and metrics right. Subscribers read the
+journal through ``EventStreamResponse``; the producer's verdict is the only verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncGenerator, Mapping
+
+from surestream.errors import SourceFailed
+from surestream.events import Done, Error, ErrorCode, Event, Text
+from surestream.gateway.auth import Authenticator
+from surestream.gateway.errors import ApiError
+from surestream.gateway.metrics import GatewayMetrics
+from surestream.gateway.settings import Settings
+from surestream.hub import Hub, HubClosed
+from surestream.store import (
+    MemoryStore,
+    Store,
+    StoreUnavailable,
+    StreamExpired,
+    StreamInfo,
+    StreamNotFound,
+)
+from surestream.upstream import (
+    ChatMessage,
+    ChatRequest,
+    DemoModel,
+    OpenAICompatibleUpstream,
+    OpenedStream,
+    Upstream,
+    UpstreamHTTPError,
+)
+
+__all__ = ["Gateway", "build_store", "build_upstreams"]
+
+log = logging.getLogger("surestream.gateway")
+
+
+def build_store(settings: Settings) -> Store:
+    """The journal store the settings name."""
+    if settings.store == "memory":
+        return MemoryStore(retention=settings.retention, max_events=settings.max_events_per_stream)
+    from surestream.store.redis import RedisStore
+
+    return RedisStore(
+        settings.store,
+        prefix=settings.redis_prefix,
+        retention=settings.retention,
+        max_events=settings.max_events_per_stream,
+    )
+
+
+def build_upstreams(settings: Settings) -> dict[str, Upstream]:
+    """Upstream name -> adapter, for every upstream some model routes to."""
+    upstreams: dict[str, Upstream] = {}
+    if settings.demo:
+        upstreams["demo"] = DemoModel(tokens_per_second=settings.demo_tokens_per_second)
+    model_maps: dict[str, dict[str, str]] = {}
+    for model, (upstream, upstream_model) in settings.model_routes().items():
+        if upstream != "demo":
+            model_maps.setdefault(upstream, {})[model] = upstream_model
+    for name, url in settings.upstreams.items():
+        key = settings.upstream_api_keys.get(name)
+        upstreams[name] = OpenAICompatibleUpstream(
+            url,
+            api_key=key.get_secret_value() if key is not None else None,
+            model_map=model_maps.get(name, {}),
+        )
+    return upstreams
+
+
+class Gateway:
+    """Everything a request handler needs: settings, auth, hub, upstreams, metrics, limits."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        upstreams: Mapping[str, Upstream] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.auth = Authenticator(
+            [key.get_secret_value() for key in settings.api_keys],
+            token_secret=(
+                settings.token_secret.get_secret_value() if settings.token_secret else None
+            ),
+            read_token_ttl=settings.read_token_ttl,
+        )
+        self.store = store if store is not None else build_store(settings)
+        self.hub = Hub(self.store, orphan_grace=settings.orphan_grace)
+        self.upstreams = dict(upstreams) if upstreams is not None else build_upstreams(settings)
+        self.routes = settings.model_routes()
+        for model, (upstream, _) in self.routes.items():
+            if upstream not in self.upstreams:
+                raise ValueError(f"model {model!r} routes to unknown upstream {upstream!r}")
+        self.metrics = GatewayMetrics()
+        self._per_owner: dict[str, int] = {}
+        self._active = 0
+
+    async def aclose(self) -> None:
+        """Stop every producer (their journals end with ``server_shutdown``), close the rest."""
+        await self.hub.aclose()
+        for upstream in self.upstreams.values():
+            await upstream.aclose()
+        await self.store.aclose()
+
+    def model_names(self) -> list[str]:
+        """The model names clients may ask for."""
+        return sorted(self.routes)
+
+    def chat_request(
+        self,
+        model: str,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int | None,
+        temperature: float | None,
+        seed: int | None,
+    ) -> tuple[Upstream, ChatRequest]:
+        """Check the request against the limits and route it to its upstream."""
+        limits = self.settings
+        if len(messages) > limits.max_messages:
+            raise ApiError(
+                422,
+                "invalid_request",
+                f"messages: at most {limits.max_messages} messages (max_messages)",
+                field="messages",
+            )
+        if max_tokens is not None and max_tokens > limits.max_tokens_limit:
+            raise ApiError(
+                422,
+                "invalid_request",
+                f"max_tokens: at most {limits.max_tokens_limit} (max_tokens_limit)",
+                field="max_tokens",
+            )
+        route = self.routes.get(model)
+        if route is None:
+            raise ApiError(
+                404,
+                "model_not_found",
+                f"unknown model {model!r}; GET /v1/models lists the models",
+                field="model",
+            )
+        upstream_name, _ = route
+        request = ChatRequest(
+            model=model,
+            messages=[ChatMessage(m["role"], m["content"]) for m in messages],
+            max_tokens=max_tokens,
+            temperature=temperature,
+            seed=seed,
+        )
+        return self.upstreams[upstream_name], request
+
+    def _reserve(self, owner: str) -> None:
+        limits = self.settings
+        if self._active >= limits.max_streams:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"the gateway is at max_streams ({limits.max_streams}); retry later",
+                headers={"Retry-After": "1"},
+            )
+        if self._per_owner.get(owner, 0) >= limits.max_streams_per_key:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"this key has max_streams_per_key ({limits.max_streams_per_key}) "
+                "streams running; retry later",
+                headers={"Retry-After": "1"},
+            )
+        self._active += 1
+        self._per_owner[owner] = self._per_owner.get(owner, 0) + 1
+        self.metrics.active_streams.inc()
+
+    def _release(self, owner: str) -> None:
+        self._active -= 1
+        left = self._per_owner.get(owner, 1) - 1
+        if left:
+            self._per_owner[owner] = left
+        else:
+            self._per_owner.pop(owner, None)
+        self.metrics.active_streams.dec()
+
+    async def open_upstream(
+        self, owner: str, upstream: Upstream, request: ChatRequest
+    ) -> OpenedStream:
+        """Reserve a stream slot and open the upstream; HTTP errors for every refusal."""
+        self._reserve(owner)
+        try:
+            return await upstream.open(request)
+        except UpstreamHTTPError as exc:
+            self._release(owner)
+            headers = {}
+            if exc.retry_after is not None:
+                headers["Retry-After"] = str(max(0, round(exc.retry_after)))
+            raise ApiError(exc.status, exc.code, exc.message, headers=headers) from None
+        except BaseException:
+            self._release(owner)
+            raise
+
+    async def start_stream(self, owner: str, upstream: Upstream, request: ChatRequest) -> str:
+        """Open the upstream and start a journaled stream of its answer; the stream id."""
+        opened = await self.open_upstream(owner, upstream, request)
+        source = self._produce(owner, opened)
+        try:
+            return await self.hub.start(source, owner=owner, model=request.model)
+        except (StoreUnavailable, HubClosed) as exc:
+            await source.aclose()
+            raise ApiError(
+                503,
+                "unavailable",
+                f"cannot start a stream now: {exc}",
+                headers={"Retry-After": "1"},
+            ) from None
+
+    async def _produce(self, owner: str, opened: OpenedStream) -> AsyncGenerator[Event, None]:
+        """The upstream's events under ``idle_timeout``, closing it and counting in any case."""
+        metrics = self.metrics
+        started = time.monotonic()
+        first_text = True
+        outcome: tuple[str, str] = ("done", "cancelled")
+        iterator = aiter(opened)
+        idle = self.settings.idle_timeout
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(idle):
+                        event = await anext(iterator)
+                except StopAsyncIteration:
+                    outcome = ("done", "stop")
+                    return
+                except TimeoutError:
+                    outcome = ("error", ErrorCode.IDLE_TIMEOUT)
+                    raise SourceFailed(
+                        ErrorCode.IDLE_TIMEOUT,
+                        f"the model sent nothing for {idle:g} s (idle_timeout)",
+                    ) from None
+                if first_text and type(event) is Text:
+                    first_text = False
+                    metrics.time_to_first_token.observe(time.monotonic() - started)
+                if isinstance(event, Done):
+                    outcome = ("done", str(event.finish_reason))
+                elif isinstance(event, Error):
+                    outcome = ("error", str(event.code))
+                yield event
+        except SourceFailed as exc:
+            outcome = ("error", str(exc.code))
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            raise
+        except Exception:
+            outcome = ("error", ErrorCode.INTERNAL_ERROR)
+            raise
+        finally:
+            try:
+                await opened.aclose()
+            finally:
+                self._release(owner)
+                metrics.outcomes.labels(outcome[0], outcome[1]).inc()
+                metrics.stream_duration.observe(time.monotonic() - started)
+
+    async def owned_info(self, stream_id: str, owner: str) -> StreamInfo:
+        """The stream's info when ``owner`` may see it; 404 / 410 / 503 otherwise."""
+        try:
+            info = await self.hub.info(stream_id)
+        except StreamNotFound:
+            raise ApiError(404, "not_found", f"no stream {stream_id!r}") from None
+        except StreamExpired:
+            raise ApiError(410, "gone", f"stream {stream_id!r} has expired") from None
+        except StoreUnavailable:
+            raise ApiError(
+                503,
+                "unavailable",
+                "the journal store is unavailable",
+                headers={"Retry-After": "1"},
+            ) from None
+        if info.owner != owner:
+            raise ApiError(404, "not_found", f"no stream {stream_id!r}")
+        return info

@@ -1,0 +1,184 @@
+"""Gateway settings: defaults, a TOML file, ``SURESTREAM_*`` environment, command-line flags.
+
+Strategy: one validated pydantic model, ``Settings``, is the only place a setting is defined,
+with its default and documentation. ``load_settings`` merges the sources (flags over
+environment over file over defaults) and turns every invalid value into a ``SettingsError``
+whose message names the setting, its source and what is wrong, so ``surestream serve``
+fails at start with a clear line instead of later with a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from surestream.errors import SurestreamError
+
+__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "load_settings"]
+
+ENV_PREFIX = "SURESTREAM_"
+
+
+class SettingsError(SurestreamError):
+    """A setting has a wrong value; the message says which, where from, and why."""
+
+
+class Settings(BaseModel):
+    """Everything the gateway can be told. Each field documents its default and unit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    """Interface to listen on."""
+    port: int = Field(default=8000, ge=0, le=65535)
+    """TCP port to listen on (0: any free port)."""
+    store: str = "memory"
+    """``memory`` (one process) or a ``redis://`` / ``rediss://`` URL (several instances)."""
+    redis_prefix: str = "surestream:"
+    """Key prefix of every Redis key the gateway writes."""
+    upstreams: dict[str, str] = Field(default_factory=dict)
+    """Named OpenAI-compatible upstreams: NAME -> base URL (e.g. ``http://localhost:11434/v1``)."""
+    upstream_api_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    """NAME -> API key sent to that upstream (also from ``SURESTREAM_UPSTREAM_KEY_<NAME>``)."""
+    models: dict[str, str] = Field(default_factory=dict)
+    """Model routing: our model name -> ``UPSTREAM`` or ``UPSTREAM:upstream_model``."""
+    demo: bool = True
+    """Offer the built-in ``demo`` model."""
+    demo_tokens_per_second: float = Field(default=20.0, ge=0)
+    """Pace of the demo model (0: as fast as possible)."""
+    api_keys: list[SecretStr] = Field(default_factory=list)
+    """Bearer keys; when any is set every ``/v1`` call needs one and streams are per key."""
+    token_secret: SecretStr | None = None
+    """Secret that signs read tokens; instances behind one balancer must share it.
+    Default: derived from the API keys (so instances with the same keys agree)."""
+    read_token_ttl: float = Field(default=300.0, gt=0)
+    """Seconds a stream's read token (``?token=``) stays valid."""
+    cors_origins: list[str] = Field(default_factory=list)
+    """Origins allowed by CORS; none by default."""
+    heartbeat: float = Field(default=15.0, gt=0)
+    """Seconds without a write before a ``: ping`` comment."""
+    idle_timeout: float | None = Field(default=300.0, gt=0)
+    """Seconds of source silence before ``error idle_timeout`` (None: never)."""
+    orphan_grace: float = Field(default=30.0, ge=0)
+    """Seconds a stream keeps generating with no subscriber before it is cancelled."""
+    retention: float = Field(default=600.0, gt=0)
+    """Seconds a journal is kept after its terminal event (resume window)."""
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    """Largest request body accepted (413 beyond)."""
+    max_messages: int = Field(default=256, gt=0)
+    """Most messages in one chat request (422 beyond)."""
+    max_tokens_limit: int = Field(default=16_384, gt=0)
+    """Largest ``max_tokens`` a request may ask for (422 beyond)."""
+    max_streams: int = Field(default=10_000, gt=0)
+    """Concurrent generating streams in this process (429 beyond)."""
+    max_streams_per_key: int = Field(default=64, gt=0)
+    """Concurrent generating streams per API key (429 beyond)."""
+    max_subscribers: int = Field(default=64, gt=0)
+    """Concurrent readers of one stream (429 beyond)."""
+    max_events_per_stream: int = Field(default=100_000, gt=0)
+    """Events one journal may hold; a longer answer ends with ``finish_reason: length``."""
+    log_level: str = "info"
+    """uvicorn and surestream log level."""
+
+    @field_validator("store")
+    @classmethod
+    def _check_store(cls, value: str) -> str:
+        if value != "memory" and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be 'memory' or a redis:// URL")
+        return value
+
+    @field_validator("upstreams")
+    @classmethod
+    def _check_upstreams(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, url in value.items():
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"upstream {name!r}: {url!r} is not an http(s) URL")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        if value.lower() not in {"critical", "error", "warning", "info", "debug", "trace"}:
+            raise ValueError("must be one of critical, error, warning, info, debug, trace")
+        return value.lower()
+
+    def model_routes(self) -> dict[str, tuple[str, str]]:
+        """Our model name -> (upstream name, upstream model); ``demo`` -> ("demo", "demo")."""
+        routes: dict[str, tuple[str, str]] = {"demo": ("demo", "demo")} if self.demo else {}
+        for name, target in self.models.items():
+            upstream, _, upstream_model = target.partition(":")
+            routes[name] = (upstream, upstream_model or name)
+        return routes
+
+
+_LIST_FIELDS = {"api_keys", "cors_origins"}
+_MAP_FIELDS = {"upstreams", "models", "upstream_api_keys"}
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in env.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if name.startswith("upstream_key_"):
+            out.setdefault("upstream_api_keys", {})[name[len("upstream_key_") :]] = value
+        elif name in _LIST_FIELDS:
+            out[name] = [part.strip() for part in value.split(",") if part.strip()]
+        elif name in _MAP_FIELDS:
+            out[name] = parse_pairs(value.split(","), name)
+        elif name in Settings.model_fields:
+            out[name] = None if value.lower() in {"none", "null"} else value
+    return out
+
+
+def parse_pairs(items: list[str], what: str) -> dict[str, str]:
+    """``["a=b", "c=d"]`` -> ``{"a": "b", "c": "d"}``; a malformed item is a SettingsError."""
+    out: dict[str, str] = {}
+    for item in items:
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise SettingsError(f"{what}: expected NAME=VALUE, got {item!r}")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def load_settings(
+    *,
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_file: str | Path | None = None,
+) -> Settings:
+    """Merge defaults < TOML file < environment < flags and validate the result."""
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if config_file is not None:
+        path = Path(config_file)
+        try:
+            layers.append((str(path), tomllib.loads(path.read_text())))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"config file {path}: {exc}") from None
+    layers.append(("environment", _from_env(os.environ if env is None else env)))
+    layers.append(("flags", {k: v for k, v in (flags or {}).items() if v is not None}))
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for source, values in layers:
+        for name, value in values.items():
+            merged[name] = value
+            origin[name] = source
+    try:
+        return Settings(**merged)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "?"
+            where = origin.get(name, "defaults")
+            lines.append(f"setting {name!r} (from {where}): {err['msg']}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
