@@ -572,11 +572,10 @@ def measure(rec: Recording, reading: EventReading) -> Timing:
     # An event's bytes may have arrived in an earlier chunk than the one completing it; a
     # chunk is "after" the latest event completed at or before it.
     chunk_points: list[tuple[float, int]] = []
-    latest = -1
-    queue = list(rec.events)
+    latest, pending = -1, 0
     for t, _ in rec.chunks:
-        while queue and queue[0].t <= t:
-            latest = queue.pop(0).index
+        while pending < len(rec.events) and rec.events[pending].t <= t:
+            latest, pending = rec.events[pending].index, pending + 1
         chunk_points.append((t, latest))
     gap_bytes, after_bytes = _longest_gap(rec.t_headers, chunk_points, end)
     first_text = rec.events[reading.text_indexes[0]].t if reading.text_indexes else None

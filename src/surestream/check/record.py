@@ -104,7 +104,7 @@ async def arecord(
                         break
         except SSEProtocolError as exc:
             how, error = END_PROTOCOL_ERROR, str(exc)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
             how = END_BROKEN if recorder.recording.responded else END_NO_RESPONSE
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if scope.cancelled_caught:
