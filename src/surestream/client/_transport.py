@@ -215,7 +215,8 @@ class StreamingTransport(httpx.AsyncBaseTransport):
                 )
                 or b""
             )
-            assert isinstance(request.stream, httpx.AsyncByteStream)
+            if not isinstance(request.stream, httpx.AsyncByteStream):
+                raise httpx.LocalProtocolError("request body is not async", request=request)
             async for part in request.stream:
                 out += h11_conn.send(h11.Data(data=part)) or b""
             out += h11_conn.send(h11.EndOfMessage()) or b""
