@@ -24,6 +24,7 @@ import asyncio
 import dataclasses
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from typing import Any, TypeAlias
 
@@ -130,6 +131,11 @@ class EventStreamResponse(Response):
     ``request_shutdown``. ``on_close`` (sync or async) is called last with the terminal event
     the client was sent, or None when it went away first. ``retry``, ``named``, ``stream_id``,
     ``model`` and ``include_usage`` go to the dialect's encoder (``EncoderOptions``).
+
+    Headers: ``text/event-stream; charset=utf-8``, ``Cache-Control: no-cache, no-transform``,
+    ``X-Accel-Buffering: no`` and the dialect's own (``Surestream-Protocol: 1``); ``headers``
+    adds to or overrides them. ``GZipMiddleware`` leaves ``text/event-stream`` alone. A HEAD
+    request gets the headers only and the source is closed unstarted. Needs an asyncio loop.
     """
 
     media_type = "text/event-stream"
@@ -177,6 +183,7 @@ class EventStreamResponse(Response):
             named=named,
             include_usage=include_usage,
             retry=retry,
+            created=int(time.time()),
         )
         self.heartbeat = heartbeat
         self.idle_timeout = idle_timeout
@@ -375,6 +382,8 @@ class _Run:
                     if self.pending_size >= max_buffer:
                         self.space = space = self.loop.create_future()
                         await space
+                        if self.terminal is not None:
+                            break
             else:
                 self.finish(Done())
         except asyncio.CancelledError:
