@@ -92,8 +92,8 @@ async def test_heartbeats_keep_the_connection_but_idle_timeout_ends_the_stream(
     Pings.sent = 0
     async with aconnect(
         f"{server.url}/heartbeats",
-        idle_timeout=0.5,
-        http_timeout=httpx.Timeout(5.0, read=0.25),
+        idle_timeout=1.5,
+        http_timeout=httpx.Timeout(5.0, read=1.0),
         **FAST,
     ) as stream:
         events = [event async for event in stream]
