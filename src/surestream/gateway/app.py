@@ -192,7 +192,7 @@ def _api_router() -> APIRouter:
     @router.get(
         "/streams/{stream_id}/events",
         response_class=Response,
-        responses={200: _SSE},
+        responses={200: _SSE, 204: {"description": "Last-Event-ID is the terminal event"}},
         tags=["streams"],
     )
     async def stream_events(
@@ -213,6 +213,8 @@ def _api_router() -> APIRouter:
         except InvalidResumePoint as exc:
             raise ApiError(400, "invalid_last_event_id", str(exc), field="Last-Event-ID") from None
         info = await gateway.owned_info(stream_id, owner)
+        if info.terminal and after is not None and after == info.length - 1:
+            return Response(status_code=204)
         return await _subscribe_response(
             gateway, stream_id, info.model, after=after, dialect=dialect
         )

@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-timeout", type=_optional_float, metavar="S|none")
     p.add_argument("--orphan-grace", type=float, metavar="S")
     p.add_argument("--retention", type=float, metavar="S")
+    p.add_argument("--read-token-ttl", type=float, metavar="S")
+    p.add_argument("--upstream-connect-timeout", type=float, metavar="S")
+    p.add_argument("--upstream-first-token-timeout", type=_optional_float, metavar="S|none")
+    p.add_argument("--upstream-idle-timeout", type=_optional_float, metavar="S|none")
     for limit in (
         "max-body-bytes",
         "max-messages",

@@ -74,6 +74,9 @@ def build_upstreams(settings: Settings) -> dict[str, Upstream]:
             url,
             api_key=key.get_secret_value() if key is not None else None,
             model_map=model_maps.get(name, {}),
+            connect_timeout=settings.upstream_connect_timeout,
+            first_token_timeout=settings.upstream_first_token_timeout,
+            idle_timeout=settings.upstream_idle_timeout,
         )
     return upstreams
 

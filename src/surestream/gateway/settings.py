@@ -47,6 +47,14 @@ class Settings(BaseModel):
     """NAME -> API key sent to that upstream (also from ``SURESTREAM_UPSTREAM_KEY_<NAME>``)."""
     models: dict[str, str] = Field(default_factory=dict)
     """Model routing: our model name -> ``UPSTREAM`` or ``UPSTREAM:upstream_model``."""
+    upstream_connect_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to connect to an upstream and send the request (504 beyond)."""
+    upstream_first_token_timeout: float | None = Field(default=300.0, gt=0)
+    """Seconds an upstream may take to its first token (504 on the create call, or
+    ``error upstream_timeout`` once the response has begun; None: never)."""
+    upstream_idle_timeout: float | None = Field(default=300.0, gt=0)
+    """Seconds an upstream may stay silent between chunks (``error upstream_timeout``;
+    None: never)."""
     demo: bool = True
     """Offer the built-in ``demo`` model."""
     demo_tokens_per_second: float = Field(default=20.0, ge=0)
