@@ -502,3 +502,11 @@ def test_the_json_document() -> None:
         "longest_silence_events_s",
         "longest_silence_bytes_s",
     }
+
+
+def test_a_resumed_connection_that_never_ends_is_stalled() -> None:
+    reference = rec(healthy(6))
+    resumed = _resume(reference, _raw(reference)[3:-1])
+    resumed.second.end, resumed.second.error = END_TIMEOUT, "still open after 30 s"
+    report = analyse(reference, resume=resumed, resume_requested=True)
+    assert {"resume_ok", "resume_stalled"} <= set(report.codes)

@@ -47,6 +47,7 @@ Timing
                                       a server-side inter-chunk timeout
 Resume (``--resume``)
     ``resume_ok`` (ok)                continued after ``Last-Event-ID`` without loss/repeat
+    ``resume_stalled`` (warning)      ...but the resumed connection did not end normally
     ``resume_lost_events`` (problem)  events between the cut and the resumed stream lost
     ``resume_repeated_events`` (problem) the resumed stream repeated events (restarted)
     ``resume_diverged`` (warning)     the resumed events differ from an uninterrupted run
@@ -732,6 +733,7 @@ def _resume_findings(
         "reconnect_url": second.request.url,
         "resumed_events": len(second.events),
         "first_resumed_id": second.events[0].id if second.events else None,
+        "resumed_end": second.end,
     }
     ok_status = second.status is not None and 200 <= second.status < 300
     if not ok_status or not (second.header("content-type") or "").startswith("text/event-stream"):
@@ -753,13 +755,23 @@ def _resume_findings(
     last_int = _as_int(last_id)
     first_int = next((_as_int(ev.id) for ev in second.events if ev.id is not None), None)
     if got == expected or (last_int is not None and first_int == last_int + 1):
-        return [
+        out = [
             Finding(
                 "resume_ok",
                 OK,
                 f"{head}: the stream continued with {len(got)} events, no loss, no repetition",
             )
-        ], summary
+        ]
+        if second.end != END_CLOSED:
+            out.append(
+                Finding(
+                    "resume_stalled",
+                    WARNING,
+                    f"the resumed connection did not end normally ({second.end}: {second.error})",
+                    "after replaying, keep streaming live and close after the terminal event",
+                )
+            )
+        return out, summary
     by_ids = last_int is not None and first_int is not None
     if (by_ids and first_int is not None and last_int is not None and first_int <= last_int) or (
         not by_ids and got[:cut] == ref_all[:cut]

@@ -100,6 +100,9 @@ async def arecord(
                 async for chunk in response.aiter_bytes():
                     recorder.on_bytes(now(), chunk)
                     if cut_after is not None and len(recorder.recording.events) >= cut_after:
+                        # Events past the cut that shared its chunk count as lost in flight:
+                        # the client resumes from the cut_after-th event.
+                        del recorder.recording.events[cut_after:]
                         how = END_CUT
                         break
         except SSEProtocolError as exc:
