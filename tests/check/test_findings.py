@@ -510,3 +510,9 @@ def test_a_resumed_connection_that_never_ends_is_stalled() -> None:
     resumed.second.end, resumed.second.error = END_TIMEOUT, "still open after 30 s"
     report = analyse(reference, resume=resumed, resume_requested=True)
     assert {"resume_ok", "resume_stalled"} <= set(report.codes)
+
+
+def test_a_connection_broken_after_a_round_silence_is_flagged_too() -> None:
+    broken = rec([(0.1, text("a"))], end=END_BROKEN, t_end=60.1)
+    broken.error = "RemoteProtocolError: peer closed connection"
+    assert {"connection_broken", "round_silence_close"} <= set(codes(broken))

@@ -60,8 +60,8 @@ Round silences: a silence is "round" when it is within ``round_tolerance`` (rela
 ``round_silences``. The defaults include 1 s and 2 s, so the rule recognises a short
 server timeout as well as the common 10 s, 30 s and 60 s ones: 1.0 s matches 0.85-1.15 s,
 10 s matches 9.4-10.6 s. The rule only looks at the silence that ended the stream (the
-close, or the last event when the close followed it within ``prompt_close``), and only
-when the stream did not end with a success signal.
+close or break, or the last event when the close followed it within ``prompt_close``), and
+only when the stream did not end with a success signal.
 """
 
 from __future__ import annotations
@@ -645,33 +645,40 @@ def _timing_findings(
 
 
 def _round_silence(rec: Recording, reading: EventReading, th: Thresholds) -> list[Finding]:
-    if rec.end != END_CLOSED or rec.t_end is None or rec.t_headers is None:
+    if rec.end not in (END_CLOSED, END_BROKEN) or rec.t_end is None or rec.t_headers is None:
         return []
     end = reading.end
     if end is not None and end.outcome == "done":
         return []
     events = rec.events
+    closed = "closed the connection" if rec.end == END_CLOSED else "the connection broke"
     last_t = events[-1].t if events else rec.t_headers
-    candidates = [(rec.t_end - last_t, "closed the connection", len(events) - 1)]
+    # (silence, what ended it, index of the event the silence followed; -1: the head)
+    candidates = [(rec.t_end - last_t, closed, len(events) - 1)]
     if events and rec.t_end - last_t <= th.prompt_close:
         prev_t = events[-2].t if len(events) > 1 else rec.t_headers
-        candidates.append((last_t - prev_t, f"sent event #{events[-1].index} and closed", -3))
-    for gap, what, after in candidates:
-        value = round_value(gap, th)
-        if value is None:
-            continue
-        since = _where(after) if after > -3 else _where(len(events) - 2)
-        return [
-            Finding(
-                "round_silence_close",
-                WARNING,
-                f"the server {what} after a {gap:.2f} s silence following {since}: suspiciously "
-                f"close to {value:g} s, which looks like a server-side inter-chunk timeout "
-                "that cuts slow but healthy streams",
-                "raise or remove the server's inter-chunk timeout; send heartbeats while the "
-                "model is silent, and an explicit error event when it really gives up",
+        candidates.append(
+            (
+                last_t - prev_t,
+                f"event #{events[-1].index} came and the server closed",
+                len(events) - 2,
             )
-        ]
+        )
+    for gap, what, since in candidates:
+        value = round_value(gap, th)
+        if value is not None:
+            return [
+                Finding(
+                    "round_silence_close",
+                    WARNING,
+                    f"{what} after a {gap:.2f} s silence following {_where(since)}: "
+                    f"suspiciously close to {value:g} s, which looks like a server-side "
+                    "inter-chunk timeout (or a proxy idle timeout) that cuts slow but healthy "
+                    "streams",
+                    "raise or remove the inter-chunk timeout; send heartbeats while the model "
+                    "is silent, and an explicit error event when the server really gives up",
+                )
+            ]
     return []
 
 
