@@ -8,11 +8,11 @@ endpoints with it::
     report = inspect("http://localhost:8000/chat", expect_events=["complete"])
     assert report.problems == [], report.dumps()
 
-Modules: ``recording`` (sans-IO recorder), ``record`` (the httpx I/O), ``signals`` and
-``findings`` (sans-IO rules; the list of codes is in ``findings``' docstring), ``report``
-(value objects, JSON), ``render`` (rich), ``cli`` (``surestream check``). The I/O names
-(``inspect``, ``ainspect``, ``build_request``, ``render``, ``render_text``) are imported on
-first use, so importing the rules loads no httpx, anyio or rich.
+Modules: ``recording`` (sans-IO recorder), ``record`` (the httpx I/O), ``signals``,
+``findings`` and ``resume`` (sans-IO rules; the list of codes is in ``findings``' docstring),
+``report`` (value objects, JSON), ``render`` (rich), ``cli`` (``surestream check``). The I/O
+names (``inspect``, ``ainspect``, ``build_request``, ``render``, ``render_text``) are imported
+on first use, so importing the rules loads no httpx, anyio or rich.
 """
 
 from __future__ import annotations

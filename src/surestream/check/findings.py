@@ -89,6 +89,7 @@ from surestream.check.report import (
     Report,
     Timing,
 )
+from surestream.check.resume import resume_cut_point, resume_findings
 from surestream.check.signals import (
     DONE_MARKER,
     NOT_JSON,
@@ -682,136 +683,6 @@ def _round_silence(rec: Recording, reading: EventReading, th: Thresholds) -> lis
     return []
 
 
-# -- resume -----------------------------------------------------------------------------
-
-
-def resume_cut_point(reference: Recording) -> int | None:
-    """How many events the resume test reads before cutting (None: not possible).
-
-    The middle event that introduced a new ``id``, so part of the stream is left after the
-    cut; None when no event has an id or the stream is too short.
-    """
-    fresh = [
-        ev.index
-        for prev, ev in zip([None, *reference.events], reference.events, strict=False)
-        if ev.id is not None and (prev is None or prev.id != ev.id)
-    ]
-    fresh = [i for i in fresh if i + 1 < len(reference.events)]
-    if not fresh:
-        return None
-    return fresh[(len(fresh) - 1) // 2] + 1
-
-
-def _key(ev: RecordedEvent) -> tuple[str, str]:
-    return (ev.event, ev.data)
-
-
-def _as_int(value: str | None) -> int | None:
-    return int(value) if value is not None and value.isdigit() else None
-
-
-def _resume_findings(
-    reference: Recording, resume: ResumeRecording | Recording | None
-) -> tuple[list[Finding], dict[str, Any]]:
-    if resume is None or not any(ev.id is not None for ev in reference.events):
-        if not any(ev.id is not None for ev in reference.events):
-            msg = "no event has an `id:`, so there is nothing to resume from"
-            return [Finding("resume_no_ids", PROBLEM, msg, "number events with `id:` lines")], {
-                "tested": False
-            }
-        return [
-            Finding(
-                "resume_not_tested",
-                WARNING,
-                f"the stream is too short to cut mid-way ({len(reference.events)} events)",
-            )
-        ], {"tested": False}
-    if isinstance(resume, Recording):
-        msg = (
-            f"the resume test's first connection ended ({resume.end}) after "
-            f"{len(resume.events)} events, before the cut point, or with no id to resume from"
-        )
-        return [Finding("resume_not_tested", WARNING, msg)], {"tested": False}
-    first, second, last_id = resume.first, resume.second, resume.last_event_id
-    summary: dict[str, Any] = {
-        "tested": True,
-        "cut_after": len(first.events),
-        "last_event_id": last_id,
-        "reconnect_url": second.request.url,
-        "resumed_events": len(second.events),
-        "first_resumed_id": second.events[0].id if second.events else None,
-        "resumed_end": second.end,
-    }
-    ok_status = second.status is not None and 200 <= second.status < 300
-    if not ok_status or not (second.header("content-type") or "").startswith("text/event-stream"):
-        status = second.status if second.status is not None else second.error
-        return [
-            Finding(
-                "resume_failed",
-                PROBLEM,
-                f"reconnecting with Last-Event-ID: {last_id} got {status}, not an SSE stream",
-                "serve the stream again on reconnect, starting after Last-Event-ID",
-            )
-        ], summary
-    head = f"cut after event id {last_id} ({len(first.events)} events), reconnected with " + (
-        f"Last-Event-ID: {last_id}"
-    )
-    cut = len(first.events)
-    ref_all = [_key(ev) for ev in reference.events]
-    expected, got = ref_all[cut:], [_key(ev) for ev in second.events]
-    last_int = _as_int(last_id)
-    first_int = next((_as_int(ev.id) for ev in second.events if ev.id is not None), None)
-    if got == expected or (last_int is not None and first_int == last_int + 1):
-        out = [
-            Finding(
-                "resume_ok",
-                OK,
-                f"{head}: the stream continued with {len(got)} events, no loss, no repetition",
-            )
-        ]
-        if second.end != END_CLOSED:
-            out.append(
-                Finding(
-                    "resume_stalled",
-                    WARNING,
-                    f"the resumed connection did not end normally ({second.end}: {second.error})",
-                    "after replaying, keep streaming live and close after the terminal event",
-                )
-            )
-        return out, summary
-    by_ids = last_int is not None and first_int is not None
-    if (by_ids and first_int is not None and last_int is not None and first_int <= last_int) or (
-        not by_ids and got[:cut] == ref_all[:cut]
-    ):
-        return [
-            Finding(
-                "resume_repeated_events",
-                PROBLEM,
-                f"{head}: the server sent events the client already had again "
-                f"(first resumed id {summary['first_resumed_id']})",
-                "on reconnect, send only the events after Last-Event-ID",
-            )
-        ], summary
-    if by_ids or (got and len(got) < len(expected) and got == expected[-len(got) :]):
-        return [
-            Finding(
-                "resume_lost_events",
-                PROBLEM,
-                f"{head}: events between the cut and the resumed stream were lost "
-                f"(first resumed id {summary['first_resumed_id']})",
-                "on reconnect, replay every event after Last-Event-ID from a journal",
-            )
-        ], summary
-    return [
-        Finding(
-            "resume_diverged",
-            WARNING,
-            f"{head}: the resumed events differ from an uninterrupted run "
-            "(the stream may not be deterministic)",
-        )
-    ], summary
-
-
 # -- all together -----------------------------------------------------------------------
 
 
@@ -840,7 +711,7 @@ def analyse(
         findings += _timing_findings(rec, timing, reading, th)
     resume_summary = None
     if resume_requested and status_ok:
-        more, resume_summary = _resume_findings(rec, resume)
+        more, resume_summary = resume_findings(rec, resume)
         findings += more
     return Report(
         url=rec.request.url,
