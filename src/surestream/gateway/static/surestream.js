@@ -1,0 +1,526 @@
+// surestream.js — the browser client of surestream streams. ES module, no build step, no dependency.
+//
+// Strategy: two layers. `SSEDecoder` is the WHATWG "interpreting an event stream" algorithm
+// over bytes or text, with no I/O (the same contract and the same conformance vectors as the
+// Python `surestream.sse.Decoder`). `stream()` drives it over `fetch`: it delivers each typed
+// event once, in order, and settles with the stream's verdict — it resolves on `done` and
+// rejects with `StreamFailed` on `error` (or an HTTP refusal) and with `StreamInterrupted`
+// when the connection ended without a verdict and resuming did not work. Resuming is a GET of
+// the events URL (the request URL for a GET, the `Location` of the response otherwise: a
+// request that created a stream is never sent twice) with `Last-Event-ID`, after an
+// exponential, jittered delay based on the server's `retry:`, at most `maxRetries` times in a
+// row without a new event; 404, 410 and other final 4xx stop it. No listener on
+// `visibilitychange`, `online` or `focus`: nothing but a lost connection starts a
+// reconnection, and nothing after a terminal event. Two timers: `readTimeout` on bytes
+// (heartbeats count; a silent connection is a lost one, resumed) and `idleTimeout` on events
+// (heartbeats do not count; a stream with no event for that long is reported interrupted).
+
+/** Largest event, in decoded characters (UTF-16 code units), before `SSEProtocolError`. */
+export const DEFAULT_MAX_EVENT_SIZE = 1024 * 1024;
+/** Reconnection attempts in a row without a new event before `stream()` gives up. */
+export const DEFAULT_MAX_RETRIES = 5;
+/** Milliseconds before the first reconnection when the server sent no `retry:`. */
+export const DEFAULT_RETRY_DELAY = 1000;
+/** Cap on the delay between two reconnection attempts, in ms (before jitter). */
+export const DEFAULT_MAX_RETRY_DELAY = 30000;
+/** Random extra delay, as a fraction of the delay (0.5: up to 50 % longer). */
+export const DEFAULT_JITTER = 0.5;
+/** Milliseconds without any byte (heartbeats count) before a connection counts as lost. */
+export const DEFAULT_READ_TIMEOUT = 60000;
+/** Milliseconds without an event (heartbeats do not count) before the stream is given up:
+ * longer than the server's own 300 s `idle_timeout`, so the server's verdict arrives first. */
+export const DEFAULT_IDLE_TIMEOUT = 330000;
+
+const RESUMABLE_ERRORS = new Set(["server_shutdown", "producer_lost", "store_unavailable"]);
+
+/** The peer sent an event stream this decoder refuses (an event over `maxEventSize`). */
+export class SSEProtocolError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "SSEProtocolError";
+  }
+}
+
+/**
+ * Incremental WHATWG-exact SSE decoder. `feed(chunk)` (a `Uint8Array` or a string) returns
+ * the events the chunk completes, as `{event, data, id, retry}` (`id`: the last event ID at
+ * dispatch, or null; `retry`: the reconnection time so far, or null). `close()` ends the
+ * stream, discards an unterminated block and readies the decoder for a new stream, keeping
+ * `lastEventId` and `retry`. An event over `maxEventSize` raises `SSEProtocolError` from the
+ * next `feed` or `close` (the events completed before it are returned first).
+ */
+export class SSEDecoder {
+  constructor({ maxEventSize = DEFAULT_MAX_EVENT_SIZE } = {}) {
+    if (!(maxEventSize >= 1)) throw new RangeError("maxEventSize must be >= 1");
+    this.maxEventSize = maxEventSize;
+    this.lastEventId = null;
+    this.retry = null;
+    this._error = null;
+    this._newStream();
+  }
+
+  _newStream() {
+    this._utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+    this._bom = true;
+    this._cr = false;
+    this._tail = "";
+    this._resetBlock();
+    this._id = this.lastEventId;
+  }
+
+  _resetBlock() {
+    this._data = [];
+    this._dataSize = 0;
+    this._event = "";
+  }
+
+  feed(chunk) {
+    if (this._error) throw new SSEProtocolError(this._error);
+    let text = typeof chunk === "string" ? chunk : this._utf8.decode(chunk, { stream: true });
+    // WHATWG: "One leading U+FEFF BYTE ORDER MARK character must be ignored if any are present."
+    if (this._bom && text) {
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      this._bom = false;
+    }
+    // A CR that ended the previous chunk was a line end; an LF right after it is its pair.
+    if (this._cr && text) {
+      if (text.charCodeAt(0) === 0x0a) text = text.slice(1);
+      this._cr = false;
+    }
+    const out = [];
+    if (!text) return out;
+    text = this._tail + text;
+    // WHATWG: "Lines must be separated by either a U+000D CARRIAGE RETURN U+000A LINE FEED
+    // (CRLF) character pair, a single U+000A LINE FEED (LF) character, or a single U+000D
+    // CARRIAGE RETURN (CR) character."
+    const lines = text.split(/\r\n|\r|\n/);
+    this._tail = lines.pop();
+    this._cr = text.endsWith("\r");
+    try {
+      for (const line of lines) this._line(line, out);
+      if (this._dataSize + this._tail.length > this.maxEventSize) this._fail();
+    } catch (error) {
+      if (!(error instanceof SSEProtocolError)) throw error;
+      if (!out.length) throw error;
+    }
+    return out;
+  }
+
+  close() {
+    if (this._error) throw new SSEProtocolError(this._error);
+    this._utf8.decode();
+    // WHATWG: "Once the end of the file is reached, any pending data must be discarded. (If
+    // the file ends in the middle of an event, before the final empty line, the incomplete
+    // event is not dispatched.)"
+    this._newStream();
+    return [];
+  }
+
+  _fail() {
+    this._error = `SSE event exceeds max_event_size (${this.maxEventSize} characters)`;
+    this._tail = "";
+    this._resetBlock();
+    throw new SSEProtocolError(this._error);
+  }
+
+  _line(line, out) {
+    // WHATWG: "If the line is empty (a blank line) -> Dispatch the event"
+    if (line === "") {
+      this._dispatch(out);
+      return;
+    }
+    if (this._dataSize + line.length > this.maxEventSize) this._fail();
+    // WHATWG: "If the line starts with a U+003A COLON character (:) -> Ignore the line."
+    if (line.charCodeAt(0) === 0x3a) return;
+    // WHATWG: "Collect the characters on the line before the first U+003A COLON character
+    // (:), and let field be that string. [...] If value starts with a U+0020 SPACE character,
+    // remove it from value." Without a colon: "using the whole line as the field name, and
+    // the empty string as the field value."
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? "" : line.slice(colon + 1);
+    if (value.charCodeAt(0) === 0x20) value = value.slice(1);
+    if (field === "data") {
+      // WHATWG: "Append the field value to the data buffer, then append a single U+000A LINE
+      // FEED (LF) character to the data buffer."
+      this._data.push(value);
+      this._dataSize += value.length + 1;
+    } else if (field === "event") {
+      // WHATWG: "Set the event type buffer to field value."
+      this._event = value;
+    } else if (field === "id") {
+      // WHATWG: "If the field value does not contain U+0000 NULL, then set the last event ID
+      // buffer to the field value. Otherwise, ignore the field."
+      if (!value.includes("\0")) this._id = value;
+    } else if (field === "retry") {
+      // WHATWG: "If the field value consists of only ASCII digits, then interpret the field
+      // value as an integer in base ten, and set the event stream's reconnection time to that
+      // integer. Otherwise, ignore the field."
+      if (/^[0-9]+$/.test(value)) this.retry = Number.parseInt(value, 10);
+    }
+    // WHATWG: "Otherwise -> The field is ignored."
+  }
+
+  _dispatch(out) {
+    // WHATWG: "Set the last event ID string of the event source to the value of the last
+    // event ID buffer. The buffer does not get reset"
+    this.lastEventId = this._id;
+    // WHATWG: "If the data buffer is an empty string, set the data buffer and the event type
+    // buffer to the empty string and return." Otherwise the type is the event type buffer or
+    // "message", the data the buffer without its last LF.
+    if (this._data.length) {
+      out.push({
+        event: this._event || "message",
+        data: this._data.join("\n"),
+        id: this._id,
+        retry: this.retry,
+      });
+    }
+    this._resetBlock();
+  }
+}
+
+/** A stream did not end with `done`. */
+export class StreamError extends Error {
+  constructor(message, details = {}) {
+    super(message);
+    this.name = "StreamError";
+    this.text = details.text ?? "";
+    this.lastEventId = details.lastEventId ?? null;
+    this.streamId = details.streamId ?? null;
+  }
+}
+
+/**
+ * The stream ended with an `error` event, or was refused with an HTTP error before it
+ * started. `error` is `{code, message, retryable}`; `status` the HTTP status of a refusal.
+ */
+export class StreamFailed extends StreamError {
+  constructor(error, details = {}) {
+    super(`stream failed: ${error.code}: ${error.message}`, details);
+    this.name = "StreamFailed";
+    this.error = error;
+    this.code = error.code;
+    this.retryable = Boolean(error.retryable);
+    this.status = details.status ?? null;
+  }
+}
+
+/**
+ * The connection ended without a terminal event and resuming failed. `lastEventId` is the
+ * id of the last event received, `attempts` the reconnections tried, `reason` why it stopped.
+ */
+export class StreamInterrupted extends StreamError {
+  constructor(reason, details = {}) {
+    const attempts = details.attempts ?? 0;
+    super(`stream interrupted after ${attempts} resume attempt(s): ${reason}`, details);
+    this.name = "StreamInterrupted";
+    this.reason = reason;
+    this.attempts = attempts;
+    this.status = details.status ?? null;
+  }
+}
+
+/** Whether a reconnection answered with `status` must not be retried. */
+export function fatalStatus(status) {
+  return status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
+/** Milliseconds to wait before reconnection number `failures` (1 for the first). */
+export function backoffDelay(failures, serverRetry, options = {}) {
+  const {
+    retryDelay = DEFAULT_RETRY_DELAY,
+    maxRetryDelay = DEFAULT_MAX_RETRY_DELAY,
+    jitter = DEFAULT_JITTER,
+    random = Math.random,
+  } = options;
+  const base = serverRetry ?? retryDelay;
+  const delay = Math.min(maxRetryDelay, base * 2 ** Math.max(0, failures - 1));
+  return delay * (1 + jitter * random());
+}
+
+function sequence(id) {
+  return id !== null && /^[0-9]+$/.test(id) ? Number(id) : null;
+}
+
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+async function refusal(response) {
+  let error = { code: `http_${response.status}`, message: `HTTP ${response.status}` };
+  try {
+    const body = await response.json();
+    if (body && typeof body.error === "object" && body.error) {
+      error = { ...error, ...body.error };
+    } else if (body && typeof body.error === "string") {
+      error.message = body.error;
+    }
+  } catch {
+    // not JSON: keep the status line
+  }
+  error.retryable = response.status === 429 || response.status >= 500;
+  return error;
+}
+
+function isEventStream(response) {
+  const type = response.headers.get("Content-Type") || "";
+  return type.split(";")[0].trim().toLowerCase() === "text/event-stream";
+}
+
+/**
+ * Read a surestream stream with `fetch`, resuming it when the connection breaks.
+ *
+ * `url`: a stream's events URL (GET), or a URL that creates and streams (e.g. POST
+ * `/v1/chat/stream` with `body`, an object sent as JSON or a string). `onEvent(event, meta)`
+ * gets every typed event once and in order (`meta.id` is its SSE id), and the client's own
+ * connection states as `{type: "state", state, local: true, ...}` with `state` one of
+ * `streaming` (the stream answered; `streamId`, `eventsUrl`), `resuming` (the connection was
+ * lost; `attempt`, `maxRetries`, `delay` ms, `reason`) and `resumed`. `signal` aborts
+ * everything (the promise rejects with its reason).
+ *
+ * Resolves with the `done` event plus `text` (the whole answer), `streamId`, `eventsUrl` and
+ * `lastEventId`; rejects with `StreamFailed` or `StreamInterrupted` (both carry `text`).
+ */
+export async function stream(url, options = {}) {
+  const {
+    method = "GET",
+    body,
+    headers = {},
+    signal,
+    onEvent,
+    maxRetries = DEFAULT_MAX_RETRIES,
+    retryDelay = DEFAULT_RETRY_DELAY,
+    maxRetryDelay = DEFAULT_MAX_RETRY_DELAY,
+    jitter = DEFAULT_JITTER,
+    readTimeout = DEFAULT_READ_TIMEOUT,
+    idleTimeout = DEFAULT_IDLE_TIMEOUT,
+    maxEventSize = DEFAULT_MAX_EVENT_SIZE,
+    fetch: fetchImpl = globalThis.fetch.bind(globalThis),
+  } = options;
+  const base = new URL(url, globalThis.location?.href);
+  const st = {
+    text: "",
+    lastEventId: null,
+    lastSeq: null,
+    retry: null,
+    streamId: null,
+    eventsUrl: method.toUpperCase() === "GET" ? base.href : null,
+    failures: 0,
+  };
+  const details = () => ({
+    text: st.text,
+    lastEventId: st.lastEventId,
+    streamId: st.streamId,
+    attempts: st.failures,
+  });
+  const emit = (event, meta) => {
+    if (!onEvent) return;
+    try {
+      onEvent(event, meta);
+    } catch (error) {
+      // A bug in the caller's handler must not pass for a network failure.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  };
+  const state = (name, extra = {}) => emit({ type: "state", state: name, local: true, ...extra }, {});
+
+  const commonHeaders = new Headers(headers);
+  if (!commonHeaders.has("Accept")) commonHeaders.set("Accept", "text/event-stream");
+  let init = { method, headers: new Headers(commonHeaders), body };
+  if (body !== undefined && body !== null && typeof body === "object" && !isBodyInit(body)) {
+    init.body = JSON.stringify(body);
+    if (!init.headers.has("Content-Type")) init.headers.set("Content-Type", "application/json");
+  }
+  let target = base.href;
+  let first = true;
+  let heldError = null;
+
+  for (;;) {
+    signal?.throwIfAborted();
+    const connection = new AbortController();
+    const onAbort = () => connection.abort(signal.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    let reason;
+    try {
+      let response;
+      try {
+        response = await fetchImpl(target, { ...init, cache: "no-store", signal: connection.signal });
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        reason = `cannot connect: ${error.message || error}`;
+      }
+      if (response && !response.ok) {
+        if (first) throw new StreamFailed(await refusal(response), { ...details(), status: response.status });
+        if (fatalStatus(response.status)) {
+          const gone = response.status === 404 || response.status === 410;
+          reason = gone ? `the stream is gone (HTTP ${response.status})` : `HTTP ${response.status}`;
+          if (heldError) throw new StreamFailed(heldError, details());
+          throw new StreamInterrupted(reason, { ...details(), status: response.status });
+        }
+        reason = `HTTP ${response.status}`;
+      } else if (response && !isEventStream(response)) {
+        const type = response.headers.get("Content-Type");
+        const error = { code: "not_a_stream", message: `expected text/event-stream, got ${type}`, retryable: false };
+        throw new StreamFailed(error, { ...details(), status: response.status });
+      } else if (response) {
+        if (first) {
+          const location = response.headers.get("Location");
+          if (location) st.eventsUrl = new URL(location, response.url || base.href).href;
+          st.streamId = response.headers.get("Surestream-Stream-Id") ?? st.streamId;
+          state("streaming", { streamId: st.streamId, eventsUrl: st.eventsUrl });
+        } else {
+          state("resumed", { attempt: st.failures, lastEventId: st.lastEventId });
+        }
+        heldError = null;
+        const outcome = await read(response, connection);
+        if (outcome.done) return { ...outcome.done, text: st.text, streamId: st.streamId, eventsUrl: st.eventsUrl, lastEventId: st.lastEventId };
+        if (outcome.error) {
+          const resumable = outcome.error.retryable && RESUMABLE_ERRORS.has(outcome.error.code);
+          if (!resumable || !st.eventsUrl) throw new StreamFailed(outcome.error, details());
+          heldError = outcome.error;
+          reason = `${outcome.error.code}: ${outcome.error.message}`;
+        } else if (outcome.idle) {
+          throw new StreamInterrupted(outcome.idle, details());
+        } else {
+          reason = outcome.lost;
+        }
+      }
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      connection.abort();
+    }
+    first = false;
+    if (!st.eventsUrl) throw new StreamInterrupted(`${reason}; no events URL to resume from`, details());
+    st.failures += 1;
+    if (st.failures > maxRetries) {
+      st.failures -= 1;
+      if (heldError) throw new StreamFailed(heldError, details());
+      throw new StreamInterrupted(`${reason}; gave up after ${maxRetries} attempts`, details());
+    }
+    const delay = backoffDelay(st.failures, st.retry, { retryDelay, maxRetryDelay, jitter });
+    state("resuming", { attempt: st.failures, maxRetries, delay, reason, lastEventId: st.lastEventId });
+    await sleep(delay, signal);
+    target = st.eventsUrl;
+    const resumeHeaders = new Headers(commonHeaders);
+    resumeHeaders.delete("Content-Type");
+    if (st.lastEventId !== null) resumeHeaders.set("Last-Event-ID", st.lastEventId);
+    init = { method: "GET", headers: resumeHeaders };
+  }
+
+  async function read(response, connection) {
+    const reader = response.body.getReader();
+    const decoder = new SSEDecoder({ maxEventSize });
+    let previousId = null;
+    let lost = null;
+    let idle = null;
+    let readTimer = null;
+    let idleTimer = null;
+    const armRead = () => {
+      clearTimeout(readTimer);
+      if (readTimeout > 0) {
+        readTimer = setTimeout(() => {
+          lost = `no byte for ${readTimeout / 1000} s (readTimeout)`;
+          connection.abort();
+        }, readTimeout);
+      }
+    };
+    const armIdle = () => {
+      clearTimeout(idleTimer);
+      if (idleTimeout > 0) {
+        idleTimer = setTimeout(() => {
+          idle = `no event for ${idleTimeout / 1000} s (idleTimeout)`;
+          connection.abort();
+        }, idleTimeout);
+      }
+    };
+    armRead();
+    armIdle();
+    try {
+      for (;;) {
+        let chunk;
+        try {
+          chunk = await reader.read();
+        } catch (error) {
+          if (signal?.aborted) throw signal.reason;
+          if (idle) return { idle };
+          return { lost: lost ?? `the connection was lost (${error.message || error})` };
+        }
+        if (chunk.done) {
+          decoder.close();
+          return { lost: "the connection closed without a done or error event" };
+        }
+        armRead();
+        let events;
+        try {
+          events = decoder.feed(chunk.value);
+        } catch (error) {
+          if (!(error instanceof SSEProtocolError)) throw error;
+          throw new StreamFailed({ code: "protocol_error", message: error.message, retryable: false }, details());
+        }
+        if (decoder.retry !== null) st.retry = decoder.retry;
+        for (const sse of events) {
+          const ownId = sse.id !== previousId ? sse.id : null;
+          previousId = sse.id;
+          if (ownId !== null) {
+            const seq = sequence(ownId);
+            if (seq !== null && st.lastSeq !== null && seq <= st.lastSeq) continue; // a replay
+            if (seq !== null) st.lastSeq = seq;
+            st.lastEventId = ownId;
+          }
+          let event;
+          try {
+            event = JSON.parse(sse.data);
+          } catch {
+            continue; // not ours: the protocol's data is always one JSON object
+          }
+          if (!event || typeof event !== "object" || typeof event.type !== "string") continue;
+          st.failures = 0;
+          armIdle();
+          if (event.type === "start" && typeof event.stream === "string") st.streamId ??= event.stream;
+          if (event.type === "text" && typeof event.text === "string") st.text += event.text;
+          emit(event, { id: ownId ?? sse.id });
+          if (event.type === "done") return { done: event };
+          if (event.type === "error") {
+            const error = event.error && typeof event.error === "object" ? event.error : {};
+            return {
+              error: {
+                code: String(error.code ?? "unknown_error"),
+                message: String(error.message ?? "the stream failed"),
+                retryable: Boolean(error.retryable),
+              },
+            };
+          }
+        }
+      }
+    } finally {
+      clearTimeout(readTimer);
+      clearTimeout(idleTimer);
+      reader.cancel().catch(() => {});
+    }
+  }
+}
+
+function isBodyInit(body) {
+  return (
+    (typeof Blob !== "undefined" && body instanceof Blob) ||
+    (typeof FormData !== "undefined" && body instanceof FormData) ||
+    (typeof URLSearchParams !== "undefined" && body instanceof URLSearchParams) ||
+    (typeof ReadableStream !== "undefined" && body instanceof ReadableStream) ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body)
+  );
+}

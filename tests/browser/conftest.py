@@ -1,0 +1,130 @@
+"""Browser tests: Debian's Chromium driven by Playwright against the real gateway under uvicorn.
+
+One browser per module (launching costs about half a second), one fresh context (cookies,
+sessionStorage) per test. ``make test`` installs ``/usr/bin/chromium`` when it is missing;
+no browser is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from surestream.gateway.app import create_app
+from surestream.gateway.service import build_upstreams
+from surestream.gateway.settings import Settings
+from surestream.testing.fake_upstream import FakeUpstream
+from surestream.upstream import ChatMessage, ChatRequest, DemoModel
+from tests.support.proxy import Proxy
+from tests.support.servers import serve_in_thread
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+DEMO_PACE = 25.0
+"""Words per second of the ``demo`` model in these tests: several events per poll, ~2 s."""
+SLOW_PACE = 5.0
+"""Words per second of the ``slow`` model: slow enough to press Stop mid-answer."""
+FAKE_ERROR_MESSAGE = "the fake model fell over"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+def expected_answer(prompt: str) -> str:
+    """The demo model's whole answer to a one-message conversation, as the page shows it."""
+    request = ChatRequest(model="demo", messages=[ChatMessage("user", prompt)])
+    return " ".join(DemoModel().answer(request))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        raise RuntimeError(f"{CHROMIUM} not found: run `make test` (it installs chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1000, "height": 760})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@dataclass
+class Gateway:
+    url: str
+    port: int
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[Gateway]:
+    """The gateway with ``demo``, ``slow`` (a slower demo) and ``broken`` (a fake upstream
+    whose stream fails after three words)."""
+    fake = FakeUpstream()
+    with serve_in_thread(fake.app) as upstream:
+        spec = f"error_after=3,error_message={FAKE_ERROR_MESSAGE.replace(' ', '+')}"
+        settings = Settings(
+            demo_tokens_per_second=DEMO_PACE,
+            upstreams={"fake": f"{upstream.url}/v1"},
+            models={"broken": f"fake:fake:{spec}", "slow": "slow"},
+        )
+        upstreams = {**build_upstreams(settings), "slow": DemoModel(tokens_per_second=SLOW_PACE)}
+        with serve_in_thread(create_app(settings, upstreams=upstreams)) as server:
+            yield Gateway(server.url, server.port)
+
+
+class ThreadedProxy:
+    """``tests.support.proxy.Proxy`` on its own event loop in a thread, for sync tests."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._proxy = Proxy(upstream_port)
+
+    def __enter__(self) -> ThreadedProxy:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._proxy.__aenter__(), self._loop).result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        closing = self._proxy.__aexit__(None, None, None)
+        asyncio.run_coroutine_threadsafe(closing, self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    @property
+    def url(self) -> str:
+        return self._proxy.url
+
+    @property
+    def connections(self) -> int:
+        return self._proxy.connections
+
+    def cut_after(self, n: int, *, after: bytes = b"") -> None:
+        """Cut every connection once ``n`` more body bytes went to the client."""
+        self._loop.call_soon_threadsafe(lambda: self._proxy.cut_after(n, after=after))
+
+    def broken(self) -> bool:
+        return self._proxy.broken.is_set()
+
+
+@pytest.fixture
+def proxy(gateway: Gateway) -> Iterator[ThreadedProxy]:
+    with ThreadedProxy(gateway.port) as proxy:
+        yield proxy
