@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager, suppress
 from importlib import resources
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -25,6 +26,7 @@ from surestream.errors import SourceFailed
 from surestream.events import Done, Text
 from surestream.gateway.auth import ANONYMOUS
 from surestream.gateway.errors import ApiError, BodyLimitMiddleware, install_error_handlers
+from surestream.gateway.logs import install_log_redaction
 from surestream.gateway.metrics import CONTENT_TYPE
 from surestream.gateway.models import (
     ChatCompletionRequest,
@@ -256,7 +258,7 @@ def _api_router() -> APIRouter:
         max_tokens = body.max_completion_tokens or body.max_tokens
         upstream, chat = gateway.chat_request(
             body.model,
-            [m.model_dump() for m in body.messages],
+            [m.wire() for m in body.messages],
             max_tokens=max_tokens,
             temperature=body.temperature,
             seed=body.seed,
@@ -279,9 +281,17 @@ def _api_router() -> APIRouter:
 
 
 async def _start(gateway: Gateway, owner: str, body: StreamRequest) -> str:
+    limit = gateway.settings.max_metadata_bytes
+    if body.metadata is not None and len(orjson.dumps(body.metadata)) > limit:
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"metadata: at most {limit} bytes as JSON (max_metadata_bytes)",
+            field="metadata",
+        )
     upstream, chat = gateway.chat_request(
         body.model,
-        [m.model_dump() for m in body.messages],
+        [m.wire() for m in body.messages],
         max_tokens=body.max_tokens,
         temperature=body.temperature,
         seed=body.seed,
@@ -354,6 +364,7 @@ def create_app(
     """The gateway as an ASGI app; ``upstreams`` replaces the ones built from ``settings``."""
     settings = settings or Settings()
     gateway = Gateway(settings, upstreams=upstreams)
+    install_log_redaction()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -387,7 +398,9 @@ def create_app(
     static = resources.files("surestream.gateway").joinpath("static")
     if static.is_dir():
         app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, json_prefix="/v1/"
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -4,8 +4,8 @@ Strategy: an API key never leaves this module: callers get an *owner id* (a hash
 that is stored with each stream and compared later. Keys are checked with
 ``hmac.compare_digest`` against every configured key, so timing tells nothing about which
 key (if any) matched. A read token lets a browser ``EventSource`` (which cannot send
-headers) read exactly one stream for a short time: ``<stream_id>.<expiry>.<owner>.<mac>``,
-an HMAC-SHA256 over the first three parts.
+headers) read exactly one stream for a short time: ``<stream_id>.<expiry>.<owner>.<mac>``
+(expiry in Unix milliseconds), an HMAC-SHA256 over the first three parts.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Authenticator:
 
     def issue_read_token(self, stream_id: str, owner: str, *, now: float | None = None) -> str:
         """A token that reads ``stream_id`` (and nothing else) until it expires."""
-        expiry = int((time.time() if now is None else now) + self.read_token_ttl)
+        expiry = int(((time.time() if now is None else now) + self.read_token_ttl) * 1000)
         payload = f"{stream_id}.{expiry}.{owner}"
         return f"{payload}.{self._mac(payload)}"
 
@@ -82,10 +82,11 @@ class Authenticator:
         if len(parts) != 4:
             return None
         token_stream, expiry, owner, mac = parts
-        if not hmac.compare_digest(mac, self._mac(f"{token_stream}.{expiry}.{owner}")):
+        expected = self._mac(f"{token_stream}.{expiry}.{owner}")
+        if not hmac.compare_digest(mac.encode(), expected.encode()):
             return None
         if token_stream != stream_id or not expiry.isdigit():
             return None
-        if int(expiry) < (time.time() if now is None else now):
+        if int(expiry) <= (time.time() if now is None else now) * 1000:
             return None
         return owner

@@ -2,9 +2,10 @@
 
 Strategy: routes raise ``ApiError(status, code, message)``; handlers turn it, Starlette's
 ``HTTPException`` (404 and 405 of the router) and pydantic validation errors into
-``{"error": {"code", "message", "field"?}}``. ``BodyLimitMiddleware`` refuses bodies over
-``max_body_bytes`` with 413 before a route reads them, whether the client sent a
-``Content-Length`` or not. Nothing here ever answers 500 with a traceback.
+``{"error": {"code", "message", "field"?}}``. ``BodyLimitMiddleware`` reads every body before
+a route does: over ``max_body_bytes`` it answers 413, whether the client sent a
+``Content-Length`` or not, and under ``/v1/`` it reads the body as JSON whatever its
+content type. Nothing here ever answers 500 with a traceback.
 """
 
 from __future__ import annotations
@@ -79,8 +80,17 @@ def json_error(
     )
 
 
+_UNION_TAGS = {"str", "int", "float", "bool", "list", "dict"}
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p != "body"]
+    """``("body", "messages", 0, "content", "constrained-str")`` -> ``messages.0.content``."""
+    parts = []
+    where = {"body", "query", "header", "path", "cookie"}
+    for part in loc[1:] if loc and loc[0] in where else loc:
+        if isinstance(part, str) and (not part.isidentifier() or part in _UNION_TAGS):
+            break  # a pydantic union member's tag, not a field
+        parts.append(str(part))
     return ".".join(parts) or "body"
 
 
@@ -93,6 +103,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         exc = cast(StarletteHTTPException, exc)
+        if exc.status_code == 400:  # the framework could not read the body (e.g. not UTF-8)
+            return json_error(400, "invalid_json", "the body is not valid JSON (UTF-8)")
         code = _STATUS_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return json_error(exc.status_code, code, message, headers=exc.headers)
@@ -103,7 +115,17 @@ def install_error_handlers(app: FastAPI) -> None:
         first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
         field = _field_name(tuple(first.get("loc", ())))
         if first.get("type") == "json_invalid":
-            return json_error(400, "invalid_json", "the body is not valid JSON")
+            ctx: Any = first.get("ctx") or {}
+            reason = ctx.get("error", "") if isinstance(ctx, dict) else ""
+            where = tuple(first.get("loc", ("body", "")))[-1]
+            detail = f" ({reason} at byte {where})" if reason and isinstance(where, int) else ""
+            return json_error(400, "invalid_json", f"the body is not valid JSON{detail}")
+        if field == "body":
+            kind = first.get("type")
+            message = "body: a JSON object is required"
+            if kind not in {"missing", "model_attributes_type", "dict_type"}:
+                message = f"body: {first.get('msg', 'invalid value')}"
+            return json_error(422, "invalid_request", message, field="body")
         message = f"{field}: {first.get('msg', 'invalid value')}"
         if len(errors) > 1:
             message += f" (and {len(errors) - 1} more)"
@@ -120,14 +142,23 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class BodyLimitMiddleware:
-    """Answer 413 to any request body longer than ``max_body_bytes``."""
+    """Read each request body whole, bounded by ``max_body_bytes`` (413 beyond), then pass it on.
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    A ``Content-Length`` over the limit is refused before any byte is read; a body without
+    one (chunked) is counted as it arrives. Reading the body here, before the app sees it,
+    keeps the 413 from being turned into a parse error by the framework. Under
+    ``json_prefix`` every body is JSON whatever its ``Content-Type`` says (``curl -d`` sends
+    ``application/x-www-form-urlencoded``), so a wrong content type never hides the real
+    problem of a body.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, json_prefix: str = "/v1/") -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.json_prefix = json_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Check ``Content-Length`` up front, then count the bytes as they arrive."""
+        """Refuse, or buffer the body and call the app with a replaying ``receive``."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -136,46 +167,40 @@ class BodyLimitMiddleware:
             if name == b"content-length" and (not value.isdigit() or int(value) > limit):
                 await self._refuse(scope, receive, send)
                 return
-        seen = 0
-        too_large = False
-
-        async def counted() -> Message:
-            nonlocal seen, too_large
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    too_large = True
-                    raise _BodyTooLarge
-            return message
-
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counted, tracked)
-        except _BodyTooLarge:
-            if not started:
+            if message["type"] != "http.request":
+                return  # the client went away before its body was complete
+            body = message.get("body", b"")
+            size += len(body)
+            if size > limit:
                 await self._refuse(scope, receive, send)
-        except Exception:
-            if not too_large:
-                raise
-            if not started:
-                await self._refuse(scope, receive, send)
+                return
+            chunks.append(body)
+            more = message.get("more_body", False)
+        if size and scope["path"].startswith(self.json_prefix):
+            scope = dict(scope)
+            headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+            scope["headers"] = [*headers, (b"content-type", b"application/json")]
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = json_error(
             413,
             "request_too_large",
             f"the request body exceeds max_body_bytes ({self.max_body_bytes} bytes)",
+            headers={"Connection": "close"},
         )
         await response(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass

@@ -7,7 +7,7 @@ Strategy: every body the gateway accepts is a strict pydantic model, so a wrong 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,19 +21,39 @@ __all__ = [
     "StreamCreated",
     "StreamOptions",
     "StreamRequest",
+    "TextPart",
 ]
 
 MAX_CONTENT_CHARS = 1_000_000
 """Longest single message content accepted, in characters (the body limit applies too)."""
 
 
+class TextPart(BaseModel):
+    """One text part of a message's content (the OpenAI content-parts shape)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["text"]
+    text: str = Field(max_length=MAX_CONTENT_CHARS)
+
+
 class ChatMessage(BaseModel):
-    """One message of the conversation."""
+    """One message of the conversation: its text, or a list of text parts."""
 
     model_config = ConfigDict(extra="ignore")
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str = Field(max_length=MAX_CONTENT_CHARS)
+    content: Annotated[str, Field(max_length=MAX_CONTENT_CHARS)] | list[TextPart]
+
+    def text(self) -> str:
+        """The content as one string (text parts joined)."""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text for part in self.content)
+
+    def wire(self) -> dict[str, str]:
+        """``{"role", "content"}`` with the content as one string."""
+        return {"role": self.role, "content": self.text()}
 
 
 class StreamRequest(BaseModel):
@@ -46,7 +66,8 @@ class StreamRequest(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     seed: int | None = None
-    metadata: dict[str, str] | None = Field(default=None, max_length=16)
+    metadata: dict[str, str] | None = None
+    """Yours, kept with nothing; at most ``max_metadata_bytes`` as JSON."""
 
 
 class StreamCreated(BaseModel):
