@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from surestream.gateway.app import create_app
 from surestream.gateway.service import build_upstreams
@@ -32,6 +32,11 @@ DEMO_PACE = 25.0
 SLOW_PACE = 5.0
 """Words per second of the ``slow`` model: slow enough to press Stop mid-answer."""
 FAKE_ERROR_MESSAGE = "the fake model fell over"
+WAIT_MS = 15_000
+"""How long Playwright waits for a condition (a resume alone waits the server's 3 s retry
+plus up to 50 % jitter, on a machine shared with other jobs)."""
+
+expect.set_options(timeout=WAIT_MS)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -59,7 +64,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1000, "height": 760})
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(WAIT_MS)
     page = context.new_page()
     yield page
     context.close()
