@@ -33,7 +33,8 @@ def gw() -> Iterator[RunningGateway]:
         max_body_bytes=BODY_LIMIT,
         max_messages=3,
         max_tokens_limit=50,
-        max_metadata_bytes=100,
+        max_metadata_items=2,
+        max_metadata_chars=100,
     )
     with run_gateway(settings) as running:
         yield running
@@ -105,14 +106,23 @@ async def test_max_completion_tokens_is_limited_too(gw: RunningGateway) -> None:
 
 async def test_metadata_size(gw: RunningGateway) -> None:
     async with httpx.AsyncClient(base_url=gw.url) as client:
-        small = await client.post("/v1/streams", json={**CHAT, "metadata": {"a": "b" * 50}})
-        large = await client.post("/v1/streams", json={**CHAT, "metadata": {"a": "b" * 100}})
+        small = await client.post("/v1/streams", json={**CHAT, "metadata": {"a": "b" * 100}})
+        long = await client.post("/v1/streams", json={**CHAT, "metadata": {"a": "b" * 101}})
+        many = await client.post(
+            "/v1/streams", json={**CHAT, "metadata": {"a": "", "b": "", "c": ""}}
+        )
+        key = await client.post("/v1/streams", json={**CHAT, "metadata": {"k" * 65: ""}})
         wrong = await client.post("/v1/streams", json={**CHAT, "metadata": {"a": 1}})
     assert small.status_code == 201
-    assert large.status_code == 422
-    assert error_of(large)["field"] == "metadata"
-    assert "max_metadata_bytes" in error_of(large)["message"]
-    assert wrong.status_code == 422 and error_of(wrong)["field"] == "metadata.a"
+    for response, field, words in (
+        (long, "metadata.a", "max_metadata_chars"),
+        (many, "metadata", "max_metadata_items"),
+        (key, "metadata." + "k" * 65, "64"),
+        (wrong, "metadata.a", "string"),
+    ):
+        assert response.status_code == 422, response.text
+        assert error_of(response)["field"] == field
+        assert words in error_of(response)["message"]
 
 
 @pytest.mark.parametrize("path", PATHS)

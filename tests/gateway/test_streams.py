@@ -7,6 +7,7 @@ decoder, so what is asserted is what a client on the wire gets.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import get_args
 
 import anyio
 import httpx
@@ -26,7 +27,9 @@ from tests.gateway.conftest import (
     wait_ended,
 )
 
+from surestream.dialects import DIALECTS
 from surestream.events import Done, Error, Start, Text
+from surestream.gateway.app import DialectName
 from surestream.gateway.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -115,12 +118,17 @@ async def test_events_url_in_other_dialects(gw: RunningGateway, dialect: str) ->
     assert text == native_text and text
 
 
-async def test_unknown_dialect_is_400(gw: RunningGateway) -> None:
+async def test_unknown_dialect_is_422_naming_it(gw: RunningGateway) -> None:
     async with httpx.AsyncClient(base_url=gw.url) as client:
         created = await _create(client)
         response = await client.get(created["events_url"] + "?dialect=klingon")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert error_of(response)["field"] == "dialect"
+    assert "native" in error_of(response)["message"]
+
+
+def test_the_dialect_parameter_lists_every_dialect() -> None:
+    assert set(get_args(DialectName)) == set(DIALECTS)
 
 
 async def test_resume_with_header_and_query(gw: RunningGateway) -> None:

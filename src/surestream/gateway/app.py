@@ -9,22 +9,19 @@ with JSON or an ``EventStreamResponse``. Every failure is a JSON ``ErrorBody`` (
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-import orjson
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Security
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
-from surestream.dialects import DIALECTS
-from surestream.errors import SourceFailed
-from surestream.events import Done, Text
 from surestream.gateway.auth import ANONYMOUS
+from surestream.gateway.completions import completion
 from surestream.gateway.errors import ApiError, BodyLimitMiddleware, install_error_handlers
 from surestream.gateway.logs import install_log_redaction
 from surestream.gateway.metrics import CONTENT_TYPE
@@ -36,6 +33,7 @@ from surestream.gateway.models import (
     StreamCreated,
     StreamRequest,
 )
+from surestream.gateway.openapi import install_openapi
 from surestream.gateway.service import Gateway
 from surestream.gateway.settings import Settings
 from surestream.server import EventStreamResponse
@@ -61,12 +59,18 @@ def _gateway(request: Request) -> Gateway:
     return gateway
 
 
+_BEARER = HTTPBearer(
+    auto_error=False,
+    description="One of the gateway's API keys (only when keys are configured).",
+)
+
+
 def require_owner(
     request: Request,
-    authorization: Annotated[str | None, Header()] = None,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
 ) -> str:
     """The owner id of the caller's API key; 401 when keys are configured and it is wrong."""
-    owner = _gateway(request).auth.owner_for_header(authorization)
+    owner = _gateway(request).auth.owner_for_header(request.headers.get("authorization"))
     if owner is None:
         raise ApiError(
             401,
@@ -80,33 +84,37 @@ def require_owner(
 def reader_owner(
     request: Request,
     stream_id: str,
-    authorization: Annotated[str | None, Header()] = None,
-    token: Annotated[str | None, Query(description="read token from the create call")] = None,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
+    token: Annotated[
+        str, Query(max_length=400, description="the read token of the create call")
+    ] = "",
 ) -> str:
     """Like ``require_owner``, but a read token for this one stream also works."""
     gateway = _gateway(request)
-    if token is not None and gateway.auth.enabled:
+    if token and gateway.auth.enabled:
         owner = gateway.auth.owner_for_token(token, stream_id)
         if owner is not None:
             return owner
-    return require_owner(request, authorization)
+    return require_owner(request)
 
 
 Owner = Annotated[str, Depends(require_owner)]
 Reader = Annotated[str, Depends(reader_owner)]
 
 
+DialectName = Literal["native", "openai", "vercel-ai"]
+"""The dialects ``?dialect=`` selects (``surestream.dialects.DIALECTS``)."""
+
+
+_RESUME_ID: dict[str, Any] = {
+    "description": "the id of the last event you have (the header wins); 400 if it is not "
+    "a decimal event number of this stream",
+    "json_schema_extra": {"pattern": r"^\s*(-1|[0-9]{1,18})?\s*$"},
+}
+
+
 def _events_url(stream_id: str) -> str:
     return f"/v1/streams/{stream_id}/events"
-
-
-def _dialect(name: str) -> str:
-    if name not in DIALECTS:
-        known = ", ".join(sorted(DIALECTS))
-        raise ApiError(
-            400, "bad_request", f"unknown dialect {name!r} (known: {known})", field="dialect"
-        )
-    return name
 
 
 async def _subscribe_response(
@@ -201,20 +209,17 @@ def _api_router() -> APIRouter:
         request: Request,
         stream_id: str,
         owner: Reader,
-        dialect: Annotated[str, Query(pattern="^[a-z-]{1,20}$")] = "native",
-        last_event_id: Annotated[str | None, Query(max_length=20)] = None,
-        last_event_id_header: Annotated[
-            str | None, Header(alias="Last-Event-ID", max_length=20)
-        ] = None,
+        dialect: Annotated[DialectName, Query(description="wire dialect")] = "native",
+        last_event_id: Annotated[str, Query(**_RESUME_ID)] = "",
+        last_event_id_header: Annotated[str, Header(alias="Last-Event-ID", **_RESUME_ID)] = "",
     ) -> Response:
         """The stream as SSE from its start, or after ``Last-Event-ID`` (header or query)."""
         gateway = _gateway(request)
-        dialect = _dialect(dialect)
+        info = await gateway.owned_info(stream_id, owner)
         try:
             after = parse_last_event_id(last_event_id_header, last_event_id)
         except InvalidResumePoint as exc:
             raise ApiError(400, "invalid_last_event_id", str(exc), field="Last-Event-ID") from None
-        info = await gateway.owned_info(stream_id, owner)
         if info.terminal and after is not None and after == info.length - 1:
             return Response(status_code=204)
         return await _subscribe_response(
@@ -264,7 +269,7 @@ def _api_router() -> APIRouter:
             seed=body.seed,
         )
         if not body.stream:
-            return await _complete(gateway, owner, upstream, chat)
+            return JSONResponse(await completion(gateway, owner, upstream, chat))
         stream_id = await gateway.start_stream(owner, upstream, chat)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return await _subscribe_response(
@@ -281,14 +286,7 @@ def _api_router() -> APIRouter:
 
 
 async def _start(gateway: Gateway, owner: str, body: StreamRequest) -> str:
-    limit = gateway.settings.max_metadata_bytes
-    if body.metadata is not None and len(orjson.dumps(body.metadata)) > limit:
-        raise ApiError(
-            422,
-            "invalid_request",
-            f"metadata: at most {limit} bytes as JSON (max_metadata_bytes)",
-            field="metadata",
-        )
+    gateway.check_metadata(body.metadata)
     upstream, chat = gateway.chat_request(
         body.model,
         [m.wire() for m in body.messages],
@@ -308,44 +306,6 @@ def _created(gateway: Gateway, stream_id: str, owner: str) -> StreamCreated:
         events_url=_events_url(stream_id),
         cancel_url=f"/v1/streams/{stream_id}",
         read_token=token,
-    )
-
-
-async def _complete(gateway: Gateway, owner: str, upstream: Upstream, chat: Any) -> Response:
-    """The non-streaming OpenAI answer: run the upstream to its end, answer once."""
-    opened = await gateway.open_upstream(owner, upstream, chat)
-    parts: list[str] = []
-    done = Done()
-    try:
-        async for event in opened:
-            if type(event) is Text:
-                parts.append(event.text)
-            elif isinstance(event, Done):
-                done = event
-    except SourceFailed as exc:
-        status = 504 if exc.code == "upstream_timeout" else 502
-        raise ApiError(status, str(exc.code), exc.message or str(exc.code)) from None
-    finally:
-        await opened.aclose()
-        gateway._release(owner)
-    usage = dict(done.usage) if done.usage else None
-    reason = "stop" if done.finish_reason == "cancelled" else str(done.finish_reason)
-    return JSONResponse(
-        {
-            "id": "chatcmpl-" + __import__("secrets").token_hex(12),
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": chat.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": "".join(parts)},
-                    "finish_reason": reason,
-                    "logprobs": None,
-                }
-            ],
-            "usage": usage,
-        }
     )
 
 
@@ -378,6 +338,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.gateway = gateway
+    install_openapi(app, settings)
     install_error_handlers(app)
     app.include_router(_api_router())
 

@@ -28,6 +28,10 @@ MAX_CONTENT_CHARS = 1_000_000
 """Longest single message content accepted, in characters (the body limit applies too)."""
 
 
+MAX_METADATA_KEY_CHARS = 64
+"""Longest ``metadata`` key, in characters."""
+
+
 class TextPart(BaseModel):
     """One text part of a message's content (the OpenAI content-parts shape)."""
 
@@ -66,8 +70,8 @@ class StreamRequest(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     seed: int | None = None
-    metadata: dict[str, str] | None = None
-    """Yours, kept with nothing; at most ``max_metadata_bytes`` as JSON."""
+    metadata: dict[Annotated[str, Field(max_length=MAX_METADATA_KEY_CHARS)], str] | None = None
+    """Yours: string values under short keys (see ``max_metadata_items`` / ``_chars``)."""
 
 
 class StreamCreated(BaseModel):

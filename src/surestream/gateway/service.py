@@ -146,6 +146,16 @@ class Gateway:
                 f"max_tokens: at most {limits.max_tokens_limit} (max_tokens_limit)",
                 field="max_tokens",
             )
+        for index, message in enumerate(messages):
+            try:
+                message["content"].encode()
+            except UnicodeEncodeError:
+                raise ApiError(
+                    422,
+                    "invalid_request",
+                    f"messages.{index}.content: not valid Unicode (a lone surrogate)",
+                    field=f"messages.{index}.content",
+                ) from None
         route = self.routes.get(model)
         if route is None:
             raise ApiError(
@@ -163,6 +173,28 @@ class Gateway:
             seed=seed,
         )
         return self.upstreams[upstream_name], request
+
+    def check_metadata(self, metadata: Mapping[str, str] | None) -> None:
+        """422 when ``metadata`` is over ``max_metadata_items`` or ``max_metadata_chars``."""
+        if metadata is None:
+            return
+        limits = self.settings
+        if len(metadata) > limits.max_metadata_items:
+            raise ApiError(
+                422,
+                "invalid_request",
+                f"metadata: at most {limits.max_metadata_items} entries (max_metadata_items)",
+                field="metadata",
+            )
+        for key, value in metadata.items():
+            if len(value) > limits.max_metadata_chars:
+                raise ApiError(
+                    422,
+                    "invalid_request",
+                    f"metadata.{key}: at most {limits.max_metadata_chars} characters "
+                    "(max_metadata_chars)",
+                    field=f"metadata.{key}",
+                )
 
     def _reserve(self, owner: str) -> None:
         limits = self.settings
@@ -225,6 +257,28 @@ class Gateway:
                 f"cannot start a stream now: {exc}",
                 headers={"Retry-After": "1"},
             ) from None
+
+    async def run_to_end(
+        self, owner: str, upstream: Upstream, request: ChatRequest
+    ) -> tuple[str, Done]:
+        """Generate a whole answer without a stream (same limits, timeouts and metrics).
+
+        Refusals are ``ApiError`` as in ``open_upstream``; a failure after the first token
+        raises ``SourceFailed``.
+        """
+        opened = await self.open_upstream(owner, upstream, request)
+        parts: list[str] = []
+        done = Done()
+        produced = self._produce(owner, opened)
+        try:
+            async for event in produced:
+                if type(event) is Text:
+                    parts.append(event.text)
+                elif isinstance(event, Done):
+                    done = event
+        finally:
+            await produced.aclose()
+        return "".join(parts), done
 
     async def _produce(self, owner: str, opened: OpenedStream) -> AsyncGenerator[Event, None]:
         """The upstream's events under ``idle_timeout``, closing it and counting in any case."""

@@ -82,8 +82,10 @@ class Settings(BaseModel):
     """Most messages in one chat request (422 beyond)."""
     max_tokens_limit: int = Field(default=16_384, gt=0)
     """Largest ``max_tokens`` a request may ask for (422 beyond)."""
-    max_metadata_bytes: int = Field(default=4096, ge=0)
-    """Largest ``metadata`` object of a stream request, as JSON bytes (422 beyond)."""
+    max_metadata_items: int = Field(default=16, ge=0)
+    """Most entries in a stream request's ``metadata`` (422 beyond)."""
+    max_metadata_chars: int = Field(default=512, ge=0)
+    """Longest ``metadata`` value, in characters (keys: at most 64; 422 beyond)."""
     max_streams: int = Field(default=10_000, gt=0)
     """Concurrent generating streams in this process (429 beyond)."""
     max_streams_per_key: int = Field(default=64, gt=0)

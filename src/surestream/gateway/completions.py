@@ -1,0 +1,52 @@
+"""The non-streaming answer of ``POST /v1/chat/completions`` (the OpenAI ``chat.completion``).
+
+Strategy: the whole answer is generated through ``Gateway.run_to_end`` (the same limits,
+``idle_timeout`` and metrics as a stream) and returned as one JSON object in OpenAI's shape.
+A failure after the first token cannot become an ``error`` event here, so it becomes an HTTP
+error: 504 for the timeouts, 502 otherwise.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from surestream.errors import SourceFailed
+from surestream.events import ErrorCode, FinishReason
+from surestream.gateway.errors import ApiError
+from surestream.gateway.service import Gateway
+from surestream.upstream import ChatRequest, Upstream
+
+__all__ = ["completion"]
+
+_TIMEOUTS = {ErrorCode.UPSTREAM_TIMEOUT, ErrorCode.IDLE_TIMEOUT}
+
+
+async def completion(
+    gateway: Gateway, owner: str, upstream: Upstream, request: ChatRequest
+) -> dict[str, Any]:
+    """The ``chat.completion`` object for ``request``; ``ApiError`` when it fails."""
+    try:
+        text, done = await gateway.run_to_end(owner, upstream, request)
+    except SourceFailed as exc:
+        status = 504 if exc.code in _TIMEOUTS else 502
+        raise ApiError(status, str(exc.code), exc.message or str(exc.code)) from None
+    reason = str(done.finish_reason)
+    if reason == FinishReason.CANCELLED:
+        raise ApiError(503, "unavailable", "the answer was cancelled", headers={"Retry-After": "1"})
+    return {
+        "id": "chatcmpl-" + secrets.token_hex(12),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": reason,
+                "logprobs": None,
+            }
+        ],
+        "usage": dict(done.usage) if done.usage else None,
+    }
