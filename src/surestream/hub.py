@@ -1,0 +1,470 @@
+"""``Hub``: runs the producers of journaled streams and serves their subscribers.
+
+Strategy: generation is decoupled from delivery. ``start`` creates a journal (with the
+producer lease), appends ``Start`` and returns the stream id at once; a producer task then
+drains the source into the journal. Inside it a *pump* reads the source into a bounded
+queue and a *writer* appends whatever has queued up in one ``append_many``, so a source
+faster than the store is batched (one Redis round trip per batch) and a slow one is written
+event by event without delay. Every journal ends with exactly one terminal event, whatever
+happens:
+
+=====================================  =================================================
+source ends                            ``done`` (``stop``), or the source's own terminal
+source raises ``SourceFailed``         ``error`` with its code (retryable by the code's
+                                       documented default unless given)
+source raises anything else            ``error`` ``internal_error``, traceback in the log
+journal reaches ``max_events``         ``done`` ``length``
+``cancel`` (from any instance)         ``done`` ``cancelled``
+no subscriber for ``orphan_grace``     ``done`` ``cancelled``
+``aclose`` (server shutdown)           ``error`` ``server_shutdown`` (retryable)
+this process dies                      ``error`` ``producer_lost``, appended by a reader
+                                       once the lease (``lease_ttl``) runs out
+the store fails                        readers get ``store_unavailable``; the producer
+                                       stops its source and releases the lease
+=====================================  =================================================
+
+Stopping writes the verdict first (the store keeps the first terminal only) and then
+cancels the producer task, so the verdict is right even when the producer is elsewhere: a
+producer learns at its next append or heartbeat that its journal has ended and stops its
+source. One background *ticker* per hub, every ``tick`` seconds, renews the leases of the
+local producers and refreshes this process's watch on every stream it has subscribers for,
+in one batch each, and reads back who is still watched: the orphan clock of a producer runs
+while no process watches its stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+import time
+from collections.abc import AsyncIterable, AsyncIterator
+from types import TracebackType
+from typing import Any
+
+from surestream.errors import SourceFailed, SurestreamError
+from surestream.events import (
+    RETRYABLE,
+    Done,
+    Error,
+    ErrorCode,
+    Event,
+    FinishReason,
+    Start,
+    Text,
+    is_terminal,
+)
+from surestream.store.base import (
+    InvalidResumePoint,
+    JournalClosed,
+    JournalFull,
+    Store,
+    StoreUnavailable,
+    StreamExpired,
+    StreamInfo,
+    StreamNotFound,
+    parse_last_event_id,
+)
+
+__all__ = [
+    "DEFAULT_LEASE_TTL",
+    "DEFAULT_MAX_BATCH",
+    "DEFAULT_MAX_PENDING",
+    "DEFAULT_ORPHAN_GRACE",
+    "DEFAULT_SHUTDOWN_TIMEOUT",
+    "DEFAULT_WATCH_TTL",
+    "Hub",
+    "HubClosed",
+    "InvalidResumePoint",
+    "StoreUnavailable",
+    "StreamExpired",
+    "StreamNotFound",
+    "Subscription",
+    "new_stream_id",
+    "parse_last_event_id",
+]
+
+log = logging.getLogger("surestream.hub")
+
+DEFAULT_ORPHAN_GRACE = 30.0
+"""Seconds a producer runs with no subscriber anywhere before it is cancelled."""
+
+DEFAULT_LEASE_TTL = 10.0
+"""Seconds the producer lease lives unrenewed: how soon readers learn a producer died."""
+
+DEFAULT_WATCH_TTL = 10.0
+"""Seconds a process's watch on a stream lives unrenewed (if the process dies, its
+subscribers stop counting after this long, then ``orphan_grace`` runs)."""
+
+DEFAULT_MAX_PENDING = 1024
+"""Events a producer reads ahead of the store before the source is paused."""
+
+DEFAULT_MAX_BATCH = 512
+"""Events one append carries at most."""
+
+DEFAULT_SHUTDOWN_TIMEOUT = 5.0
+"""Seconds ``aclose`` waits for each producer's source to close."""
+
+_STREAM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def new_stream_id() -> str:
+    """A fresh stream id: ``st_`` and 30 URL-safe characters (176 random bits)."""
+    return "st_" + secrets.token_urlsafe(22)
+
+
+class HubClosed(SurestreamError, RuntimeError):
+    """``start`` after ``aclose``: the server is shutting down."""
+
+
+def _check_id(stream_id: str) -> None:
+    if not _STREAM_ID.fullmatch(stream_id):
+        raise StreamNotFound("no such stream")
+
+
+def _failure(exc: SourceFailed) -> Error:
+    retryable = exc.code in RETRYABLE if exc.retryable is None else exc.retryable
+    return Error(exc.code, exc.message or exc.code.replace("_", " "), retryable)
+
+
+async def _aclose(obj: object) -> None:
+    close = getattr(obj, "aclose", None)
+    if close is not None:
+        await close()
+
+
+class _Producer:
+    """One stream's producer task: a pump (source -> queue) and a writer (queue -> store)."""
+
+    def __init__(self, hub: Hub, stream_id: str, token: str, source: AsyncIterable[Any]) -> None:
+        self.hub = hub
+        self.stream_id = stream_id
+        self.token = token
+        self.source = source
+        self.orphan_since: float | None = time.monotonic()
+        self.stopping = False
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        queue: asyncio.Queue[Event] = asyncio.Queue(self.hub.max_pending)
+        pump = asyncio.create_task(self._pump(queue))
+        try:
+            await self._write(queue)
+        finally:
+            pump.cancel()
+            await asyncio.gather(pump, return_exceptions=True)
+            self.hub._producers.pop(self.stream_id, None)
+
+    async def _pump(self, queue: asyncio.Queue[Event]) -> None:
+        terminal: Done | Error
+        iterator = aiter(self.source)
+        try:
+            async for item in iterator:
+                event: Event = Text(item) if isinstance(item, str) else item
+                if isinstance(event, Done | Error):
+                    terminal = event
+                    break
+                if not isinstance(event, Start):
+                    await queue.put(event)
+            else:
+                terminal = Done()
+        except SourceFailed as exc:
+            terminal = _failure(exc)
+        except Exception:
+            log.exception("stream %s: the event source failed", self.stream_id)
+            terminal = Error.of(ErrorCode.INTERNAL_ERROR, "internal error")
+        finally:
+            await _aclose(iterator)
+        await queue.put(terminal)
+
+    async def _write(self, queue: asyncio.Queue[Event]) -> None:
+        store, stream_id = self.hub.store, self.stream_id
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < self.hub.max_batch and not is_terminal(batch[-1]):
+                try:
+                    batch.append(queue.get_nowait())
+                except asyncio.QueueEmpty:
+                    break
+            try:
+                await store.append_many(stream_id, batch)
+            except JournalFull:
+                await store.finish(stream_id, Done(FinishReason.LENGTH))
+                return
+            except (JournalClosed, StreamNotFound, StreamExpired):
+                return
+            except StoreUnavailable as exc:
+                log.warning("stream %s: store unavailable, producer stops: %s", stream_id, exc)
+                with contextlib.suppress(StoreUnavailable):
+                    await store.release(stream_id, self.token)
+                return
+            if is_terminal(batch[-1]):
+                return
+
+
+class Subscription:
+    """One subscriber of a stream: an async iterator of ``(seq, event)``.
+
+    Replays the journal after the resume point, then follows live, and stops after the
+    terminal event. Close it (``aclose`` or ``async with``) when the connection goes away;
+    while it is open it counts as a subscriber for orphan detection.
+    """
+
+    def __init__(self, hub: Hub, stream_id: str, inner: AsyncIterator[tuple[int, Event]]) -> None:
+        self.stream_id = stream_id
+        self._hub = hub
+        self._inner = inner
+        self._closed = False
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> tuple[int, Event]:
+        if self._closed:
+            raise StopAsyncIteration
+        try:
+            return await self._inner.__anext__()
+        except StopAsyncIteration:
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        """Stop reading; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await _aclose(self._inner)
+        finally:
+            await self._hub._unwatch(self.stream_id)
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class Hub:
+    """Producers and subscribers of journaled streams over one ``Store``.
+
+    ``orphan_grace``: seconds without any subscriber before a producer is cancelled;
+    ``lease_ttl``: seconds the producer lease lives unrenewed; ``watch_ttl``: seconds a
+    process's subscriber watch lives unrenewed; ``max_pending``: events read ahead of the
+    store; ``max_batch``: events per append; ``shutdown_timeout``: seconds ``aclose`` waits
+    per producer. The ticker runs every third of the shortest of ``lease_ttl``,
+    ``watch_ttl`` and ``orphan_grace``. The hub does not own the store: close it yourself.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        orphan_grace: float = DEFAULT_ORPHAN_GRACE,
+        lease_ttl: float = DEFAULT_LEASE_TTL,
+        watch_ttl: float = DEFAULT_WATCH_TTL,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+    ) -> None:
+        self.store = store
+        self.orphan_grace = orphan_grace
+        self.lease_ttl = lease_ttl
+        self.watch_ttl = watch_ttl
+        self.max_pending = max_pending
+        self.max_batch = max_batch
+        self.shutdown_timeout = shutdown_timeout
+        self.tick = min(lease_ttl, watch_ttl, orphan_grace) / 3
+        self.instance = secrets.token_hex(8)
+        """This process's member name in the stores' watch sets."""
+        self._producers: dict[str, _Producer] = {}
+        self._watching: dict[str, int] = {}
+        self._ticker: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    @property
+    def producing(self) -> int:
+        """Producers running in this process."""
+        return len(self._producers)
+
+    def subscribers(self, stream_id: str) -> int:
+        """Open subscriptions of ``stream_id`` in this process."""
+        return self._watching.get(stream_id, 0)
+
+    async def start(
+        self,
+        source: AsyncIterable[Event | str],
+        *,
+        owner: str | None = None,
+        model: str | None = None,
+    ) -> str:
+        """Create a stream, append ``Start``, run ``source`` into it; return the stream id.
+
+        ``source`` yields events or ``str`` (text). Raises ``HubClosed`` after ``aclose`` and
+        ``StoreUnavailable`` when the journal cannot be created (the source is then closed).
+        """
+        try:
+            if self._closed:
+                raise HubClosed("the hub is shutting down")
+            stream_id = new_stream_id()
+            token = secrets.token_hex(16)
+            await self.store.create(
+                stream_id, owner=owner, model=model, lease=token, lease_ttl=self.lease_ttl
+            )
+            await self.store.append(stream_id, Start(stream=stream_id, model=model))
+        except BaseException:
+            await _aclose(source)
+            raise
+        producer = _Producer(self, stream_id, token, source)
+        self._producers[stream_id] = producer
+        producer.task = asyncio.create_task(producer.run(), name=f"surestream-producer-{stream_id}")
+        self._ensure_ticker()
+        return stream_id
+
+    async def info(self, stream_id: str) -> StreamInfo:
+        """Owner, model, length and state of a stream (for authorisation checks).
+
+        Raises ``StreamNotFound``, ``StreamExpired`` or ``StoreUnavailable``.
+        """
+        _check_id(stream_id)
+        return await self.store.info(stream_id)
+
+    async def subscribe(self, stream_id: str, after: int | None = None) -> Subscription:
+        """Open a subscription: events after seq ``after`` (None: from the start), then live.
+
+        Validates before returning, so the caller can answer with an HTTP status: raises
+        ``StreamNotFound`` (404), ``StreamExpired`` (410), ``InvalidResumePoint`` (400) or
+        ``StoreUnavailable`` (503).
+        """
+        _check_id(stream_id)
+        inner = await self.store.read(stream_id, after)
+        count = self._watching.get(stream_id, 0)
+        self._watching[stream_id] = count + 1
+        if count == 0:
+            try:
+                await self.store.watch((stream_id,), self.instance, self.watch_ttl)
+            except StoreUnavailable as exc:
+                log.warning("stream %s: cannot register subscriber: %s", stream_id, exc)
+        self._ensure_ticker()
+        return Subscription(self, stream_id, inner)
+
+    async def _unwatch(self, stream_id: str) -> None:
+        count = self._watching.get(stream_id, 0) - 1
+        if count > 0:
+            self._watching[stream_id] = count
+            return
+        self._watching.pop(stream_id, None)
+        with contextlib.suppress(StoreUnavailable):
+            await self.store.unwatch(stream_id, self.instance)
+
+    async def cancel(self, stream_id: str) -> bool:
+        """End the stream with ``done`` ``cancelled`` and stop its producer, wherever it runs.
+
+        True if this call ended it, False if it had already ended. Raises
+        ``StreamNotFound``, ``StreamExpired`` or ``StoreUnavailable``.
+        """
+        _check_id(stream_id)
+        return await self._stop(stream_id, Done(FinishReason.CANCELLED))
+
+    async def _stop(self, stream_id: str, verdict: Done | Error) -> bool:
+        producer = self._producers.get(stream_id)
+        if producer is not None:
+            producer.stopping = True
+        try:
+            ended = await self.store.finish(stream_id, verdict)
+        finally:
+            if producer is not None and producer.task is not None:
+                producer.task.cancel()
+                await asyncio.wait({producer.task}, timeout=self.shutdown_timeout)
+        return ended
+
+    async def wait(self, stream_id: str) -> None:
+        """Return when this process's producer of ``stream_id`` has finished (at once if none)."""
+        producer = self._producers.get(stream_id)
+        if producer is not None and producer.task is not None:
+            await asyncio.wait({producer.task})
+
+    def _ensure_ticker(self) -> None:
+        if self._ticker is None and not self._closed:
+            self._ticker = asyncio.create_task(self._tick_forever(), name="surestream-hub-ticker")
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick)
+            try:
+                await self._tick()
+            except StoreUnavailable as exc:
+                log.warning("hub heartbeat failed: %s", exc)
+            except Exception:
+                log.exception("hub heartbeat failed")
+
+    async def _tick(self) -> None:
+        if self._watching:
+            await self.store.watch(list(self._watching), self.instance, self.watch_ttl)
+        leases = {sid: p.token for sid, p in self._producers.items() if not p.stopping}
+        states = await self.store.heartbeat(leases, self.lease_ttl)
+        now = time.monotonic()
+        for stream_id, state in states.items():
+            producer = self._producers.get(stream_id)
+            if producer is None or producer.stopping or producer.task is None:
+                continue
+            if not state.exists or state.terminal:
+                producer.stopping = True
+                producer.task.cancel()
+            elif state.watchers or self._watching.get(stream_id):
+                producer.orphan_since = None
+            elif producer.orphan_since is None:
+                producer.orphan_since = now
+            elif now - producer.orphan_since >= self.orphan_grace:
+                log.info(
+                    "stream %s: no subscriber for %.1f s, cancelled",
+                    stream_id,
+                    now - producer.orphan_since,
+                )
+                self._spawn(self._stop(stream_id, Done(FinishReason.CANCELLED)))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def aclose(self) -> None:
+        """Shut down: end every local stream with ``error`` ``server_shutdown`` (retryable).
+
+        Waits up to ``shutdown_timeout`` for the producers; the store stays open.
+        """
+        self._closed = True
+        verdict = Error.of(ErrorCode.SERVER_SHUTDOWN, "the server is shutting down")
+        results = await asyncio.gather(
+            *(self._stop(stream_id, verdict) for stream_id in list(self._producers)),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                log.warning("shutdown: could not end a stream: %s", result)
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+            self._ticker = None
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def __aenter__(self) -> Hub:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,263 @@
+"""The journal store contract: what ``MemoryStore`` and ``RedisStore`` both promise.
+
+Strategy: a *journal* is the append-only list of one stream's events, numbered from 0 (the
+``seq``, which is also the SSE ``id:``). One producer appends; any number of readers replay
+from a seq onward and then follow live, each event exactly once and in order, until the
+terminal event (``Done`` or ``Error``), which is always last and appended at most once: the
+first terminal wins, so a producer, an explicit cancel and a reader that finds the producer
+dead can race without ever writing two verdicts.
+
+Every store method is a coroutine; ``read`` validates eagerly (so a caller can answer 404 /
+410 / 400 before it starts a response) and then returns the live iterator. Around the events:
+
+- *owner metadata* (``StreamInfo``): who may read the stream, which model answers;
+- *retention*: a journal lives ``retention`` seconds after its terminal event, then a small
+  tombstone remains for ``tombstone_ttl`` seconds so an expired stream (410) can be told
+  from one that never existed (404);
+- *a cap*: ``max_events`` events per journal; the last slot is kept for the terminal event,
+  so a full journal refuses ordinary events (``JournalFull``) but can still be ended;
+- *the producer lease*: a token with a short TTL that the producer renews (``heartbeat``); a
+  reader that waits on a journal without a terminal event and finds the lease gone appends
+  ``error`` ``producer_lost`` itself, so every later reader sees that verdict too;
+- *watchers*: each process with subscribers on a stream keeps a membership with a TTL
+  fresh; the producer's ``heartbeat`` counts them to find orphans.
+
+The exceptions, by whose fault::
+
+    SurestreamError
+    ├── StreamNotFound        no journal by that id ever existed here (HTTP 404)
+    ├── StreamExpired         the journal existed but its retention ran out (HTTP 410)
+    ├── InvalidResumePoint    a Last-Event-ID that is not a number or lies in the future (400);
+    │                         also a ValueError
+    ├── StreamExists          ``create`` with an id already used
+    ├── JournalClosed         ``append`` after the terminal event
+    ├── JournalFull           ``append`` past ``max_events``; the journal can still be ended
+    └── StoreUnavailable      the backing store (Redis) could not be reached in time (503)
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from surestream.errors import SurestreamError
+from surestream.events import Done, Error, ErrorCode, Event, is_terminal
+
+__all__ = [
+    "DEFAULT_MAX_EVENTS",
+    "DEFAULT_RETENTION",
+    "DEFAULT_TOMBSTONE_TTL",
+    "InvalidResumePoint",
+    "JournalClosed",
+    "JournalFull",
+    "LeaseState",
+    "Store",
+    "StoreUnavailable",
+    "StreamExists",
+    "StreamExpired",
+    "StreamInfo",
+    "StreamNotFound",
+    "parse_last_event_id",
+]
+
+DEFAULT_RETENTION = 600.0
+"""Seconds a journal stays readable after its terminal event (10 minutes)."""
+
+DEFAULT_TOMBSTONE_TTL = 86_400.0
+"""Seconds a tombstone outlives its journal, so ``StreamExpired`` can be told from
+``StreamNotFound`` for a day after expiry; after that an id reads as never seen."""
+
+DEFAULT_MAX_EVENTS = 50_000
+"""Events per journal, the terminal included: far above a long answer streamed token by token."""
+
+_RESUME_ID = re.compile(r"[0-9]{1,18}")
+
+
+class StreamNotFound(SurestreamError, LookupError):
+    """No stream with this id exists (or it expired so long ago that no tombstone is left)."""
+
+
+class StreamExpired(SurestreamError, LookupError):
+    """The stream existed but its journal expired (``retention`` after its terminal event)."""
+
+
+class InvalidResumePoint(SurestreamError, ValueError):
+    """A resume point (``Last-Event-ID``) that is not a decimal number or lies in the future."""
+
+
+class StreamExists(SurestreamError):
+    """``create`` was called with an id that is already in use."""
+
+
+class JournalClosed(SurestreamError):
+    """The journal already has its terminal event; nothing more can be appended."""
+
+
+class JournalFull(SurestreamError):
+    """The journal holds ``max_events - 1`` events; only a terminal event may follow."""
+
+
+class StoreUnavailable(SurestreamError):
+    """The store (Redis) did not answer within its timeout or refused the connection."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    """What a store knows about one stream, for authorisation and status."""
+
+    stream_id: str
+    owner: str | None
+    model: str | None
+    created_at: float
+    """Unix time of ``create``."""
+    length: int
+    """Events appended so far; the next event gets this seq."""
+    terminal: bool
+    """True once the terminal event is in the journal."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseState:
+    """The answer to a producer's ``heartbeat`` for one stream."""
+
+    exists: bool
+    """False when the journal is gone (expired, or lost with a Redis restart)."""
+    terminal: bool
+    """True when someone ended the journal (cancel from any instance, ``producer_lost``)."""
+    watchers: int
+    """Processes with at least one live subscriber on the stream."""
+
+
+def parse_last_event_id(header: str | None, query: str | None = None) -> int | None:
+    """The seq a subscriber already has, from ``Last-Event-ID`` or ``?last_event_id=``.
+
+    The header wins when it is present and not blank (``EventSource`` sends it by itself);
+    ``None`` means "from the start". ``-1`` is accepted and also means "from the start" (a
+    subscriber that got an error before any event is told id ``-1``). Anything that is not a
+    decimal integer raises ``InvalidResumePoint``; whether the id lies in the future is
+    checked by ``Store.read`` against the journal.
+    """
+    raw = header if header is not None and header.strip() else query
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip()
+    if text == "-1":
+        return None
+    if not _RESUME_ID.fullmatch(text):
+        raise InvalidResumePoint(f"Last-Event-ID must be a decimal event number, got {raw[:40]!r}")
+    return int(text)
+
+
+def check_resume_point(after: int | None, length: int) -> int:
+    """The first seq to deliver for ``after`` in a journal of ``length`` events."""
+    if after is None or after == -1:
+        return 0
+    if after < -1:
+        raise InvalidResumePoint(f"resume point {after} is negative")
+    if after >= length:
+        raise InvalidResumePoint(
+            f"resume point {after} is in the future: the stream has {length} events"
+        )
+    return after + 1
+
+
+def producer_lost() -> Error:
+    """The verdict a reader appends when the producer's lease ran out."""
+    return Error.of(ErrorCode.PRODUCER_LOST, "the process generating this stream stopped")
+
+
+def check_batch(events: Sequence[Event]) -> bool:
+    """Whether ``events`` ends with a terminal event; a terminal anywhere else is a bug."""
+    if not events:
+        raise ValueError("append needs at least one event")
+    for event in events[:-1]:
+        if is_terminal(event):
+            raise ValueError("a terminal event must be the last event of a journal")
+    return is_terminal(events[-1])
+
+
+class Store(abc.ABC):
+    """A journal per stream. Implementations: ``MemoryStore``, ``RedisStore``.
+
+    ``retention``, ``max_events`` and ``tombstone_ttl`` are attributes every store has.
+    """
+
+    retention: float
+    max_events: int
+    tombstone_ttl: float
+
+    @abc.abstractmethod
+    async def create(
+        self,
+        stream_id: str,
+        *,
+        owner: str | None = None,
+        model: str | None = None,
+        lease: str | None = None,
+        lease_ttl: float = 10.0,
+    ) -> None:
+        """Create an empty journal; ``lease`` (a token) starts the producer lease with it.
+
+        Without a lease nobody watches the producer's liveness. Raises ``StreamExists``.
+        """
+
+    @abc.abstractmethod
+    async def info(self, stream_id: str) -> StreamInfo:
+        """The stream's metadata; raises ``StreamNotFound`` or ``StreamExpired``."""
+
+    @abc.abstractmethod
+    async def append_many(self, stream_id: str, events: Sequence[Event]) -> int:
+        """Append ``events`` (only the last may be terminal); return the last one's seq.
+
+        Raises ``JournalClosed`` after the terminal event and ``JournalFull`` when the cap
+        leaves room only for a terminal event (the events before that point are appended).
+        """
+
+    async def append(self, stream_id: str, event: Event) -> int:
+        """Append one event and return its seq (see ``append_many``)."""
+        return await self.append_many(stream_id, (event,))
+
+    async def finish(self, stream_id: str, terminal: Done | Error) -> bool:
+        """Append ``terminal`` unless the journal already ended; True if this call ended it."""
+        try:
+            await self.append_many(stream_id, (terminal,))
+        except JournalClosed:
+            return False
+        return True
+
+    @abc.abstractmethod
+    async def read(
+        self, stream_id: str, after: int | None = None
+    ) -> AsyncIterator[tuple[int, Event]]:
+        """Validate, then return an iterator of ``(seq, event)`` from ``after + 1`` onward.
+
+        Raises at once ``StreamNotFound``, ``StreamExpired``, ``InvalidResumePoint`` (``after``
+        beyond the last event) or ``StoreUnavailable``. The iterator replays, then follows
+        live, and stops after the terminal event. When the producer's lease is gone it
+        appends ``producer_lost`` and delivers it. When the store fails mid-read it yields a
+        synthesized ``error`` ``store_unavailable`` (not journaled) carrying the seq of the
+        last event delivered (``after``, or ``-1`` when none), so resuming from it loses
+        nothing, and stops.
+        """
+
+    @abc.abstractmethod
+    async def heartbeat(self, leases: Mapping[str, str], lease_ttl: float) -> dict[str, LeaseState]:
+        """Renew the producer lease of each ``stream_id -> token``; report each stream's state."""
+
+    @abc.abstractmethod
+    async def release(self, stream_id: str, token: str) -> None:
+        """Drop the producer lease if ``token`` still holds it."""
+
+    @abc.abstractmethod
+    async def watch(self, stream_ids: Iterable[str], member: str, ttl: float) -> None:
+        """Mark ``member`` (one process) as having subscribers on each stream for ``ttl`` s."""
+
+    @abc.abstractmethod
+    async def unwatch(self, stream_id: str, member: str) -> None:
+        """``member`` has no subscriber left on ``stream_id``."""
+
+    @abc.abstractmethod
+    async def aclose(self) -> None:
+        """Release connections; the store is unusable afterwards."""

@@ -1,0 +1,257 @@
+"""``MemoryStore``: the embedded journal store, one process, one event loop.
+
+Strategy: a journal is a Python list of event objects (events are immutable, so readers
+share them; nothing is encoded). Readers keep an index into the list and, once caught up,
+wait on the journal's ``asyncio.Event``, which each append sets and replaces, so one append
+wakes every waiting reader once. A waiting reader wakes every ``lease_check`` seconds to
+check the producer lease and ends a journal whose producer stopped renewing it with
+``producer_lost``. Expiry is lazy: deadlines sit in a heap that every call sweeps, so no
+background task is needed; an expired journal leaves a tombstone (its id and a deadline)
+for ``tombstone_ttl`` seconds. Times are ``time.monotonic()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+
+from surestream.events import Event, is_terminal
+from surestream.store.base import (
+    DEFAULT_MAX_EVENTS,
+    DEFAULT_RETENTION,
+    DEFAULT_TOMBSTONE_TTL,
+    JournalClosed,
+    JournalFull,
+    LeaseState,
+    Store,
+    StreamExists,
+    StreamExpired,
+    StreamInfo,
+    StreamNotFound,
+    check_batch,
+    check_resume_point,
+    producer_lost,
+)
+
+__all__ = ["DEFAULT_LEASE_CHECK", "MemoryStore"]
+
+DEFAULT_LEASE_CHECK = 1.0
+"""Seconds a caught-up reader waits before it checks the producer lease again."""
+
+
+class _Journal:
+    __slots__ = (
+        "changed",
+        "created_at",
+        "events",
+        "lease",
+        "lease_until",
+        "model",
+        "owner",
+        "terminal",
+        "watchers",
+    )
+
+    def __init__(self, owner: str | None, model: str | None) -> None:
+        self.owner = owner
+        self.model = model
+        self.created_at = time.time()
+        self.events: list[Event] = []
+        self.terminal = False
+        self.lease: str | None = None
+        self.lease_until = 0.0
+        self.watchers: dict[str, float] = {}
+        self.changed = asyncio.Event()
+
+    def notify(self) -> None:
+        changed, self.changed = self.changed, asyncio.Event()
+        changed.set()
+
+    def watcher_count(self, now: float) -> int:
+        for member in [m for m, until in self.watchers.items() if until <= now]:
+            del self.watchers[member]
+        return len(self.watchers)
+
+
+class MemoryStore(Store):
+    """Journals in this process's memory; the default store of the gateway.
+
+    ``retention``: seconds a journal stays after its terminal event; ``max_events``: events
+    per journal, terminal included; ``tombstone_ttl``: seconds an expired id is remembered
+    (``StreamExpired`` rather than ``StreamNotFound``); ``lease_check``: seconds between a
+    waiting reader's producer-lease checks.
+    """
+
+    def __init__(
+        self,
+        *,
+        retention: float = DEFAULT_RETENTION,
+        max_events: int = DEFAULT_MAX_EVENTS,
+        tombstone_ttl: float = DEFAULT_TOMBSTONE_TTL,
+        lease_check: float = DEFAULT_LEASE_CHECK,
+    ) -> None:
+        if max_events < 2:
+            raise ValueError("max_events must leave room for one event and the terminal one")
+        self.retention = retention
+        self.max_events = max_events
+        self.tombstone_ttl = tombstone_ttl
+        self.lease_check = lease_check
+        self._journals: dict[str, _Journal] = {}
+        self._expiry: list[tuple[float, str]] = []
+        self._tombstones: dict[str, float] = {}
+        self._tombstone_expiry: list[tuple[float, str]] = []
+
+    def __len__(self) -> int:
+        """Journals currently held (live or within their retention)."""
+        self._sweep()
+        return len(self._journals)
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        while self._expiry and self._expiry[0][0] <= now:
+            deadline, stream_id = heapq.heappop(self._expiry)
+            if self._journals.pop(stream_id, None) is not None:
+                gone_until = deadline + self.tombstone_ttl
+                self._tombstones[stream_id] = gone_until
+                heapq.heappush(self._tombstone_expiry, (gone_until, stream_id))
+        while self._tombstone_expiry and self._tombstone_expiry[0][0] <= now:
+            _, stream_id = heapq.heappop(self._tombstone_expiry)
+            self._tombstones.pop(stream_id, None)
+
+    def _get(self, stream_id: str) -> _Journal:
+        self._sweep()
+        journal = self._journals.get(stream_id)
+        if journal is not None:
+            return journal
+        if stream_id in self._tombstones:
+            raise StreamExpired(f"stream {stream_id} has expired")
+        raise StreamNotFound(f"no stream {stream_id}")
+
+    async def create(
+        self,
+        stream_id: str,
+        *,
+        owner: str | None = None,
+        model: str | None = None,
+        lease: str | None = None,
+        lease_ttl: float = 10.0,
+    ) -> None:
+        """Create an empty journal (see ``Store.create``)."""
+        self._sweep()
+        if stream_id in self._journals or stream_id in self._tombstones:
+            raise StreamExists(f"stream {stream_id} already exists")
+        journal = _Journal(owner, model)
+        if lease is not None:
+            journal.lease = lease
+            journal.lease_until = time.monotonic() + lease_ttl
+        self._journals[stream_id] = journal
+
+    async def info(self, stream_id: str) -> StreamInfo:
+        """The stream's metadata (see ``Store.info``)."""
+        journal = self._get(stream_id)
+        return StreamInfo(
+            stream_id,
+            journal.owner,
+            journal.model,
+            journal.created_at,
+            len(journal.events),
+            journal.terminal,
+        )
+
+    def _append(self, stream_id: str, journal: _Journal, events: Sequence[Event]) -> int:
+        terminal = check_batch(events)
+        if journal.terminal:
+            raise JournalClosed(f"stream {stream_id} has ended")
+        room = self.max_events - 1 - len(journal.events)
+        body = events[:-1] if terminal else events
+        journal.events.extend(body[: max(room, 0)])
+        if len(body) > room:
+            journal.notify()
+            raise JournalFull(f"stream {stream_id} reached {self.max_events} events")
+        if terminal:
+            journal.events.append(events[-1])
+            journal.terminal = True
+            journal.lease = None
+            heapq.heappush(self._expiry, (time.monotonic() + self.retention, stream_id))
+        journal.notify()
+        return len(journal.events) - 1
+
+    async def append_many(self, stream_id: str, events: Sequence[Event]) -> int:
+        """Append events (see ``Store.append_many``)."""
+        return self._append(stream_id, self._get(stream_id), events)
+
+    async def read(
+        self, stream_id: str, after: int | None = None
+    ) -> AsyncIterator[tuple[int, Event]]:
+        """Validate, then replay and follow (see ``Store.read``)."""
+        journal = self._get(stream_id)
+        start = check_resume_point(after, len(journal.events))
+        return self._follow(stream_id, journal, start)
+
+    async def _follow(
+        self, stream_id: str, journal: _Journal, pos: int
+    ) -> AsyncIterator[tuple[int, Event]]:
+        events = journal.events
+        while True:
+            while pos < len(events):
+                event = events[pos]
+                yield pos, event
+                pos += 1
+                if is_terminal(event):
+                    return
+            if journal.terminal:
+                return
+            changed = journal.changed
+            try:
+                async with asyncio.timeout(self.lease_check):
+                    await changed.wait()
+            except TimeoutError:
+                if (
+                    journal.lease is not None
+                    and not journal.terminal
+                    and journal.lease_until <= time.monotonic()
+                ):
+                    self._append(stream_id, journal, (producer_lost(),))
+
+    async def heartbeat(self, leases: Mapping[str, str], lease_ttl: float) -> dict[str, LeaseState]:
+        """Renew leases and report (see ``Store.heartbeat``)."""
+        self._sweep()
+        now = time.monotonic()
+        out: dict[str, LeaseState] = {}
+        for stream_id, token in leases.items():
+            journal = self._journals.get(stream_id)
+            if journal is None:
+                out[stream_id] = LeaseState(False, False, 0)
+                continue
+            if not journal.terminal:
+                journal.lease = token
+                journal.lease_until = now + lease_ttl
+            out[stream_id] = LeaseState(True, journal.terminal, journal.watcher_count(now))
+        return out
+
+    async def release(self, stream_id: str, token: str) -> None:
+        """Drop the lease (see ``Store.release``)."""
+        journal = self._journals.get(stream_id)
+        if journal is not None and journal.lease == token:
+            journal.lease_until = 0.0
+
+    async def watch(self, stream_ids: Iterable[str], member: str, ttl: float) -> None:
+        """Refresh ``member``'s watch on each stream (see ``Store.watch``)."""
+        until = time.monotonic() + ttl
+        for stream_id in stream_ids:
+            journal = self._journals.get(stream_id)
+            if journal is not None:
+                journal.watchers[member] = until
+
+    async def unwatch(self, stream_id: str, member: str) -> None:
+        """Forget ``member``'s watch (see ``Store.unwatch``)."""
+        journal = self._journals.get(stream_id)
+        if journal is not None:
+            journal.watchers.pop(member, None)
+
+    async def aclose(self) -> None:
+        """Drop every journal."""
+        self._journals.clear()
+        self._expiry.clear()
