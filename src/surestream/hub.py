@@ -145,6 +145,7 @@ class _Producer:
         self.source = source
         self.orphan_since: float | None = time.monotonic()
         self.stopping = False
+        self.next_seq = 1
         self.task: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
@@ -189,7 +190,7 @@ class _Producer:
                 except asyncio.QueueEmpty:
                     break
             try:
-                await store.append_many(stream_id, batch)
+                self.next_seq = await store.append_many(stream_id, batch, expect=self.next_seq) + 1
             except JournalFull:
                 await store.finish(stream_id, Done(FinishReason.LENGTH))
                 return
@@ -319,7 +320,7 @@ class Hub:
             await self.store.create(
                 stream_id, owner=owner, model=model, lease=token, lease_ttl=self.lease_ttl
             )
-            await self.store.append(stream_id, Start(stream=stream_id, model=model))
+            await self.store.append(stream_id, Start(stream=stream_id, model=model), expect=0)
         except BaseException:
             await _aclose(source)
             raise

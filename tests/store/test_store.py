@@ -237,3 +237,16 @@ async def test_released_lease_lets_readers_report_producer_lost(make_store: Stor
     seq, event = await pending
     assert seq == 1
     assert isinstance(event, Error) and event.code == "producer_lost"
+
+
+async def test_expected_seq_guards_against_a_second_producer(make_store: StoreFactory) -> None:
+    store = make_store()
+    await store.create("s1")
+    assert await store.append("s1", BODY[0], expect=0) == 0
+    assert await store.append_many("s1", BODY[1:3], expect=1) == 2
+    with pytest.raises(ValueError):
+        await store.append("s1", Text("stale"), expect=1)
+    assert await store.finish("s1", Done("cancelled"))
+    with pytest.raises(JournalClosed):
+        await store.append("s1", Text("late"), expect=3)
+    assert [event for _, event in await collect(store, "s1")] == [*BODY[:3], Done("cancelled")]

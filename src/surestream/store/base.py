@@ -208,16 +208,21 @@ class Store(abc.ABC):
         """The stream's metadata; raises ``StreamNotFound`` or ``StreamExpired``."""
 
     @abc.abstractmethod
-    async def append_many(self, stream_id: str, events: Sequence[Event]) -> int:
+    async def append_many(
+        self, stream_id: str, events: Sequence[Event], *, expect: int | None = None
+    ) -> int:
         """Append ``events`` (only the last may be terminal); return the last one's seq.
 
         Raises ``JournalClosed`` after the terminal event and ``JournalFull`` when the cap
         leaves room only for a terminal event (the events before that point are appended).
+        ``expect``, the seq the first event must get, makes the append idempotent (a store
+        may then retry it when a reply is lost); a journal at another seq that has not ended
+        raises ``ValueError`` (two producers on one stream).
         """
 
-    async def append(self, stream_id: str, event: Event) -> int:
+    async def append(self, stream_id: str, event: Event, *, expect: int | None = None) -> int:
         """Append one event and return its seq (see ``append_many``)."""
-        return await self.append_many(stream_id, (event,))
+        return await self.append_many(stream_id, (event,), expect=expect)
 
     async def finish(self, stream_id: str, terminal: Done | Error) -> bool:
         """Append ``terminal`` unless the journal already ended; True if this call ended it."""

@@ -160,10 +160,18 @@ class MemoryStore(Store):
             journal.terminal,
         )
 
-    def _append(self, stream_id: str, journal: _Journal, events: Sequence[Event]) -> int:
+    def _append(
+        self,
+        stream_id: str,
+        journal: _Journal,
+        events: Sequence[Event],
+        expect: int | None = None,
+    ) -> int:
         terminal = check_batch(events)
         if journal.terminal:
             raise JournalClosed(f"stream {stream_id} has ended")
+        if expect is not None and expect != len(journal.events):
+            raise ValueError(f"append at seq {expect}, but {stream_id} is at {len(journal.events)}")
         room = self.max_events - 1 - len(journal.events)
         body = events[:-1] if terminal else events
         journal.events.extend(body[: max(room, 0)])
@@ -178,9 +186,11 @@ class MemoryStore(Store):
         journal.notify()
         return len(journal.events) - 1
 
-    async def append_many(self, stream_id: str, events: Sequence[Event]) -> int:
+    async def append_many(
+        self, stream_id: str, events: Sequence[Event], *, expect: int | None = None
+    ) -> int:
         """Append events (see ``Store.append_many``)."""
-        return self._append(stream_id, self._get(stream_id), events)
+        return self._append(stream_id, self._get(stream_id), events, expect)
 
     async def read(
         self, stream_id: str, after: int | None = None

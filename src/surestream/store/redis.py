@@ -31,9 +31,10 @@ reconnects by itself on the next call once Redis is back.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -41,6 +42,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
 
 from surestream.events import Error, ErrorCode, Event, dumps, is_terminal, loads
 from surestream.store.base import (
@@ -93,13 +95,14 @@ _APPEND = """
 local meta = redis.call('HMGET', KEYS[2], 'next', 'terminal', 'leased')
 if not meta[1] then return {-3, -1} end
 local seq = tonumber(meta[1])
+if ARGV[6] ~= '' and tonumber(ARGV[6]) ~= seq then return {-5, seq - 1, meta[2]} end
 if meta[2] == '1' then return {-1, seq - 1} end
 if ARGV[5] == 'l' and (meta[3] ~= '1' or redis.call('EXISTS', KEYS[3]) == 1) then
   return {-4, seq - 1}
 end
 local first = seq
 local cap = tonumber(ARGV[1]) - 1
-local n = #ARGV - 5
+local n = #ARGV - 6
 local term = ARGV[4] == '1'
 local body = n
 if term then body = n - 1 end
@@ -109,11 +112,11 @@ for i = 1, body do
     status = -2
     break
   end
-  redis.call('XADD', KEYS[1], seq .. '-1', 'e', ARGV[5 + i])
+  redis.call('XADD', KEYS[1], seq .. '-1', 'e', ARGV[6 + i])
   seq = seq + 1
 end
 if status == 0 and term then
-  redis.call('XADD', KEYS[1], seq .. '-1', 'e', ARGV[5 + n])
+  redis.call('XADD', KEYS[1], seq .. '-1', 'e', ARGV[6 + n])
   seq = seq + 1
   redis.call('HSET', KEYS[2], 'next', seq, 'terminal', 1)
   redis.call('DEL', KEYS[3])
@@ -132,7 +135,10 @@ return {status, seq - 1}
 """
 
 _CREATE = """
-if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[5]) == 1 then
+  if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) == ARGV[3] then return 1 end
+  return 0
+end
 local leased = 0
 if ARGV[3] ~= '' then leased = 1 end
 redis.call('HSET', KEYS[2], 'who', ARGV[1], 'created', ARGV[2], 'next', 0, 'terminal', 0,
@@ -175,6 +181,11 @@ return 0
 """
 
 _FAILURES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+_STALE: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError,)
+_UNSURE: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 
 
 async def _nothing() -> AsyncIterator[tuple[int, Event]]:
@@ -244,15 +255,33 @@ class RedisStore(Store):
         base = f"{self.prefix}{{{stream_id}}}:"
         return [base + "events", base + "meta", base + "lease", base + "watch", base + "gone"]
 
-    async def _call(self, awaitable: Awaitable[_T]) -> _T:
+    async def _call(
+        self, command: Callable[[], Awaitable[_T]], *, retry: tuple[type[Exception], ...] = _STALE
+    ) -> _T:
+        """Run ``command``; once more on ``retry`` errors (a connection gone stale while Redis
+        restarted); any failure becomes ``StoreUnavailable``."""
         try:
-            return await awaitable
+            try:
+                return await command()
+            except retry:
+                return await command()
         except _FAILURES as exc:
             raise StoreUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
 
+    async def _batch(
+        self, script: AsyncScript, calls: Sequence[tuple[list[str], list[str | int]]]
+    ) -> list[Any]:
+        async def run() -> list[Any]:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for keys, args in calls:
+                    await script(keys, args, client=pipe)
+                return await pipe.execute()
+
+        return await self._call(run)
+
     async def ping(self) -> None:
         """Raise ``StoreUnavailable`` unless Redis answers (for health checks)."""
-        await self._call(self._redis.ping())
+        await self._call(self._redis.ping)
 
     async def create(
         self,
@@ -272,20 +301,24 @@ class RedisStore(Store):
             _ms(lease_ttl + self.retention),
             _ms(self.tombstone_ttl),
         ]
-        created = await self._call(self._create_script(self._keys(stream_id), args))
+        keys = self._keys(stream_id)
+        created = await self._call(
+            lambda: self._create_script(keys, args), retry=_STALE if lease else ()
+        )
         if not created:
             raise StreamExists(f"stream {stream_id} already exists")
 
     async def _missing(self, stream_id: str) -> Exception:
-        gone = await self._call(self._redis.exists(self._keys(stream_id)[4]))
+        gone = await self._call(lambda: self._redis.exists(self._keys(stream_id)[4]))
         if gone:
             return StreamExpired(f"stream {stream_id} has expired")
         return StreamNotFound(f"no stream {stream_id}")
 
     async def info(self, stream_id: str) -> StreamInfo:
         """The stream's metadata (see ``Store.info``)."""
+        key = self._keys(stream_id)[1]
         raw: dict[bytes, bytes] = await self._call(
-            self._redis.hgetall(self._keys(stream_id)[1])  # type: ignore[arg-type]
+            lambda: self._redis.hgetall(key)  # type: ignore[arg-type,return-value]
         )
         if not raw:
             raise await self._missing(stream_id)
@@ -299,7 +332,9 @@ class RedisStore(Store):
             raw[b"terminal"] == b"1",
         )
 
-    async def _run_append(self, stream_id: str, events: Sequence[Event], mode: str) -> int:
+    async def _run_append(
+        self, stream_id: str, events: Sequence[Event], mode: str, expect: int | None
+    ) -> int:
         terminal = check_batch(events)
         args: list[bytes | str | int] = [
             self.max_events,
@@ -307,20 +342,42 @@ class RedisStore(Store):
             _ms(self.tombstone_ttl),
             "1" if terminal else "0",
             mode,
+            "" if expect is None else expect,
         ]
         args.extend(dumps(event) for event in events)
-        status, last = await self._call(self._append_script(self._keys(stream_id), args))
+        keys = self._keys(stream_id)
+        attempts = 0
+
+        async def run() -> Any:
+            nonlocal attempts
+            attempts += 1
+            return await self._append_script(keys, args)
+
+        safe = expect is not None or mode == "l"
+        reply = await self._call(run, retry=_UNSURE if safe else ())
+        status, last = int(reply[0]), int(reply[1])
+        if status == -5:
+            assert expect is not None
+            if attempts > 1 and last == expect + len(events) - 1:
+                return last
+            if reply[2] == b"1":
+                raise JournalClosed(f"stream {stream_id} has ended")
+            if attempts > 1 and last >= expect:
+                raise JournalFull(f"stream {stream_id} reached {self.max_events} events")
+            raise ValueError(f"append at seq {expect}, but stream {stream_id} is at {last + 1}")
         if status == -3:
             raise await self._missing(stream_id)
         if status == -1:
             raise JournalClosed(f"stream {stream_id} has ended")
         if status == -2:
             raise JournalFull(f"stream {stream_id} reached {self.max_events} events")
-        return int(last)
+        return last
 
-    async def append_many(self, stream_id: str, events: Sequence[Event]) -> int:
-        """Append events (see ``Store.append_many``)."""
-        return await self._run_append(stream_id, events, "a")
+    async def append_many(
+        self, stream_id: str, events: Sequence[Event], *, expect: int | None = None
+    ) -> int:
+        """Append events (see ``Store.append_many``); with ``expect`` a lost reply is retried."""
+        return await self._run_append(stream_id, events, "a", expect)
 
     async def read(
         self, stream_id: str, after: int | None = None
@@ -340,7 +397,9 @@ class RedisStore(Store):
         while True:
             try:
                 reply: Any = await self._call(
-                    self._redis.xread({key: cursor}, count=self.read_batch, block=block)
+                    functools.partial(
+                        self._redis.xread, {key: cursor}, count=self.read_batch, block=block
+                    )
                 )
                 if not reply:
                     await self._check_lease(stream_id)
@@ -360,7 +419,7 @@ class RedisStore(Store):
 
     async def _check_lease(self, stream_id: str) -> None:
         with contextlib.suppress(JournalClosed):
-            await self._run_append(stream_id, (producer_lost(),), "l")
+            await self._run_append(stream_id, (producer_lost(),), "l", None)
 
     async def heartbeat(self, leases: Mapping[str, str], lease_ttl: float) -> dict[str, LeaseState]:
         """Renew leases and report, in one pipeline (see ``Store.heartbeat``)."""
@@ -368,14 +427,13 @@ class RedisStore(Store):
             return {}
         ids = list(leases)
         keep = _ms(lease_ttl + self.retention)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for stream_id in ids:
-                await self._heartbeat_script(
-                    self._keys(stream_id),
-                    [leases[stream_id], _ms(lease_ttl), keep, _ms(self.tombstone_ttl)],
-                    client=pipe,
-                )
-            replies = await self._call(pipe.execute())
+        replies = await self._batch(
+            self._heartbeat_script,
+            [
+                (self._keys(sid), [leases[sid], _ms(lease_ttl), keep, _ms(self.tombstone_ttl)])
+                for sid in ids
+            ],
+        )
         return {
             stream_id: LeaseState(bool(exists), bool(terminal), int(watchers))
             for stream_id, (exists, terminal, watchers) in zip(ids, replies, strict=True)
@@ -383,21 +441,22 @@ class RedisStore(Store):
 
     async def release(self, stream_id: str, token: str) -> None:
         """Drop the lease (see ``Store.release``)."""
-        await self._call(self._release_script(self._keys(stream_id), [token]))
+        keys = self._keys(stream_id)
+        await self._call(lambda: self._release_script(keys, [token]))
 
     async def watch(self, stream_ids: Iterable[str], member: str, ttl: float) -> None:
         """Refresh ``member``'s watch on each stream, in one pipeline (see ``Store.watch``)."""
         ids = list(stream_ids)
         if not ids:
             return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for stream_id in ids:
-                await self._watch_script(self._keys(stream_id), [member, _ms(ttl)], client=pipe)
-            await self._call(pipe.execute())
+        await self._batch(
+            self._watch_script, [(self._keys(sid), [member, _ms(ttl)]) for sid in ids]
+        )
 
     async def unwatch(self, stream_id: str, member: str) -> None:
         """Forget ``member``'s watch (see ``Store.unwatch``)."""
-        await self._call(self._redis.zrem(self._keys(stream_id)[3], member))
+        key = self._keys(stream_id)[3]
+        await self._call(lambda: self._redis.zrem(key, member))
 
     async def aclose(self) -> None:
         """Close the connection pool (unless the client was passed in)."""
