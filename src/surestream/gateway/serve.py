@@ -12,6 +12,7 @@ import argparse
 import socket
 import sys
 from collections.abc import Sequence
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to listen on (default 8000; 0: any free)")
     p.add_argument("--store", help="'memory' (default) or redis://HOST:PORT/DB")
+    p.add_argument("--redis-prefix", metavar="PREFIX", help="prefix of every Redis key")
     p.add_argument(
         "--upstream",
         action="append",
@@ -73,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         "max-streams-per-key",
         "max-subscribers",
         "max-events-per-stream",
+        "max-metadata-items",
+        "max-metadata-chars",
     ):
         p.add_argument(f"--{limit}", type=int, metavar="N")
     p.add_argument("--log-level")
@@ -101,7 +105,7 @@ def curl_line(base_url: str) -> str:
     body = '{"model":"demo","messages":[{"role":"user","content":"Tell me about streams"}]}'
     return (
         f"curl -N {base_url}/v1/chat/stream -H 'Content-Type: application/json' "
-        f"-H 'Authorization: Bearer $KEY' -d '{body}'"
+        f"-H \"Authorization: Bearer $KEY\" -d '{body}'"
     )
 
 
@@ -122,10 +126,15 @@ class _AnnouncingServer(uvicorn.Server):
         base = f"http://{self._settings.host}:{port}"
         line = curl_line(base)
         if not self._settings.api_keys:
-            line = line.replace(" -H 'Authorization: Bearer $KEY'", "")
+            line = line.replace(' -H "Authorization: Bearer $KEY"', "")
         self._console.print(f"[bold green]surestream[/] gateway listening on [bold]{base}[/]")
         self._console.print(f"  chat page: {base}/   models: {', '.join(self._models())}")
         self._console.print(f"  store: {self._settings.store}   try it:\n  {line}", soft_wrap=True)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Shut down gracefully; a requested shutdown exits with status 0, not the signal."""
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
 
     def _models(self) -> list[str]:
         return sorted(self._settings.model_routes())
@@ -138,7 +147,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         settings = load_settings(flags=_flags(ns), config_file=ns.config)
     except SettingsError as exc:
-        err.print(f"[bold red]surestream serve:[/] {exc}", highlight=False)
+        err.print(f"[bold red]surestream serve:[/] {exc}", highlight=False, soft_wrap=True)
         return 2
     from surestream.gateway.app import create_app
 

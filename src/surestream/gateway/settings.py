@@ -15,7 +15,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from surestream.errors import SurestreamError
 
@@ -119,6 +127,20 @@ class Settings(BaseModel):
             raise ValueError("must be one of critical, error, warning, info, debug, trace")
         return value.lower()
 
+    @model_validator(mode="after")
+    def _check_routes(self) -> Settings:
+        known = set(self.upstreams) | ({"demo"} if self.demo else set())
+        for model, (upstream, _) in self.model_routes().items():
+            if upstream not in known:
+                raise ValueError(
+                    f"models: {model!r} routes to {upstream!r}, which is not an upstream "
+                    f"(known: {', '.join(sorted(known)) or 'none'})"
+                )
+        for name in self.upstream_api_keys:
+            if name not in self.upstreams:
+                raise ValueError(f"upstream_api_keys: {name!r} is not an upstream")
+        return self
+
     def model_routes(self) -> dict[str, tuple[str, str]]:
         """Our model name -> (upstream name, upstream model); ``demo`` -> ("demo", "demo")."""
         routes: dict[str, tuple[str, str]] = {"demo": ("demo", "demo")} if self.demo else {}
@@ -185,12 +207,21 @@ def load_settings(
         for name, value in values.items():
             merged[name] = value
             origin[name] = source
+    keys, upstreams = merged.get("upstream_api_keys"), merged.get("upstreams")
+    if isinstance(keys, dict) and isinstance(upstreams, dict):
+        by_folded = {str(name).lower(): name for name in upstreams}
+        merged["upstream_api_keys"] = {
+            by_folded.get(str(name).lower(), name): key for name, key in keys.items()
+        }
     try:
         return Settings(**merged)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            name = str(err["loc"][0]) if err["loc"] else "?"
+            if not err["loc"]:
+                lines.append(str(err["msg"]).removeprefix("Value error, "))
+                continue
+            name = str(err["loc"][0])
             where = origin.get(name, "defaults")
             lines.append(f"setting {name!r} (from {where}): {err['msg']}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
