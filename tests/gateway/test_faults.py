@@ -173,3 +173,42 @@ async def test_idle_timeout_ends_a_silent_stream_while_heartbeats_flow(
     record = fake.fake.last
     assert await wait_ended(record)
     assert record.client_closed
+
+
+async def test_openai_client_going_away_closes_the_upstream(
+    gw: RunningGateway, fake: RunningFake
+) -> None:
+    fake.fake.enqueue("stall_after=2,stall=60")
+    async with (
+        httpx.AsyncClient(base_url=gw.url, timeout=20) as client,
+        client.stream(
+            "POST", "/v1/chat/completions", json={**FAKE_CHAT, "stream": True}
+        ) as response,
+    ):
+        async for line in response.aiter_lines():
+            if '"content":" from"' in line:
+                break
+    record = fake.fake.last
+    assert await wait_ended(record)
+    assert record.client_closed and not record.completed
+
+
+async def test_orphaned_journaled_stream_is_cancelled_after_orphan_grace(
+    fake: RunningFake,
+) -> None:
+    fake.fake.enqueue("stall_after=2,stall=60")
+    with run_gateway(fake_settings(fake, orphan_grace=0.3)) as gw:
+        async with (
+            httpx.AsyncClient(base_url=gw.url, timeout=20) as client,
+            client.stream("POST", "/v1/chat/stream", json=FAKE_CHAT) as response,
+        ):
+            location = response.headers["location"]
+            async for line in response.aiter_lines():
+                if '" from"' in line:
+                    break
+        record = fake.fake.last
+        assert await wait_ended(record)
+        assert record.client_closed
+        async with httpx.AsyncClient(base_url=gw.url, timeout=20) as client:
+            tail = await client.get(location, headers={"Last-Event-ID": "2"})
+    assert tail.text.rstrip().endswith('"finish_reason":"cancelled"}')

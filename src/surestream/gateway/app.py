@@ -153,9 +153,12 @@ async def _subscribe_response(
     events_sent = metrics.events_sent.labels(dialect)
 
     async def counted() -> AsyncIterator[Any]:
-        async for item in subscription:
-            events_sent.inc()
-            yield item
+        try:
+            async for item in subscription:
+                events_sent.inc()
+                yield item
+        finally:
+            await subscription.aclose()  # no longer a reader: the orphan clock may start
 
     async def on_close(verdict: object) -> None:
         metrics.active_subscribers.dec()
