@@ -250,3 +250,20 @@ async def test_expected_seq_guards_against_a_second_producer(make_store: StoreFa
     with pytest.raises(JournalClosed):
         await store.append("s1", Text("late"), expect=3)
     assert [event for _, event in await collect(store, "s1")] == [*BODY[:3], Done("cancelled")]
+
+
+async def test_live_readers_from_different_points_each_get_their_suffix(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store()
+    await store.create("s1")
+    await store.append_many("s1", BODY)
+    late = await store.read("s1", 3)
+    first = asyncio.ensure_future(anext(late))
+    assert await first == (4, BODY[4])
+    early = await store.read("s1")
+    middle = await store.read("s1", 1)
+    tasks = [asyncio.ensure_future(_drain(reader)) for reader in (late, early, middle)]
+    await store.append_many("s1", [Text("more"), ENDING])
+    whole = list(enumerate([*BODY, Text("more"), ENDING]))
+    assert [await task for task in tasks] == [whole[5:], whole, whole[2:]]

@@ -19,17 +19,24 @@ scripts also run on Redis Cluster::
 A live journal expires ``lease_ttl + retention`` after its producer's last heartbeat, so a
 journal nobody ended (producer dead, nobody watching) does not stay forever.
 
-Readers block in ``XREAD COUNT read_batch BLOCK read_block``; each time a block ends empty
-the reader runs the append script in "lost" mode, which appends ``producer_lost`` only if
-the journal is leased, not ended, and its lease key is gone. Every Redis call is bounded:
-socket timeouts, connect timeout, no retries (an append is not idempotent), and
-``read_block`` must stay below ``timeout``. A failure becomes ``StoreUnavailable`` (or, for
-a reader already streaming, a synthesized ``store_unavailable`` error event); redis-py
-reconnects by itself on the next call once Redis is back.
+Readers of one stream in one process share a *tail*: one task that blocks in ``XREAD COUNT
+read_batch BLOCK read_block`` (one connection per stream, not per subscriber), decodes each
+entry once and appends it to an in-process list that its readers follow as in
+``MemoryStore``; a reader resuming before the tail's first seq reads that gap with
+``XRANGE`` first. Each time a block ends empty the tail runs the append script in "lost"
+mode, which appends ``producer_lost`` only if the journal is leased, not ended, and its lease
+key is gone. Every Redis call is bounded: socket timeouts, connect timeout, ``read_block``
+below ``timeout``; redis-py's own retries are off, and a call that failed on a connection
+gone stale (Redis restarted) is repeated once if it is idempotent: reads, heartbeats, a
+``create`` with a lease token, and appends that name the seq their first event must get
+(``expect``, which the hub's producer always does). A failure becomes
+``StoreUnavailable`` (or, for a reader already streaming, a synthesized
+``store_unavailable`` error event); redis-py reconnects by itself once Redis is back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -65,6 +72,7 @@ from surestream.store.base import (
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_PREFIX",
     "DEFAULT_READ_BATCH",
     "DEFAULT_READ_BLOCK",
@@ -85,6 +93,10 @@ DEFAULT_CONNECT_TIMEOUT = 2.0
 
 DEFAULT_READ_BLOCK = 1.0
 """Seconds one ``XREAD BLOCK`` waits; also how often a waiting reader checks the lease."""
+
+DEFAULT_MAX_CONNECTIONS = 1000
+"""Connections in the pool. Each stream with subscribers in this process holds one while it
+waits for new events (its subscribers share it), plus a few for writes."""
 
 DEFAULT_READ_BATCH = 1000
 """Entries one ``XREAD`` returns at most (``COUNT``)."""
@@ -188,6 +200,32 @@ _UNSURE: tuple[type[Exception], ...] = (
 )
 
 
+class _Tail:
+    """This process's live copy of one journal from seq ``base`` on, shared by its readers.
+
+    One task per tail blocks in ``XREAD`` and decodes each entry once; readers follow the
+    list as they do in ``MemoryStore``. It ends at the terminal event or on a store failure.
+    """
+
+    __slots__ = ("base", "changed", "events", "failed", "readers", "task")
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+        self.events: list[Event] = []
+        self.failed = False
+        self.readers = 0
+        self.changed = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def notify(self) -> None:
+        changed, self.changed = self.changed, asyncio.Event()
+        changed.set()
+
+
+def _unavailable() -> Error:
+    return Error.of(ErrorCode.STORE_UNAVAILABLE, "the stream store is unavailable")
+
+
 async def _nothing() -> AsyncIterator[tuple[int, Event]]:
     return
     yield
@@ -204,7 +242,8 @@ class RedisStore(Store):
     ``aclose`` leaves it open). ``prefix``: the key prefix. ``retention``, ``max_events``,
     ``tombstone_ttl``: as in ``Store``. ``timeout``: seconds one command may take;
     ``connect_timeout``: seconds to connect; ``read_block``: seconds one ``XREAD BLOCK``
-    waits (must be below ``timeout``); ``read_batch``: entries per ``XREAD``.
+    waits (must be below ``timeout``); ``read_batch``: entries per ``XREAD``;
+    ``max_connections``: the pool size.
     """
 
     def __init__(
@@ -220,6 +259,7 @@ class RedisStore(Store):
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_block: float = DEFAULT_READ_BLOCK,
         read_batch: int = DEFAULT_READ_BATCH,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         if max_events < 2:
             raise ValueError("max_events must leave room for one event and the terminal one")
@@ -239,7 +279,9 @@ class RedisStore(Store):
             socket_connect_timeout=connect_timeout,
             retry=Retry(NoBackoff(), 0),
             decode_responses=False,
+            max_connections=max_connections,
         )
+        self._tails: dict[str, _Tail] = {}
         self._append_script = self._redis.register_script(_APPEND)
         self._create_script = self._redis.register_script(_CREATE)
         self._heartbeat_script = self._redis.register_script(_HEARTBEAT)
@@ -389,13 +431,29 @@ class RedisStore(Store):
             return _nothing()
         return self._follow(stream_id, start)
 
-    async def _follow(self, stream_id: str, start: int) -> AsyncIterator[tuple[int, Event]]:
+    def _join_tail(self, stream_id: str, start: int) -> _Tail:
+        tail = self._tails.get(stream_id)
+        if tail is None or tail.failed:
+            tail = _Tail(start)
+            self._tails[stream_id] = tail
+            tail.task = asyncio.create_task(self._run_tail(stream_id, tail))
+        tail.readers += 1
+        return tail
+
+    def _leave_tail(self, stream_id: str, tail: _Tail) -> None:
+        tail.readers -= 1
+        if tail.readers == 0:
+            if tail.task is not None:
+                tail.task.cancel()
+            if self._tails.get(stream_id) is tail:
+                del self._tails[stream_id]
+
+    async def _run_tail(self, stream_id: str, tail: _Tail) -> None:
         key = self._keys(stream_id)[0]
-        cursor: str | bytes = f"{start - 1}-1" if start > 0 else "0-0"
-        last = start - 1
+        cursor: str | bytes = f"{tail.base - 1}-1" if tail.base > 0 else "0-0"
         block = _ms(self.read_block)
-        while True:
-            try:
+        try:
+            while True:
                 reply: Any = await self._call(
                     functools.partial(
                         self._redis.xread, {key: cursor}, count=self.read_batch, block=block
@@ -404,18 +462,58 @@ class RedisStore(Store):
                 if not reply:
                     await self._check_lease(stream_id)
                     continue
-            except (StoreUnavailable, StreamNotFound, StreamExpired) as exc:
-                log.warning("journal %s unreadable: %s", stream_id, exc)
-                yield last, Error.of(ErrorCode.STORE_UNAVAILABLE, "the stream store is unavailable")
-                return
-            entries: list[tuple[bytes, dict[bytes, bytes]]] = reply[0][1]
-            for entry_id, fields in entries:
-                event = loads(fields[b"e"])
-                last = int(entry_id.split(b"-", 1)[0])
-                yield last, event
-                if is_terminal(event):
+                entries: list[tuple[bytes, dict[bytes, bytes]]] = reply[0][1]
+                tail.events.extend(loads(fields[b"e"]) for _, fields in entries)
+                cursor = entries[-1][0]
+                tail.notify()
+                if is_terminal(tail.events[-1]):
                     return
-            cursor = entries[-1][0]
+        except (StoreUnavailable, StreamNotFound, StreamExpired) as exc:
+            log.warning("journal %s unreadable: %s", stream_id, exc)
+            tail.failed = True
+            tail.notify()
+
+    async def _range(self, stream_id: str, first: int, last: int) -> AsyncIterator[Event]:
+        key = self._keys(stream_id)[0]
+        while first <= last:
+            entries: Any = await self._call(
+                functools.partial(
+                    self._redis.xrange, key, f"{first}-1", f"{last}-1", count=self.read_batch
+                )
+            )
+            if not entries:
+                raise StoreUnavailable(f"journal {stream_id} lost events {first}..{last}")
+            for _, fields in entries:
+                yield loads(fields[b"e"])
+            first = int(entries[-1][0].split(b"-", 1)[0]) + 1
+
+    async def _follow(self, stream_id: str, pos: int) -> AsyncIterator[tuple[int, Event]]:
+        tail = self._join_tail(stream_id, pos)
+        try:
+            if pos < tail.base:
+                try:
+                    async for event in self._range(stream_id, pos, tail.base - 1):
+                        yield pos, event
+                        pos += 1
+                except StoreUnavailable as exc:
+                    log.warning("journal %s unreadable: %s", stream_id, exc)
+                    yield pos - 1, _unavailable()
+                    return
+            while True:
+                changed = tail.changed
+                events = tail.events
+                while pos - tail.base < len(events):
+                    event = events[pos - tail.base]
+                    yield pos, event
+                    if is_terminal(event):
+                        return
+                    pos += 1
+                if tail.failed:
+                    yield pos - 1, _unavailable()
+                    return
+                await changed.wait()
+        finally:
+            self._leave_tail(stream_id, tail)
 
     async def _check_lease(self, stream_id: str) -> None:
         with contextlib.suppress(JournalClosed):
@@ -459,6 +557,11 @@ class RedisStore(Store):
         await self._call(lambda: self._redis.zrem(key, member))
 
     async def aclose(self) -> None:
-        """Close the connection pool (unless the client was passed in)."""
+        """Stop the readers' tails; close the connection pool (unless the client was passed in)."""
+        tasks = [tail.task for tail in self._tails.values() if tail.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tails.clear()
         if self._owns_client:
             await self._redis.aclose()
