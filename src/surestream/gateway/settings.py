@@ -22,12 +22,11 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from surestream.errors import SurestreamError
 
-__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "load_settings"]
+__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "load_settings", "route_problems"]
 
 ENV_PREFIX = "SURESTREAM_"
 
@@ -127,20 +126,6 @@ class Settings(BaseModel):
             raise ValueError("must be one of critical, error, warning, info, debug, trace")
         return value.lower()
 
-    @model_validator(mode="after")
-    def _check_routes(self) -> Settings:
-        known = set(self.upstreams) | ({"demo"} if self.demo else set())
-        for model, (upstream, _) in self.model_routes().items():
-            if upstream not in known:
-                raise ValueError(
-                    f"models: {model!r} routes to {upstream!r}, which is not an upstream "
-                    f"(known: {', '.join(sorted(known)) or 'none'})"
-                )
-        for name in self.upstream_api_keys:
-            if name not in self.upstreams:
-                raise ValueError(f"upstream_api_keys: {name!r} is not an upstream")
-        return self
-
     def model_routes(self) -> dict[str, tuple[str, str]]:
         """Our model name -> (upstream name, upstream model); ``demo`` -> ("demo", "demo")."""
         routes: dict[str, tuple[str, str]] = {"demo": ("demo", "demo")} if self.demo else {}
@@ -214,7 +199,7 @@ def load_settings(
             by_folded.get(str(name).lower(), name): key for name, key in keys.items()
         }
     try:
-        return Settings(**merged)
+        settings = Settings(**merged)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -225,3 +210,24 @@ def load_settings(
             where = origin.get(name, "defaults")
             lines.append(f"setting {name!r} (from {where}): {err['msg']}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+    problems = route_problems(settings)
+    if problems:
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
+    return settings
+
+
+def route_problems(settings: Settings) -> list[str]:
+    """What is wrong with the model routing and upstream keys of ``settings`` (for ``serve``,
+    where the upstreams come from the settings alone)."""
+    problems = []
+    known = set(settings.upstreams) | ({"demo"} if settings.demo else set())
+    for model, (upstream, _) in settings.model_routes().items():
+        if upstream not in known:
+            problems.append(
+                f"setting 'models': {model!r} routes to {upstream!r}, which is not an upstream "
+                f"(known: {', '.join(sorted(known)) or 'none'})"
+            )
+    for name in settings.upstream_api_keys:
+        if name not in settings.upstreams:
+            problems.append(f"setting 'upstream_api_keys': {name!r} is not an upstream")
+    return problems
