@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import importlib.metadata
 import json
 import os
 import platform
@@ -49,6 +50,14 @@ RESUME_EVENTS = 10_000
 REPEATS = 3
 RESULTS = Path(__file__).with_name("results") / "journal.json"
 WORDS = [" the", " quick", " brown", " fox", " jumps", " over", " a", " lazy", " dog."]
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def free_port() -> int:
@@ -166,10 +175,12 @@ def main() -> None:
     outcome = {
         "date": datetime.date.today().isoformat(),
         "machine": {
-            "cpu": platform.processor() or platform.machine(),
+            "cpu": cpu_model(),
             "cores": str(os.cpu_count()),
             "python": platform.python_version(),
             "redis": redis_version.removeprefix("v="),
+            "redis_py": importlib.metadata.version("redis"),
+            "hiredis": importlib.metadata.version("hiredis"),
             "load_at_start": load,
         },
         "events": EVENTS,
