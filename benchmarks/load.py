@@ -1,0 +1,501 @@
+"""Load benchmark: many concurrent streams through the gateway, against FastAPI + sse-starlette.
+
+What runs (each run in fresh processes, loopback only):
+
+- the server: ``uvicorn`` with uvloop + httptools, one process, access log off, serving either
+  the surestream gateway (``POST /v1/chat/stream``, MemoryStore or RedisStore; a private
+  ``redis-server`` on a free port is started for the Redis runs) or a typical FastAPI +
+  sse-starlette endpoint (see ``_load_apps.py``). Both stream the same demo model: one event
+  per token at ``--tps`` tokens/s, every answer exactly ``--duration`` seconds long, each
+  token's text its production time (``DemoModel(stamp=True)``);
+- the load generator (``_load_client.py``), its own process: raw asyncio sockets, one regular
+  expression per received chunk, opening ``N`` streams at ``--open-rate`` per second.
+
+Per run it records: streams that ended with ``done`` (and any error, lost connection or
+refusal), events/s delivered, the added latency of every token (receipt minus production
+stamp, same clock) as p50 / p99 / max, and over a steady window with all streams open the
+server's CPU (% of one core and µs per delivered event) and its RSS growth per stream from
+rest. For the MemoryStore the journal lives in the gateway's memory, so the RSS per stream is
+also given *beyond the journal*: the journal's bytes are the events it holds (events
+received so far plus each stream's ``start``) times the size of one stamped ``Text`` in
+memory (object, string and list slot). With Redis the journal lives in ``redis-server``,
+whose RSS growth is reported on its own.
+
+The default grid reproduces docs/load.md: N in ``--sizes`` at ``--tps`` for the gateway on
+each store and for sse-starlette, N in ``--slow-sizes`` at ``--slow-tps`` on the MemoryStore
+and sse-starlette, each ``--repeats`` times (medians reported); then the highest N in
+``--search`` at ``--tps`` at which the p99 added latency stays under ``--p99-limit`` ms, for
+the gateway (MemoryStore) and sse-starlette (N already in the grid are taken from it, the
+others run once; the search stops at the first N over the limit). The whole default run
+takes about 20 minutes; ``--quick`` is a small smoke run for development.
+
+Writes ``benchmarks/results/load.json`` and ``docs/load.png`` and prints the tables.
+
+Run: ``.venv/bin/python benchmarks/load.py`` (``--quick``; ``--help`` for the flags;
+``--plot-only`` redraws the plot from the JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from surestream.events import Start, Text
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+RESULTS = HERE / "results" / "load.json"
+PLOT = ROOT / "docs" / "load.png"
+VARIANTS = {
+    "memory": "surestream gateway, MemoryStore",
+    "redis": "surestream gateway, RedisStore",
+    "starlette": "FastAPI + sse-starlette",
+}
+COLORS = {"memory": "#1f77b4", "redis": "#2ca02c", "starlette": "#d62728"}
+OPEN_FILES = 20_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start (exit code {proc.poll()})")
+        time.sleep(0.05)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+@contextlib.contextmanager
+def _redis() -> Iterator[tuple[str, int]]:
+    """A private redis-server on a free port, no persistence; yields its URL and pid."""
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = [
+            *("redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""),
+            *("--appendonly", "no", "--dir", tmp, "--maxclients", "15000"),
+        ]
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait_for_port(port, proc, "redis-server")
+            yield f"redis://127.0.0.1:{port}/0", proc.pid
+        finally:
+            _stop(proc)
+
+
+@contextlib.contextmanager
+def _server(app: str, env: dict[str, str]) -> Iterator[tuple[int, int]]:
+    """A fresh uvicorn process serving ``_load_apps:<app>``; yields its port and pid."""
+    port = _free_port()
+    argv = [
+        *(sys.executable, "-m", "uvicorn", f"_load_apps:{app}", "--factory"),
+        *("--app-dir", str(HERE), "--host", "127.0.0.1", "--port", str(port)),
+        *("--loop", "uvloop", "--http", "httptools", "--no-access-log"),
+        *("--log-level", "warning", "--backlog", "4096"),
+    ]
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=log, stderr=log)
+        try:
+            _wait_for_port(port, proc, f"uvicorn {app}")
+            yield port, proc.pid
+        finally:
+            _stop(proc)
+            log.seek(0)
+            errors = log.read().decode(errors="replace")
+            if "Traceback" in errors:
+                print(f"server {app} logged errors:\n{errors[-2000:]}", file=sys.stderr)
+
+
+def journal_bytes_per_event() -> int:
+    """Bytes one stamped ``Text`` takes in a MemoryStore journal: object, str, list slot."""
+    text = " 1712345678.123456"
+    return sys.getsizeof(Text(text)) + sys.getsizeof(text) + 8
+
+
+def start_bytes() -> int:
+    """Bytes of a journal's ``Start`` event and its strings."""
+    start = Start("st_" + "x" * 30, "demo")
+    return sys.getsizeof(start) + sys.getsizeof(start.stream) + 8
+
+
+def run_once(variant: str, streams: int, tps: float, duration: float, args: Any) -> dict[str, Any]:
+    """One run: fresh server (and Redis), one load generator; its raw figures."""
+    tokens = max(2, round(tps * duration))
+    env = {"LOAD_TPS": str(tps), "LOAD_TOKENS": str(tokens)}
+    app = "starlette" if variant == "starlette" else "gateway"
+    with contextlib.ExitStack() as stack:
+        redis_pid = 0
+        if variant == "redis":
+            url, redis_pid = stack.enter_context(_redis())
+            env["LOAD_STORE"] = url
+        port, pid = stack.enter_context(_server(app, env))
+        argv = [
+            *(sys.executable, str(HERE / "_load_client.py"), "--port", str(port)),
+            *("--server-pid", str(pid), "--redis-pid", str(redis_pid)),
+            *("--streams", str(streams), "--tps", str(tps), "--tokens", str(tokens)),
+            *("--open-rate", str(args.open_rate), "--warmup", str(args.warmup)),
+            *("--deadline", str(duration * 2 + streams / args.open_rate + 30)),
+        ]
+        out = subprocess.run(argv, capture_output=True, check=False, timeout=duration * 4 + 300)
+        if out.returncode != 0:
+            raise RuntimeError(f"load generator failed: {out.stderr.decode()[-2000:]}")
+        raw: dict[str, Any] = json.loads(out.stdout)
+    return derive(raw, variant)
+
+
+def derive(raw: dict[str, Any], variant: str) -> dict[str, Any]:
+    """The figures the tables show, from one run's raw numbers."""
+    open_streams = max(1, raw["streams_mid"])
+    rss = (raw["rss_mid"] - raw["rss_rest"]) / 1024 / open_streams
+    journal = 0.0
+    if variant == "memory":
+        held = raw["journal_events_mid"] - raw["streams_mid"]
+        journal = (
+            (held * journal_bytes_per_event() + raw["streams_mid"] * start_bytes())
+            / 1024
+            / open_streams
+        )
+    outcomes = raw["outcomes"]
+    return {
+        "streams": raw["streams"],
+        "done": outcomes["done"],
+        "not_done": raw["streams"] - outcomes["done"],
+        "outcomes": outcomes,
+        "p50_ms": raw["latency"]["p50_ms"],
+        "p99_ms": raw["latency"]["p99_ms"],
+        "max_ms": raw["latency"]["max_ms"],
+        "events_per_s": raw["events_per_s"],
+        "offered_events_per_s": raw["offered_events_per_s"],
+        "cpu_percent": raw["server_cpu_percent"],
+        "cpu_us_per_event": raw["server_cpu_us_per_event"],
+        "rss_kib_per_stream": rss,
+        "journal_kib_per_stream": journal,
+        "rss_beyond_journal_kib_per_stream": rss - journal,
+        "redis_rss_kib_per_stream": (raw["redis_rss_mid"] - raw["redis_rss_rest"])
+        / 1024
+        / open_streams,
+        "redis_cpu_percent": raw["redis_cpu_percent"],
+        "client_cpu_percent": raw["client_cpu_percent"],
+        "open_s": raw["open_s"],
+        "window_s": raw["window_s"],
+        "production_overrun_ms_p99": raw["production_overrun_ms_p99"],
+        "raw": raw,
+    }
+
+
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians of every figure over the repeats; ``done`` is the worst run's."""
+    out: dict[str, Any] = {}
+    for key, value in runs[0].items():
+        if key in ("raw", "outcomes"):
+            continue
+        if key in ("done",):
+            out[key] = min(r[key] for r in runs)
+        elif key in ("not_done",):
+            out[key] = max(r[key] for r in runs)
+        elif isinstance(value, int | float):
+            out[key] = statistics.median(r[key] for r in runs)
+    out["runs"] = [{k: v for k, v in r.items() if k != "raw"} for r in runs]
+    return out
+
+
+def measure(
+    variant: str, streams: int, tps: float, duration: float, repeats: int, args: Any
+) -> dict[str, Any]:
+    runs = []
+    for i in range(repeats):
+        started = time.monotonic()
+        figures = run_once(variant, streams, tps, duration, args)
+        runs.append(figures)
+        print(
+            f"  {variant:>9} N={streams:>5} {tps:g} tok/s run {i + 1}/{repeats}: "
+            f"done {figures['done']}/{streams}, p99 {figures['p99_ms']:.1f} ms, "
+            f"cpu {figures['cpu_percent']:.0f}% ({figures['cpu_us_per_event']:.1f} µs/event), "
+            f"RSS {figures['rss_kib_per_stream']:.1f} KiB/stream "
+            f"[{time.monotonic() - started:.0f} s]",
+            flush=True,
+        )
+    return {"variant": variant, "streams": streams, "tps": tps, **median_of(runs)}
+
+
+def search(variant: str, grid: list[dict[str, Any]], args: Any) -> dict[str, Any]:
+    """The highest N in ``--search`` with p99 under the limit and every stream done."""
+    best, tried = 0, []
+    for streams in args.search:
+        known = [
+            r
+            for r in grid
+            if r["variant"] == variant and r["streams"] == streams and r["tps"] == args.tps
+        ]
+        result = known[0] if known else measure(variant, streams, args.tps, args.duration, 1, args)
+        ok = result["p99_ms"] < args.p99_limit and result["not_done"] == 0
+        tried.append({"streams": streams, "p99_ms": result["p99_ms"], "ok": ok})
+        if not ok:
+            break
+        best = streams
+    return {"variant": variant, "highest_n": best, "tried": tried}
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    versions = {
+        name: importlib.metadata.version(name)
+        for name in ("uvicorn", "uvloop", "httptools", "starlette", "fastapi", "sse-starlette")
+    }
+    redis_version = subprocess.run(
+        ["redis-server", "--version"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    return {
+        "cpu": model,
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "load_at_start": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
+        **versions,
+        "redis-server": next((w[2:] for w in redis_version if w.startswith("v=")), "?"),
+    }
+
+
+def run(args: Any) -> dict[str, Any]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, OPEN_FILES)), hard))
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if limit < 3 * max(args.sizes + args.slow_sizes + args.search) + 100:
+        print(f"warning: open-files limit {limit} may be too low for the largest N")
+    if "redis" in args.variants and shutil.which("redis-server") is None:
+        raise SystemExit("redis-server not found (needed for the RedisStore runs)")
+    results: dict[str, Any] = {
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(),
+        "settings": {
+            "tps": args.tps,
+            "duration_s": args.duration,
+            "slow_tps": args.slow_tps,
+            "slow_duration_s": args.slow_duration,
+            "open_rate": args.open_rate,
+            "repeats": args.repeats,
+            "p99_limit_ms": args.p99_limit,
+            "journal_bytes_per_event": journal_bytes_per_event(),
+        },
+        "grid": [],
+        "slow": [],
+        "search": [],
+    }
+    for streams in args.sizes:
+        for variant in args.variants:
+            results["grid"].append(
+                measure(variant, streams, args.tps, args.duration, args.repeats, args)
+            )
+    for streams in args.slow_sizes:
+        for variant in [v for v in args.variants if v != "redis"]:
+            results["slow"].append(
+                measure(variant, streams, args.slow_tps, args.slow_duration, args.repeats, args)
+            )
+    if args.search:
+        for variant in [v for v in args.variants if v != "redis"]:
+            results["search"].append(search(variant, results["grid"], args))
+    return results
+
+
+def report(results: dict[str, Any]) -> None:
+    console = Console(width=140)
+    settings = results["settings"]
+    for key, title in (
+        ("grid", f"{settings['tps']:g} tokens/s per stream, {settings['duration_s']:g} s answers"),
+        (
+            "slow",
+            f"{settings['slow_tps']:g} tokens/s per stream, {settings['slow_duration_s']:g} s answers",
+        ),
+    ):
+        if not results[key]:
+            continue
+        table = Table(title=f"{title}; medians of {settings['repeats']}")
+        for column in (
+            "N",
+            "server",
+            "done",
+            "events/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "CPU %",
+            "CPU µs/event",
+            "RSS KiB/stream",
+            "beyond journal",
+        ):
+            table.add_column(column, justify="left" if column == "server" else "right")
+        for r in results[key]:
+            table.add_row(
+                f"{r['streams']:,}",
+                VARIANTS[r["variant"]],
+                f"{r['done']:,}/{r['streams']:,}",
+                f"{r['events_per_s']:,.0f}",
+                f"{r['p50_ms']:.1f}",
+                f"{r['p99_ms']:.1f}",
+                f"{r['max_ms']:.1f}",
+                f"{r['cpu_percent']:.0f}",
+                f"{r['cpu_us_per_event']:.1f}",
+                f"{r['rss_kib_per_stream']:.1f}",
+                f"{r['rss_beyond_journal_kib_per_stream']:.1f}",
+            )
+        console.print(table)
+    for s in results["search"]:
+        tried = ", ".join(
+            f"{t['streams']:,}: {t['p99_ms']:.0f} ms{'' if t['ok'] else ' (over)'}"
+            for t in s["tried"]
+        )
+        console.print(
+            f"highest N with p99 < {settings['p99_limit_ms']:g} ms at {settings['tps']:g} "
+            f"tokens/s, {VARIANTS[s['variant']]}: {s['highest_n']:,} ({tried})"
+        )
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    settings = results["settings"]
+    fig, (lat, mem) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for variant, name in VARIANTS.items():
+        rows = sorted(
+            (r for r in results["grid"] if r["variant"] == variant), key=lambda r: r["streams"]
+        )
+        if not rows:
+            continue
+        xs = [r["streams"] for r in rows]
+        style = {"color": COLORS[variant], "marker": "o", "label": name}
+        lat.plot(xs, [max(r["p99_ms"], 0.01) for r in rows], **style)
+        mem.plot(xs, [r["rss_kib_per_stream"] for r in rows], **style)
+        if variant == "memory":
+            mem.plot(
+                xs,
+                [r["rss_beyond_journal_kib_per_stream"] for r in rows],
+                color=COLORS[variant],
+                marker="o",
+                linestyle="--",
+                label=f"{name}, beyond the journal",
+            )
+        slow = [r for r in results["slow"] if r["variant"] == variant]
+        for r in slow:
+            marker = {"color": COLORS[variant], "marker": "s", "markerfacecolor": "none"}
+            lat.plot([r["streams"]], [max(r["p99_ms"], 0.01)], **marker, linestyle="none")
+            mem.plot([r["streams"]], [r["rss_kib_per_stream"]], **marker, linestyle="none")
+    lat.axhline(50, color="grey", linestyle=":", linewidth=1)
+    lat.set_xscale("log")
+    lat.set_yscale("log")
+    lat.set_xlabel("concurrent streams (N)")
+    lat.set_ylabel("p99 added latency per token (ms)")
+    lat.set_title(f"p99 added latency, {settings['tps']:g} tokens/s per stream")
+    mem.set_xscale("log")
+    mem.set_xlabel("concurrent streams (N)")
+    mem.set_ylabel("server RSS growth per open stream (KiB)")
+    mem.set_title("RSS per stream")
+    mem.set_ylim(bottom=0)
+    for ax in (lat, mem):
+        ax.grid(True, which="both", alpha=0.3)
+    handles, labels = mem.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    machine = results["machine"]
+    fig.suptitle(
+        f"surestream load benchmark ({machine['cores']} cores, {machine['cpu']}; "
+        f"squares: {settings['slow_tps']:g} tokens/s; dotted: 50 ms)",
+        fontsize=10,
+    )
+    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="Load benchmark: gateway vs FastAPI + sse-starlette")
+    p.add_argument("--sizes", type=_ints, default=[100, 1000, 5000], help="N at --tps")
+    p.add_argument("--tps", type=float, default=30.0, help="tokens per second per stream")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per answer at --tps")
+    p.add_argument("--slow-sizes", type=_ints, default=[5000], help="N at --slow-tps")
+    p.add_argument("--slow-tps", type=float, default=2.0)
+    p.add_argument("--slow-duration", type=float, default=30.0)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--search", type=_ints, default=[500, 1000, 2000, 3000, 5000])
+    p.add_argument("--p99-limit", type=float, default=100.0, help="ms, for --search")
+    p.add_argument("--open-rate", type=float, default=1000.0, help="streams opened per second")
+    p.add_argument("--warmup", type=int, default=100, help="short streams before each run")
+    p.add_argument(
+        "--variants",
+        type=lambda s: s.split(","),
+        default=list(VARIANTS),
+        help="memory,redis,starlette",
+    )
+    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--plot", type=Path, default=PLOT)
+    p.add_argument("--plot-only", action="store_true", help="redraw the plot from --out")
+    p.add_argument("--quick", action="store_true", help="a small smoke run (not for the docs)")
+    args = p.parse_args()
+    if args.plot_only:
+        results = json.loads(args.out.read_text())
+        report(results)
+        plot(results, args.plot)
+        return
+    if args.quick:
+        args.sizes, args.slow_sizes, args.search = [50, 200], [200], [50, 200]
+        args.duration, args.slow_duration, args.repeats, args.warmup = 3.0, 4.0, 1, 10
+        if args.out == RESULTS:
+            args.out = Path(tempfile.gettempdir()) / "load-quick.json"
+        if args.plot == PLOT:
+            args.plot = Path(tempfile.gettempdir()) / "load-quick.png"
+    started = time.monotonic()
+    results = run(args)
+    results["elapsed_s"] = round(time.monotonic() - started)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    report(results)
+    plot(results, args.plot)
+    print(f"results: {args.out}; plot: {args.plot}; {results['elapsed_s']} s")
+
+
+if __name__ == "__main__":
+    main()
