@@ -51,6 +51,9 @@ class Journal:
     first_cut: tuple[int, bytes] | None = None
     """``(n, tail)``: a reader without Last-Event-ID gets blocks ``0..n-1``, then ``tail``, and
     the connection closes (e.g. a retryable error written by a server going down)."""
+    resume_tail: bytes | None = None
+    """A reader with Last-Event-ID gets only these bytes, then the connection closes (e.g. a
+    verdict the server made up at the resume point, carrying that point's id)."""
     location: bool = True
     """Name the events URL in ``Location`` when the stream is created by POST."""
     gets: int = 0
@@ -66,6 +69,9 @@ class Journal:
     async def body(self, start: int) -> AsyncIterator[bytes]:
         """The stream from block ``start``, as the journal's options say."""
         yield self.preamble
+        if start > 0 and self.resume_tail is not None:
+            yield self.resume_tail
+            return
         if start == 0 and self.first_cut is not None:
             count, tail = self.first_cut
             for block in self.blocks[:count]:

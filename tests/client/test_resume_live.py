@@ -39,6 +39,9 @@ def journals() -> dict[str, Journal]:
             first_cut=(10, b"data: " + dumps(shutdown) + b"\n\n"), resume_status=410
         ),
         "shutdown": journal(first_cut=(10, b"data: " + dumps(shutdown) + b"\n\n")),
+        "verdict-at-resume": journal(
+            resume_tail=b"id: 6\ndata: " + dumps(Error("idle_timeout", "idle")) + b"\n\n"
+        ),
     }
 
 
@@ -73,6 +76,19 @@ async def test_cut_mid_event_resumes_with_last_event_id_exactly_once(
     assert events == EVENTS
     assert stream.attempts == 2
     assert journals["s"].last_event_ids == [None, "6"]
+
+
+async def test_a_verdict_made_up_at_the_resume_point_is_not_taken_for_a_duplicate(
+    server: ServerThread, journals: dict[str, Journal]
+) -> None:
+    async with Proxy(server.port) as proxy:
+        proxy.cut_after(cut_point(journals["verdict-at-resume"].blocks, 7), after=HEAD_END)
+        async with aconnect(f"{proxy.url}/streams/verdict-at-resume", **FAST) as stream:
+            with pytest.raises(StreamFailed) as failed:
+                await stream.text()
+    assert failed.value.error.code == "idle_timeout"
+    assert stream.attempts == 2
+    assert journals["verdict-at-resume"].last_event_ids == [None, "6"]
 
 
 async def test_post_created_stream_resumes_from_location_and_is_never_posted_again(

@@ -19,6 +19,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import orjson
+
 from surestream.sse import ServerSentEvent
 
 __all__ = [
@@ -97,7 +99,12 @@ class ReplayFilter:
             return []
         held, self._held = self._held, []
         seq = _seq(own_id)
-        if seq is not None and self._resume_seq is not None and seq <= self._resume_seq:
+        if (
+            seq is not None
+            and self._resume_seq is not None
+            and seq <= self._resume_seq
+            and not _is_verdict(sse)
+        ):
             return []
         self.active = False
         held.append(sse)
@@ -108,6 +115,22 @@ class ReplayFilter:
         held, self._held = self._held, []
         self.active = False
         return held
+
+
+def _is_verdict(sse: ServerSentEvent) -> bool:
+    """A terminal event the server made up at the resume point (a shutdown, a timeout).
+
+    Such a verdict is not in the journal and carries the id of the last event before it, so
+    it must not be taken for a replayed duplicate; a replayed *journal* terminal never has an
+    id at or before the resume point (the client would not have resumed after it).
+    """
+    try:
+        obj = orjson.loads(sse.data)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(obj, dict):
+        return False
+    return obj.get("type") in ("done", "error") or obj.get("done") is True or "error" in obj
 
 
 def _seq(event_id: str | None) -> int | None:
