@@ -475,12 +475,6 @@ export async function stream(url, options = {}) {
         for (const sse of events) {
           const ownId = sse.id !== previousId ? sse.id : null;
           previousId = sse.id;
-          if (ownId !== null) {
-            const seq = sequence(ownId);
-            if (seq !== null && st.lastSeq !== null && seq <= st.lastSeq) continue; // a replay
-            if (seq !== null) st.lastSeq = seq;
-            st.lastEventId = ownId;
-          }
           let event;
           try {
             event = JSON.parse(sse.data);
@@ -488,6 +482,15 @@ export async function stream(url, options = {}) {
             continue; // not ours: the protocol's data is always one JSON object
           }
           if (!event || typeof event !== "object" || typeof event.type !== "string") continue;
+          if (ownId !== null) {
+            const seq = sequence(ownId);
+            // A verdict the server made up at the resume point (shutdown, timeout) carries the
+            // id of the event before it: it is not a replay.
+            const verdict = event.type === "done" || event.type === "error";
+            if (seq !== null && st.lastSeq !== null && seq <= st.lastSeq && !verdict) continue;
+            if (seq !== null && (st.lastSeq === null || seq > st.lastSeq)) st.lastSeq = seq;
+            st.lastEventId = ownId;
+          }
           st.failures = 0;
           armIdle();
           if (event.type === "start" && typeof event.stream === "string") st.streamId ??= event.stream;
