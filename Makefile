@@ -2,31 +2,44 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+UV := $(VENV)/bin/uv
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test lint typecheck pytest system-deps bench clean
+.PHONY: serve test system-deps bench clean
 
-$(STAMP): pyproject.toml
+$(UV):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade pip uv
-	@$(VENV)/bin/uv pip install -q --python $(PY) -e '.[test]'
-	@touch $(STAMP)
+	@$(PY) -m pip install -q --upgrade pip uv 2>&1 | grep -v "^WARNING: Location" || true
 
-serve: $(STAMP)
-	$(VENV)/bin/surestream serve
+$(RUN_STAMP): pyproject.toml | $(UV)
+	@$(UV) pip install -q --python $(PY) -e .
+	@touch $@
 
-# Debian packages the tests use (real redis-server, real chromium); installed only when missing.
+$(TEST_STAMP): pyproject.toml | $(UV)
+	@$(UV) pip install -q --python $(PY) -e '.[test]'
+	@touch $@ $(RUN_STAMP)
+
+# Start the gateway on http://127.0.0.1:8000 with the built-in demo model.
+serve: $(RUN_STAMP)
+	$(VENV)/bin/surestream serve $(ARGS)
+
+# Debian packages the tests drive for real (redis-server, chromium, nginx); installed when missing.
 system-deps:
 	@bash scripts/system-deps.sh
 
-test: $(STAMP) system-deps
+test: $(TEST_STAMP) system-deps
 	$(PY) -m ruff check src tests benchmarks examples
 	$(PY) -m ruff format --check src tests benchmarks examples
 	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+# Every benchmark of the README, in turn (a few minutes; the load benchmark has its own flags).
+bench: $(TEST_STAMP)
 	$(PY) benchmarks/codec.py
+	$(PY) benchmarks/server.py
+	$(PY) benchmarks/client.py
+	$(PY) benchmarks/journal.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
