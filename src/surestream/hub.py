@@ -5,8 +5,10 @@ producer lease), appends ``Start`` and returns the stream id at once; a producer
 drains the source into the journal. Inside it a *pump* reads the source into a bounded
 queue and a *writer* appends whatever has queued up in one ``append_many``, so a source
 faster than the store is batched (one Redis round trip per batch) and a slow one is written
-event by event without delay. Every journal ends with exactly one terminal event, whatever
-happens:
+event by event without delay. A store whose appends never wait (``synchronous_appends``,
+the MemoryStore) needs neither queue nor writer: the pump appends each event itself, in
+the producer's one task, as the source yields it. Every journal ends with exactly one
+terminal event, whatever happens:
 
 =====================================  =================================================
 source ends                            ``done`` (``stop``), or the source's own terminal
@@ -40,7 +42,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -136,7 +138,8 @@ async def _aclose(obj: object) -> None:
 
 
 class _Producer:
-    """One stream's producer task: a pump (source -> queue) and a writer (queue -> store)."""
+    """One stream's producer task: a pump (source -> queue) and a writer (queue -> store),
+    or the pump alone (source -> store) when the store's appends never wait."""
 
     def __init__(self, hub: Hub, stream_id: str, token: str, source: AsyncIterable[Any]) -> None:
         self.hub = hub
@@ -149,16 +152,31 @@ class _Producer:
         self.task: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
+        try:
+            if getattr(self.hub.store, "synchronous_appends", False):
+                await self._pump(lambda event: self._append((event,)))
+            else:
+                await self._run_batched()
+        finally:
+            self.hub._producers.pop(self.stream_id, None)
+
+    async def _run_batched(self) -> None:
         queue: asyncio.Queue[Event] = asyncio.Queue(self.hub.max_pending)
-        pump = asyncio.create_task(self._pump(queue))
+
+        async def enqueue(event: Event) -> bool:
+            await queue.put(event)
+            return True
+
+        pump = asyncio.create_task(self._pump(enqueue))
         try:
             await self._write(queue)
         finally:
             pump.cancel()
             await asyncio.gather(pump, return_exceptions=True)
-            self.hub._producers.pop(self.stream_id, None)
 
-    async def _pump(self, queue: asyncio.Queue[Event]) -> None:
+    async def _pump(self, put: Callable[[Event], Awaitable[bool]]) -> None:
+        """Hand each event of the source to ``put``, then its terminal (False from ``put``:
+        stop reading)."""
         terminal: Done | Error
         iterator = aiter(self.source)
         try:
@@ -167,8 +185,8 @@ class _Producer:
                 if isinstance(event, Done | Error):
                     terminal = event
                     break
-                if not isinstance(event, Start):
-                    await queue.put(event)
+                if not isinstance(event, Start) and not await put(event):
+                    return
             else:
                 terminal = Done()
         except SourceFailed as exc:
@@ -178,10 +196,9 @@ class _Producer:
             terminal = Error.of(ErrorCode.INTERNAL_ERROR, "internal error")
         finally:
             await _aclose(iterator)
-        await queue.put(terminal)
+        await put(terminal)
 
     async def _write(self, queue: asyncio.Queue[Event]) -> None:
-        store, stream_id = self.hub.store, self.stream_id
         while True:
             batch = [await queue.get()]
             while len(batch) < self.hub.max_batch and not is_terminal(batch[-1]):
@@ -189,20 +206,26 @@ class _Producer:
                     batch.append(queue.get_nowait())
                 except asyncio.QueueEmpty:
                     break
-            try:
-                self.next_seq = await store.append_many(stream_id, batch, expect=self.next_seq) + 1
-            except JournalFull:
-                await store.finish(stream_id, Done(FinishReason.LENGTH))
+            if not await self._append(batch):
                 return
-            except (JournalClosed, StreamNotFound, StreamExpired):
-                return
-            except StoreUnavailable as exc:
-                log.warning("stream %s: store unavailable, producer stops: %s", stream_id, exc)
-                with contextlib.suppress(StoreUnavailable):
-                    await store.release(stream_id, self.token)
-                return
-            if is_terminal(batch[-1]):
-                return
+
+    async def _append(self, batch: Sequence[Event]) -> bool:
+        """Append ``batch``; False when the producer is done (terminal written, or the
+        journal refuses more)."""
+        store, stream_id = self.hub.store, self.stream_id
+        try:
+            self.next_seq = await store.append_many(stream_id, batch, expect=self.next_seq) + 1
+        except JournalFull:
+            await store.finish(stream_id, Done(FinishReason.LENGTH))
+            return False
+        except (JournalClosed, StreamNotFound, StreamExpired):
+            return False
+        except StoreUnavailable as exc:
+            log.warning("stream %s: store unavailable, producer stops: %s", stream_id, exc)
+            with contextlib.suppress(StoreUnavailable):
+                await store.release(stream_id, self.token)
+            return False
+        return not is_terminal(batch[-1])
 
 
 class Subscription:

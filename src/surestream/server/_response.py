@@ -9,7 +9,14 @@ Strategy: three small asyncio tasks per response, no task group.
   message, so a source faster than the socket costs one ``send`` per batch, not per event. When
   nothing is pending it sleeps on one future that the producer, the disconnect listener, the
   shutdown watcher or a single timer (the nearest of heartbeat, idle, first-event and
-  max-duration deadlines) resolves. No timer runs per event.
+  max-duration deadlines) resolves. While it sleeps, the producer sends an event itself
+  instead of waking it when the last send is at least ``BATCH_GAP`` old, so a slow source
+  costs one task switch per event, not two, and a fast one is still batched; the writer waits
+  for such a send to end before it sends anything.
+- No timer runs per event: the pump's timer stays armed while the deadline only moves later
+  (it then wakes the pump once, early, and is re-armed), and ``send_timeout`` is a watchdog
+  timer per response that looks at when the current send began, every ``send_timeout``
+  seconds, and cancels a send that has waited that long.
 - The *listener* waits for ``http.disconnect``, so a client that goes away is noticed while the
   source is silent, not only at the next write.
 
@@ -77,6 +84,8 @@ DEFAULT_RETRY = 3000
 """Reconnection time in ms written first (``retry:``), before any event."""
 HEARTBEAT = b": ping\n\n"
 """The heartbeat: an SSE comment, not an event, without an id."""
+BATCH_GAP = 0.001
+"""Seconds since the last send under which an event waits for the writer's next batch."""
 
 SourceItem: TypeAlias = Event | str | tuple[int, Event]
 """What a source yields: a typed event, a ``str`` (taken as ``Text``), or ``(seq, event)``."""
@@ -242,19 +251,28 @@ class _Run:
         "encoder",
         "first",
         "journal",
+        "last_event",
         "last_seq",
+        "last_write",
         "loop",
         "next_seq",
         "pending",
         "pending_size",
-        "produced",
         "resp",
         "send",
+        "send_expired",
+        "sending_since",
         "shutting_down",
         "source_done",
         "space",
+        "task",
         "terminal",
+        "timer",
+        "timer_at",
         "wake",
+        "wake_after_write",
+        "watchdog",
+        "writing",
     )
 
     def __init__(self, resp: EventStreamResponse, send: Send) -> None:
@@ -267,7 +285,9 @@ class _Run:
         self.next_seq = resp.first_seq
         self.last_seq = resp.first_seq - 1
         self.journal = False
-        self.produced = 0
+        self.last_event = self.last_write = self.loop.time()
+        self.writing = False
+        self.wake_after_write = False
         self.first = False
         self.terminal: Done | Error | None = None
         self.source_done = False
@@ -275,6 +295,13 @@ class _Run:
         self.shutting_down = False
         self.wake: asyncio.Future[None] | None = None
         self.space: asyncio.Future[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0
+        self.task: asyncio.Task[Any] | None = None
+        """The task whose send is under way (the watchdog cancels it when it takes too long)."""
+        self.sending_since: float | None = None
+        self.send_expired = False
+        self.watchdog: asyncio.TimerHandle | None = None
 
     # -- signals from the producer, the listener and the shutdown watcher ---------------------
 
@@ -317,6 +344,19 @@ class _Run:
 
     async def run(self, receive: Receive) -> Done | Error | None:
         resp = self.resp
+        if resp.send_timeout is not None:
+            self.watchdog = self.loop.call_later(
+                resp.send_timeout, self.watch_send, resp.send_timeout
+            )
+        try:
+            return await self.stream(receive)
+        finally:
+            for timer in (self.watchdog, self.timer):
+                if timer is not None:
+                    timer.cancel()
+
+    async def stream(self, receive: Receive) -> Done | Error | None:
+        resp = self.resp
         if not await self.write(
             {"type": "http.response.start", "status": resp.status_code, "headers": resp.raw_headers}
         ):
@@ -352,9 +392,10 @@ class _Run:
         pending = self.pending
         max_buffer = resp.max_buffer
         source = aiter(resp.source)
+        loop = self.loop
         try:
             async for item in source:
-                self.produced += 1
+                self.last_event = loop.time()
                 if self.terminal is not None:
                     break
                 if type(item) is str:
@@ -378,6 +419,14 @@ class _Run:
                 if chunk:
                     pending.append(chunk)
                     self.pending_size += len(chunk)
+                    if (
+                        self.wake is not None
+                        and not self.writing
+                        and self.last_event - self.last_write >= BATCH_GAP
+                    ):
+                        if not await self.flush():
+                            break
+                        continue
                     self.notify()
                     if self.pending_size >= max_buffer:
                         self.space = space = self.loop.create_future()
@@ -398,6 +447,24 @@ class _Run:
             self.source_done = True
             self.notify()
             await _aclose(source)
+
+    async def flush(self) -> bool:
+        """Send what is pending from the producer's task while the writer sleeps."""
+        pending = self.pending
+        body = b"".join(pending) if len(pending) > 1 else pending[0]
+        pending.clear()
+        self.pending_size = 0
+        self.writing = True
+        try:
+            sent = await self.write({"type": "http.response.body", "body": body, "more_body": True})
+        finally:
+            self.writing = False
+        if sent:
+            self.last_write = self.loop.time()
+        if not sent or self.wake_after_write:
+            self.wake_after_write = False
+            self.notify()
+        return sent
 
     def unpack(self, item: object) -> tuple[int, Event | None]:
         """The seq and event of a non-``str`` item (event None: skip it); TypeError if bad."""
@@ -420,18 +487,18 @@ class _Run:
         loop = self.loop
         pending = self.pending
         heartbeat = resp.heartbeat
-        started = last_write = last_event = loop.time()
-        seen = 0
+        started = loop.time()
         while True:
             if self.disconnected:
                 return False
+            if self.writing:
+                self.wake_after_write = True
+                await self.sleep(None)
+                continue
             now = loop.time()
-            if self.produced != seen:
-                seen = self.produced
-                last_event = now
             silence = self.silence_limit()
             if self.terminal is None:
-                self.check_limits(now - started, now - last_event)
+                self.check_limits(now - started, now - self.last_event)
             if pending:
                 body = b"".join(pending) if len(pending) > 1 else pending[0]
                 pending.clear()
@@ -446,18 +513,18 @@ class _Run:
                     return False
                 if final:
                     return True
-                last_write = loop.time()
+                self.last_write = loop.time()
                 continue
             if self.terminal is not None:
                 return await self.write({"type": "http.response.body", "body": b""})
-            if heartbeat is not None and now - last_write >= heartbeat:
+            if heartbeat is not None and now - self.last_write >= heartbeat:
                 pending.append(HEARTBEAT)
                 continue
-            deadlines = [] if heartbeat is None else [last_write + heartbeat]
+            deadlines = [] if heartbeat is None else [self.last_write + heartbeat]
             if resp.max_duration is not None:
                 deadlines.append(started + resp.max_duration)
             if silence is not None:
-                deadlines.append(last_event + silence[0])
+                deadlines.append(self.last_event + silence[0])
             await self.sleep(min(deadlines) if deadlines else None)
 
     def silence_limit(self) -> tuple[float, ErrorCode] | None:
@@ -483,29 +550,54 @@ class _Run:
             self.finish(Error.of(code, f"the source sent nothing for {limit:g} s"))
 
     async def sleep(self, deadline: float | None) -> None:
+        """Wait for ``notify``; a timer wakes the pump at ``deadline`` or earlier."""
         self.wake = waiter = self.loop.create_future()
-        timer = None if deadline is None else self.loop.call_at(deadline, _resolve, waiter)
+        if deadline is not None and (self.timer is None or deadline < self.timer_at):
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer_at = deadline
+            self.timer = self.loop.call_at(deadline, self.on_timer)
         try:
             await waiter
         finally:
             self.wake = None
-            if timer is not None:
-                timer.cancel()
+
+    def on_timer(self) -> None:
+        self.timer = None
+        self.notify()
+
+    def watch_send(self, limit: float) -> None:
+        """Cancel a send that has waited ``limit`` seconds; otherwise look again later."""
+        since, now = self.sending_since, self.loop.time()
+        if since is not None and now - since >= limit and self.task is not None:
+            self.watchdog = None
+            self.send_expired = True
+            self.task.cancel()
+            return
+        again = (now if since is None else since) + limit
+        self.watchdog = self.loop.call_at(again, self.watch_send, limit)
 
     async def write(self, message: dict[str, Any]) -> bool:
         """Send one ASGI message; False when the client is gone or was dropped as too slow."""
-        timeout = asyncio.timeout(self.resp.send_timeout)
+        self.task = task = asyncio.current_task()
+        cancelling = 0 if task is None else task.cancelling()
+        self.sending_since = self.loop.time()
         try:
-            async with timeout:
-                await self.send(message)
+            await self.send(message)
         except OSError:
-            if timeout.expired():
-                logger.warning(
-                    "dropping an event stream client that accepted nothing for %g s",
-                    self.resp.send_timeout,
-                )
             self.disconnected = True
             return False
+        except asyncio.CancelledError:
+            if not self.send_expired or task is None or task.uncancel() > cancelling:
+                raise
+            logger.warning(
+                "dropping an event stream client that accepted nothing for %g s",
+                self.resp.send_timeout,
+            )
+            self.disconnected = True
+            return False
+        finally:
+            self.sending_since = None
         return True
 
     async def close_source(self, producer: asyncio.Task[None]) -> None:

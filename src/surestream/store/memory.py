@@ -1,13 +1,17 @@
 """``MemoryStore``: the embedded journal store, one process, one event loop.
 
 Strategy: a journal is a Python list of event objects (events are immutable, so readers
-share them; nothing is encoded). Readers keep an index into the list and, once caught up,
-wait on the journal's ``asyncio.Event``, which each append sets and replaces, so one append
-wakes every waiting reader once. A waiting reader wakes every ``lease_check`` seconds to
-check the producer lease and ends a journal whose producer stopped renewing it with
-``producer_lost``. Expiry is lazy: deadlines sit in a heap that every call sweeps, so no
-background task is needed; an expired journal leaves a tombstone (its id and a deadline)
-for ``tombstone_ttl`` seconds. Times are ``time.monotonic()``.
+share them; nothing is encoded), except that a ``Text`` is held as its ``str`` and made
+again for each reader: a string is not tracked by the cyclic garbage collector, so long
+journals of tokens do not make every full collection longer and more frequent. Readers
+keep an index into the list and, once caught up, wait on a future of their own in the
+journal's list of waiters, which each append resolves and empties, so one append wakes
+every waiting reader once. No timer runs per wait: one timer per store looks every
+``lease_check`` seconds at the journals that readers wait on and ends each whose producer
+stopped renewing its lease with ``producer_lost`` (which wakes its readers). Expiry is
+lazy: deadlines sit in a heap that every call sweeps, so no background task is needed; an
+expired journal leaves a tombstone (its id and a deadline) for ``tombstone_ttl`` seconds.
+Times are ``time.monotonic()``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import heapq
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 
-from surestream.events import Event, is_terminal
+from surestream.events import Event, Text, is_terminal
 from surestream.store.base import (
     DEFAULT_MAX_EVENTS,
     DEFAULT_RETENTION,
@@ -43,7 +47,6 @@ DEFAULT_LEASE_CHECK = 1.0
 
 class _Journal:
     __slots__ = (
-        "changed",
         "created_at",
         "events",
         "lease",
@@ -51,6 +54,7 @@ class _Journal:
         "model",
         "owner",
         "terminal",
+        "waiters",
         "watchers",
     )
 
@@ -58,16 +62,19 @@ class _Journal:
         self.owner = owner
         self.model = model
         self.created_at = time.time()
-        self.events: list[Event] = []
+        self.events: list[Event | str] = []
         self.terminal = False
         self.lease: str | None = None
         self.lease_until = 0.0
         self.watchers: dict[str, float] = {}
-        self.changed = asyncio.Event()
+        self.waiters: list[asyncio.Future[None]] = []
 
     def notify(self) -> None:
-        changed, self.changed = self.changed, asyncio.Event()
-        changed.set()
+        if self.waiters:
+            waiters, self.waiters = self.waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     def watcher_count(self, now: float) -> int:
         for member in [m for m, until in self.watchers.items() if until <= now]:
@@ -80,9 +87,12 @@ class MemoryStore(Store):
 
     ``retention``: seconds a journal stays after its terminal event; ``max_events``: events
     per journal, terminal included; ``tombstone_ttl``: seconds an expired id is remembered
-    (``StreamExpired`` rather than ``StreamNotFound``); ``lease_check``: seconds between a
-    waiting reader's producer-lease checks.
+    (``StreamExpired`` rather than ``StreamNotFound``); ``lease_check``: seconds between two
+    producer-lease checks of the journals that readers wait on.
     """
+
+    synchronous_appends = True
+    """``append_many`` never waits (no I/O): the Hub appends each event as it comes."""
 
     def __init__(
         self,
@@ -102,6 +112,9 @@ class MemoryStore(Store):
         self._expiry: list[tuple[float, str]] = []
         self._tombstones: dict[str, float] = {}
         self._tombstone_expiry: list[tuple[float, str]] = []
+        self._waited_on: dict[str, _Journal] = {}
+        self._lease_timer: asyncio.TimerHandle | None = None
+        self._lease_loop: asyncio.AbstractEventLoop | None = None
 
     def __len__(self) -> int:
         """Journals currently held (live or within their retention)."""
@@ -174,7 +187,9 @@ class MemoryStore(Store):
             raise ValueError(f"append at seq {expect}, but {stream_id} is at {len(journal.events)}")
         room = self.max_events - 1 - len(journal.events)
         body = events[:-1] if terminal else events
-        journal.events.extend(body[: max(room, 0)])
+        journal.events.extend(
+            [event.text if type(event) is Text else event for event in body[: max(room, 0)]]
+        )
         if len(body) > room:
             journal.notify()
             raise JournalFull(f"stream {stream_id} reached {self.max_events} events")
@@ -207,23 +222,49 @@ class MemoryStore(Store):
         while True:
             while pos < len(events):
                 event = events[pos]
+                if isinstance(event, str):
+                    yield pos, Text(event)
+                    pos += 1
+                    continue
                 yield pos, event
                 pos += 1
                 if is_terminal(event):
                     return
             if journal.terminal:
                 return
-            changed = journal.changed
+            waiter = self._wait(stream_id, journal)
             try:
-                async with asyncio.timeout(self.lease_check):
-                    await changed.wait()
-            except TimeoutError:
-                if (
-                    journal.lease is not None
-                    and not journal.terminal
-                    and journal.lease_until <= time.monotonic()
-                ):
-                    self._append(stream_id, journal, (producer_lost(),))
+                await waiter
+            finally:
+                if not waiter.done():
+                    journal.waiters.remove(waiter)
+
+    def _wait(self, stream_id: str, journal: _Journal) -> asyncio.Future[None]:
+        """A future the journal's next append resolves; the lease is checked meanwhile."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        journal.waiters.append(waiter)
+        self._waited_on[stream_id] = journal
+        if self._lease_timer is None or self._lease_loop is not loop:
+            self._lease_loop = loop
+            self._lease_timer = loop.call_later(self.lease_check, self._check_leases)
+        return waiter
+
+    def _check_leases(self) -> None:
+        """End the waited-on journals whose producer lease ran out with ``producer_lost``."""
+        now = time.monotonic()
+        waited_on = self._waited_on
+        for stream_id, journal in list(waited_on.items()):
+            if journal.terminal or not journal.waiters:
+                del waited_on[stream_id]
+            elif journal.lease is not None and journal.lease_until <= now:
+                del waited_on[stream_id]
+                self._append(stream_id, journal, (producer_lost(),))
+        loop = self._lease_loop
+        if waited_on and loop is not None and not loop.is_closed():
+            self._lease_timer = loop.call_later(self.lease_check, self._check_leases)
+        else:
+            self._lease_timer = None
 
     async def heartbeat(self, leases: Mapping[str, str], lease_ttl: float) -> dict[str, LeaseState]:
         """Renew leases and report (see ``Store.heartbeat``)."""
@@ -263,5 +304,9 @@ class MemoryStore(Store):
 
     async def aclose(self) -> None:
         """Drop every journal."""
+        if self._lease_timer is not None:
+            self._lease_timer.cancel()
+            self._lease_timer = None
+        self._waited_on.clear()
         self._journals.clear()
         self._expiry.clear()
