@@ -222,7 +222,6 @@ class EventStream:
                     released = self._filter.accept(sse)
                     if released:
                         self._failures = 0
-                        self._held = None
                         self._batch = released + batch[self._pos :]
                         self._pos = 0
                     continue
