@@ -181,6 +181,10 @@ class _Producer:
         iterator = aiter(self.source)
         try:
             async for item in iterator:
+                if type(item) is Text:
+                    if not await put(item):
+                        return
+                    continue
                 event: Event = Text(item) if isinstance(item, str) else item
                 if isinstance(event, Done | Error):
                     terminal = event

@@ -403,6 +403,17 @@ class _Run:
                     self.last_seq = self.next_seq
                     self.next_seq += 1
                     self.first = True
+                elif (
+                    type(item) is tuple
+                    and self.journal
+                    and len(item) == 2
+                    and type(item[0]) is int
+                    and type(item[1]) is Text
+                ):
+                    seq = self.last_seq = item[0]
+                    chunk = encoder.encode_text(item[1].text, seq)
+                    self.next_seq = seq + 1
+                    self.first = True
                 else:
                     seq, event = self.unpack(item)
                     if event is None:

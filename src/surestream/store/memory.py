@@ -180,6 +180,17 @@ class MemoryStore(Store):
         events: Sequence[Event],
         expect: int | None = None,
     ) -> int:
+        size = len(journal.events)
+        if (
+            len(events) == 1
+            and type(text := events[0]) is Text
+            and not journal.terminal
+            and (expect is None or expect == size)
+            and size < self.max_events - 1
+        ):
+            journal.events.append(text.text)
+            journal.notify()
+            return size
         terminal = check_batch(events)
         if journal.terminal:
             raise JournalClosed(f"stream {stream_id} has ended")
