@@ -150,7 +150,12 @@ CASES: list[tuple[str, bytes, int | str]] = [
         422,
     ),
     (
-        "deeply nested JSON",
+        "30,000-deep nested JSON",
+        request("POST", b"/v1/streams", AUTH, b"[" * 30_000 + b"]" * 30_000),
+        400,
+    ),
+    (
+        "deeply nested JSON over max_body_bytes",
         request("POST", b"/v1/streams", AUTH, b"[" * 100_000 + b"]" * 100_000),
         413,
     ),
