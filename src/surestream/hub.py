@@ -141,6 +141,17 @@ class _Producer:
     """One stream's producer task: a pump (source -> queue) and a writer (queue -> store),
     or the pump alone (source -> store) when the store's appends never wait."""
 
+    __slots__ = (
+        "hub",
+        "next_seq",
+        "orphan_since",
+        "source",
+        "stopping",
+        "stream_id",
+        "task",
+        "token",
+    )
+
     def __init__(self, hub: Hub, stream_id: str, token: str, source: AsyncIterable[Any]) -> None:
         self.hub = hub
         self.stream_id = stream_id
@@ -239,6 +250,8 @@ class Subscription:
     terminal event. Close it (``aclose`` or ``async with``) when the connection goes away;
     while it is open it counts as a subscriber for orphan detection.
     """
+
+    __slots__ = ("_closed", "_hub", "_inner", "stream_id")
 
     def __init__(self, hub: Hub, stream_id: str, inner: AsyncIterator[tuple[int, Event]]) -> None:
         self.stream_id = stream_id

@@ -45,6 +45,9 @@ DEFAULT_LEASE_CHECK = 1.0
 """Seconds a caught-up reader waits before it checks the producer lease again."""
 
 
+_GONE = LeaseState(False, False, 0)
+
+
 class _Journal:
     __slots__ = (
         "created_at",
@@ -77,9 +80,11 @@ class _Journal:
                     waiter.set_result(None)
 
     def watcher_count(self, now: float) -> int:
-        for member in [m for m, until in self.watchers.items() if until <= now]:
-            del self.watchers[member]
-        return len(self.watchers)
+        watchers = self.watchers
+        if watchers and min(watchers.values()) <= now:
+            for member in [m for m, until in watchers.items() if until <= now]:
+                del watchers[member]
+        return len(watchers)
 
 
 class MemoryStore(Store):
@@ -113,6 +118,7 @@ class MemoryStore(Store):
         self._tombstones: dict[str, float] = {}
         self._tombstone_expiry: list[tuple[float, str]] = []
         self._waited_on: dict[str, _Journal] = {}
+        self._lease_states: tuple[dict[int, LeaseState], dict[int, LeaseState]] = ({}, {})
         self._lease_timer: asyncio.TimerHandle | None = None
         self._lease_loop: asyncio.AbstractEventLoop | None = None
 
@@ -265,12 +271,18 @@ class MemoryStore(Store):
         """End the waited-on journals whose producer lease ran out with ``producer_lost``."""
         now = time.monotonic()
         waited_on = self._waited_on
-        for stream_id, journal in list(waited_on.items()):
+        done: list[str] = []
+        lost: list[tuple[str, _Journal]] = []
+        for stream_id, journal in waited_on.items():
             if journal.terminal or not journal.waiters:
-                del waited_on[stream_id]
+                done.append(stream_id)
             elif journal.lease is not None and journal.lease_until <= now:
-                del waited_on[stream_id]
-                self._append(stream_id, journal, (producer_lost(),))
+                lost.append((stream_id, journal))
+        for stream_id in done:
+            del waited_on[stream_id]
+        for stream_id, journal in lost:
+            del waited_on[stream_id]
+            self._append(stream_id, journal, (producer_lost(),))
         loop = self._lease_loop
         if waited_on and loop is not None and not loop.is_closed():
             self._lease_timer = loop.call_later(self.lease_check, self._check_leases)
@@ -285,13 +297,22 @@ class MemoryStore(Store):
         for stream_id, token in leases.items():
             journal = self._journals.get(stream_id)
             if journal is None:
-                out[stream_id] = LeaseState(False, False, 0)
+                out[stream_id] = _GONE
                 continue
             if not journal.terminal:
                 journal.lease = token
                 journal.lease_until = now + lease_ttl
-            out[stream_id] = LeaseState(True, journal.terminal, journal.watcher_count(now))
+            out[stream_id] = self._lease_state(journal.terminal, journal.watcher_count(now))
         return out
+
+    def _lease_state(self, terminal: bool, watchers: int) -> LeaseState:
+        """A shared ``LeaseState``: a heartbeat of thousands of streams allocates none, so
+        it does not set off the garbage collector."""
+        states = self._lease_states[terminal]
+        state = states.get(watchers)
+        if state is None:
+            state = states[watchers] = LeaseState(True, terminal, watchers)
+        return state
 
     async def release(self, stream_id: str, token: str) -> None:
         """Drop the lease (see ``Store.release``)."""
