@@ -10,7 +10,11 @@
   defaults otherwise (15 s ping, ``\\r\\n`` line separator).
 
 Both read the demo's pace and answer length from the environment (``LOAD_TPS``,
-``LOAD_TOKENS``); a request's ``max_tokens`` shortens the answer (the warm-up uses it).
+``LOAD_TOKENS``); a request's ``max_tokens`` shortens the answer (the warm-up uses it). The
+stamped demo's words are never sent (each token's text is its stamp), so ``StampedDemo``
+does not compose them: the built-in demo keeps every word of its answer for the whole stream
+(about 60 bytes a word), which a real upstream (an HTTP response read as it arrives) does
+not, and which would otherwise count in both apps' RSS per stream.
 
 Run: ``uvicorn _load_apps:gateway --factory --app-dir benchmarks`` (``load.py`` does it).
 """
@@ -35,8 +39,16 @@ STREAM_LIMIT = 1_000_000
 """``max_streams`` and ``max_streams_per_key`` of the gateway under load: no refusals."""
 
 
+class StampedDemo(DemoModel):
+    """The stamped demo model without the answer's words (see the module docstring)."""
+
+    def answer(self, request: ChatRequest) -> list[str]:
+        """``answer_tokens`` references to one empty word."""
+        return [""] * (self.answer_tokens or 1)
+
+
 def _demo() -> DemoModel:
-    return DemoModel(
+    return StampedDemo(
         tokens_per_second=float(os.environ.get("LOAD_TPS", "30")),
         answer_tokens=int(os.environ.get("LOAD_TOKENS", "300")),
         max_tokens=None,

@@ -8,7 +8,10 @@ expression (``"text":" <unix seconds>"``; the stamp is the whole text of a stamp
 token), so the added latency of a token is receipt time minus its stamp, same machine, same
 clock. Only the unfinished last line of a chunk is carried over to the next one, so a stamp
 split across two reads is still read once. A stream counts as ``done`` when its ``done``
-event arrived; a connection that closes without one is ``lost``.
+event arrived; a connection that closes without one is ``lost``. Also per token, its
+lateness against the demo's schedule: receipt minus (first token's stamp + k / tokens per
+second) for the k-th token, which also counts a token produced late (a server too busy to run
+the demo's timers on time), which the added latency cannot see.
 
 The run, bounded in count and time: a warm-up of short answers; the server's RSS at rest;
 ``--streams`` connections opened at ``--open-rate`` per second; once all are open, a steady
@@ -61,10 +64,12 @@ def request(port: int, max_tokens: int | None = None) -> bytes:
 class Run:
     """What all connections of one phase record."""
 
-    def __init__(self, payload: bytes, expected: int) -> None:
+    def __init__(self, payload: bytes, expected: int, interval: float) -> None:
         self.payload = payload
         self.expected = expected
+        self.interval = interval
         self.latency = array("d")
+        self.lateness = array("d")
         self.events = 0
         self.open_times = array("d")
         self.spans = array("d")
@@ -161,6 +166,8 @@ class Stream(asyncio.Protocol):
             run.events += len(values)
             if not self.count:
                 self.first = values[0]
+            due, step = self.first + self.count * run.interval, run.interval
+            run.lateness.extend([now - due - i * step for i in range(len(values))])
             self.last = values[-1]
             self.count += len(values)
         if DONE.search(buf):
@@ -241,14 +248,15 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     redis = psutil.Process(args.redis_pid) if args.redis_pid else None
     hard_stop = loop.time() + args.deadline
 
-    warm = Run(request(args.port, max_tokens=args.warmup_tokens), args.warmup_tokens)
+    interval = 1.0 / args.tps
+    warm = Run(request(args.port, max_tokens=args.warmup_tokens), args.warmup_tokens, interval)
     await open_streams(warm, args.port, args.warmup, args.open_rate)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(warm.all_closed.wait(), 30)
     await asyncio.sleep(1.0)
     rss_rest, redis_rss_rest = _rss(server), _rss(redis)
 
-    run = Run(request(args.port), args.tokens)
+    run = Run(request(args.port), args.tokens, interval)
     duration = args.tokens / args.tps
     t0 = time.time()
     opener = loop.create_task(open_streams(run, args.port, args.streams, args.open_rate))
@@ -304,6 +312,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "done_streams_short": run.short,
         "events": run.events,
         "latency": _percentiles(run.latency),
+        "lateness": _percentiles(run.lateness),
         "open_ms_p99": float(np.percentile(np.frombuffer(run.open_times) * 1000, 99))
         if len(run.open_times)
         else 0.0,

@@ -13,12 +13,13 @@ What runs (each run in fresh processes, loopback only):
 
 Per run it records: streams that ended with ``done`` (and any error, lost connection or
 refusal), events/s delivered, the added latency of every token (receipt minus production
-stamp, same clock) as p50 / p99 / max, and over a steady window with all streams open the
+stamp, same clock) as p50 / p99 / max, each token's lateness against the demo's schedule
+(p99; unlike the added latency it also counts a token the server produced late), and over a steady window with all streams open the
 server's CPU (% of one core and µs per delivered event) and its RSS growth per stream from
 rest. For the MemoryStore the journal lives in the gateway's memory, so the RSS per stream is
 also given *beyond the journal*: the journal's bytes are the events it holds (events
-received so far plus each stream's ``start``) times the size of one stamped ``Text`` in
-memory (object, string and list slot). With Redis the journal lives in ``redis-server``,
+received so far plus each stream's ``start``) times what one stamped token takes there (its
+string and a list slot). With Redis the journal lives in ``redis-server``,
 whose RSS growth is reported on its own.
 
 The default grid reproduces docs/load.md: N in ``--sizes`` at ``--tps`` for the gateway on
@@ -60,7 +61,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from surestream.events import Start, Text
+from surestream.events import Start
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent
@@ -71,6 +72,7 @@ VARIANTS = {
     "redis": "surestream gateway, RedisStore",
     "starlette": "FastAPI + sse-starlette",
 }
+SHORT = {"memory": "ours, memory", "redis": "ours, redis", "starlette": "sse-starlette"}
 COLORS = {"memory": "#1f77b4", "redis": "#2ca02c", "starlette": "#d62728"}
 OPEN_FILES = 20_000
 
@@ -142,9 +144,9 @@ def _server(app: str, env: dict[str, str]) -> Iterator[tuple[int, int]]:
 
 
 def journal_bytes_per_event() -> int:
-    """Bytes one stamped ``Text`` takes in a MemoryStore journal: object, str, list slot."""
-    text = " 1712345678.123456"
-    return sys.getsizeof(Text(text)) + sys.getsizeof(text) + 8
+    """Bytes one stamped token takes in a MemoryStore journal: its text (the journal keeps a
+    ``Text`` as its ``str``) and a list slot (8 bytes, 9 with the list's over-allocation)."""
+    return sys.getsizeof(" 1712345678.123456") + 9
 
 
 def start_bytes() -> int:
@@ -199,6 +201,7 @@ def derive(raw: dict[str, Any], variant: str) -> dict[str, Any]:
         "p50_ms": raw["latency"]["p50_ms"],
         "p99_ms": raw["latency"]["p99_ms"],
         "max_ms": raw["latency"]["max_ms"],
+        "lateness_p99_ms": raw["lateness"]["p99_ms"],
         "events_per_s": raw["events_per_s"],
         "offered_events_per_s": raw["offered_events_per_s"],
         "cpu_percent": raw["server_cpu_percent"],
@@ -357,6 +360,7 @@ def report(results: dict[str, Any]) -> None:
             "p50 ms",
             "p99 ms",
             "max ms",
+            "late p99",
             "CPU %",
             "CPU µs/event",
             "RSS KiB/stream",
@@ -366,12 +370,13 @@ def report(results: dict[str, Any]) -> None:
         for r in results[key]:
             table.add_row(
                 f"{r['streams']:,}",
-                VARIANTS[r["variant"]],
+                SHORT[r["variant"]],
                 f"{r['done']:,}/{r['streams']:,}",
                 f"{r['events_per_s']:,.0f}",
                 f"{r['p50_ms']:.1f}",
                 f"{r['p99_ms']:.1f}",
                 f"{r['max_ms']:.1f}",
+                f"{r['lateness_p99_ms']:.1f}",
                 f"{r['cpu_percent']:.0f}",
                 f"{r['cpu_us_per_event']:.1f}",
                 f"{r['rss_kib_per_stream']:.1f}",
@@ -422,12 +427,16 @@ def plot(results: dict[str, Any], path: Path) -> None:
             lat.plot([r["streams"]], [max(r["p99_ms"], 0.01)], **marker, linestyle="none")
             mem.plot([r["streams"]], [r["rss_kib_per_stream"]], **marker, linestyle="none")
     lat.axhline(50, color="grey", linestyle=":", linewidth=1)
-    lat.set_xscale("log")
+    mem.axhline(30, color="grey", linestyle=":", linewidth=1)
+    sizes = sorted({r["streams"] for r in results["grid"] + results["slow"]})
+    for ax in (lat, mem):
+        ax.set_xscale("log")
+        ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
+        ax.minorticks_off()
     lat.set_yscale("log")
     lat.set_xlabel("concurrent streams (N)")
     lat.set_ylabel("p99 added latency per token (ms)")
     lat.set_title(f"p99 added latency, {settings['tps']:g} tokens/s per stream")
-    mem.set_xscale("log")
     mem.set_xlabel("concurrent streams (N)")
     mem.set_ylabel("server RSS growth per open stream (KiB)")
     mem.set_title("RSS per stream")
@@ -439,7 +448,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     machine = results["machine"]
     fig.suptitle(
         f"surestream load benchmark ({machine['cores']} cores, {machine['cpu']}; "
-        f"squares: {settings['slow_tps']:g} tokens/s; dotted: 50 ms)",
+        f"squares: {settings['slow_tps']:g} tokens/s; dotted: the targets, 50 ms and 30 KiB)",
         fontsize=10,
     )
     fig.tight_layout(rect=(0, 0.08, 1, 0.95))
