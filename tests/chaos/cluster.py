@@ -183,6 +183,8 @@ class Cluster:
             "5",
             "--orphan-grace",
             "10",
+            "--retention",
+            "7200",  # the journals are read back after the campaign, however long it ran
             "--max-streams-per-key",
             "100000",
             "--max-streams",
