@@ -7,7 +7,8 @@ queue and a *writer* appends whatever has queued up in one ``append_many``, so a
 faster than the store is batched (one Redis round trip per batch) and a slow one is written
 event by event without delay. A store whose appends never wait (``synchronous_appends``,
 the MemoryStore) needs neither queue nor writer: the pump appends each event itself, in
-the producer's one task, as the source yields it. Every journal ends with exactly one
+the producer's one task, as the source yields it (and lets the subscribers run every
+``max_pending`` events, should the source never wait). Every journal ends with exactly one
 terminal event, whatever happens:
 
 =====================================  =================================================
@@ -165,7 +166,7 @@ class _Producer:
     async def run(self) -> None:
         try:
             if getattr(self.hub.store, "synchronous_appends", False):
-                await self._pump(lambda event: self._append((event,)))
+                await self._pump(self._append_now)
             else:
                 await self._run_batched()
         finally:
@@ -223,6 +224,11 @@ class _Producer:
                     break
             if not await self._append(batch):
                 return
+
+    async def _append_now(self, event: Event) -> bool:
+        if self.next_seq % self.hub.max_pending == 0:
+            await asyncio.sleep(0)
+        return await self._append((event,))
 
     async def _append(self, batch: Sequence[Event]) -> bool:
         """Append ``batch``; False when the producer is done (terminal written, or the
