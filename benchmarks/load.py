@@ -33,7 +33,7 @@ takes about 20 minutes; ``--quick`` is a small smoke run for development.
 Writes ``benchmarks/results/load.json`` and ``docs/load.png`` and prints the tables.
 
 Run: ``.venv/bin/python benchmarks/load.py`` (``--quick``; ``--help`` for the flags;
-``--plot-only`` redraws the plot from the JSON).
+``--plot-only`` redraws the plot from the JSON and ``--markdown`` prints the docs' tables).
 """
 
 from __future__ import annotations
@@ -339,6 +339,42 @@ def run(args: Any) -> dict[str, Any]:
     return results
 
 
+def markdown(results: dict[str, Any]) -> str:
+    """The tables of docs/load.md, from the results."""
+    settings = results["settings"]
+    head = (
+        "| N | tokens/s | server | done | events/s | p50 ms | p99 ms | max ms | late p99 ms "
+        "| CPU % | CPU µs/event | RSS KiB/stream | beyond journal |\n"
+        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: |"
+    )
+    lines = [head]
+    for r in results["grid"] + results["slow"]:
+        beyond = r["rss_beyond_journal_kib_per_stream"]
+        lines.append(
+            f"| {r['streams']:,} | {r['tps']:g} | {SHORT[r['variant']]} "
+            f"| {r['done']:,}/{r['streams']:,} | {r['events_per_s']:,.0f} "
+            f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['max_ms']:.0f} "
+            f"| {r['lateness_p99_ms']:.1f} | {r['cpu_percent']:.0f} "
+            f"| {r['cpu_us_per_event']:.1f} | {r['rss_kib_per_stream']:.1f} "
+            f"| {beyond:.1f} |"
+        )
+    if results["search"]:
+        lines += [
+            "",
+            f"| highest N at {settings['tps']:g} tokens/s with p99 < "
+            f"{settings['p99_limit_ms']:g} ms | N | tried (p99) |",
+            "| --- | ---: | --- |",
+        ]
+        for s in results["search"]:
+            tried = ", ".join(
+                f"{t['streams']:,}: {t['p99_ms']:.0f} ms" + ("" if t["ok"] else " ✗")
+                for t in s["tried"]
+            )
+            lines.append(f"| {SHORT[s['variant']]} | {s['highest_n']:,} | {tried} |")
+    return "\n".join(lines)
+
+
 def report(results: dict[str, Any]) -> None:
     console = Console(width=140)
     settings = results["settings"]
@@ -482,8 +518,12 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--plot", type=Path, default=PLOT)
     p.add_argument("--plot-only", action="store_true", help="redraw the plot from --out")
+    p.add_argument("--markdown", action="store_true", help="print the tables of --out")
     p.add_argument("--quick", action="store_true", help="a small smoke run (not for the docs)")
     args = p.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(args.out.read_text())))
+        return
     if args.plot_only:
         results = json.loads(args.out.read_text())
         report(results)
