@@ -199,3 +199,56 @@ def test_stream_gives_up_when_the_stream_is_gone(page: Page, proxy: ThreadedProx
     assert result["attempts"] == 1
     assert 0 < len(result["text"]) < len(expected_answer("hello there"))
     assert len(routed) == 2, "one resume attempt, then it stopped"
+
+
+def _sse(*blocks: str) -> str:
+    return "retry: 10\n\n" + "".join(blocks)
+
+
+TEXT_BLOCKS = [
+    'id: 0\ndata: {"type":"start","stream":"st_x","model":"demo"}\n\n',
+    'id: 1\ndata: {"type":"text","text":"Hello"}\n\n',
+    'id: 2\ndata: {"type":"text","text":" there"}\n\n',
+]
+
+
+def _serve_in_turn(page: Page, answers: list[tuple[int, str]], seen: list[str | None]) -> None:
+    """Answer the events URL's requests in turn from ``answers`` (status, SSE body)."""
+
+    def handle(route: Route) -> None:
+        seen.append(route.request.headers.get("last-event-id"))
+        status, body = answers[min(len(seen), len(answers)) - 1]
+        route.fulfill(status=status, body=body, headers={"Content-Type": "text/event-stream"})
+
+    page.route("**/v1/streams/st_x/events", handle)
+
+
+def test_a_held_retryable_error_that_ended_the_journal_is_the_outcome(
+    page: Page, gateway: Gateway
+) -> None:
+    """The journal's own last event is a retryable error: the resume from its id gets 204,
+    and the held error (not "not a stream") is what the stream reports."""
+    page.goto(gateway.url + "/")
+    shutdown = 'id: 3\ndata: {"type":"error","error":{"code":"server_shutdown",' + (
+        '"message":"bye","retryable":true}}\n\n'
+    )
+    seen: list[str | None] = []
+    _serve_in_turn(page, [(200, _sse(*TEXT_BLOCKS, shutdown)), (204, "")], seen)
+    result = page.evaluate(STREAM, ["/v1/streams/st_x/events", {}])
+    assert (result["name"], result["code"]) == ("StreamFailed", "server_shutdown")
+    assert seen == [None, "3"]
+
+
+def test_a_verdict_made_up_at_the_resume_point_is_delivered(page: Page, gateway: Gateway) -> None:
+    """After a cut, the resumed connection's only event is a verdict carrying the resume
+    point's id (the server made it up: no new journal event); it is not a replay."""
+    page.goto(gateway.url + "/")
+    verdict = 'id: 2\ndata: {"type":"error","error":{"code":"idle_timeout",' + (
+        '"message":"idle","retryable":false}}\n\n'
+    )
+    seen: list[str | None] = []
+    _serve_in_turn(page, [(200, _sse(*TEXT_BLOCKS)), (200, _sse(verdict))], seen)
+    result = page.evaluate(STREAM, ["/v1/streams/st_x/events", {}])
+    assert (result["name"], result["code"]) == ("StreamFailed", "idle_timeout")
+    assert result["text"] == "Hello there"
+    assert seen == [None, "2"]

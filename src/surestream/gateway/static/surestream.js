@@ -372,6 +372,11 @@ export async function stream(url, options = {}) {
           throw new StreamInterrupted(reason, { ...details(), status: response.status });
         }
         reason = `HTTP ${response.status}`;
+      } else if (response && response.status === 204 && !first) {
+        // 204: the id we resumed from is the stream's terminal event; a held retryable
+        // error was that terminal event, so it is the outcome.
+        if (heldError) throw new StreamFailed(heldError, details());
+        throw new StreamInterrupted("the stream had already ended (HTTP 204)", { ...details(), status: 204 });
       } else if (response && !isEventStream(response)) {
         const type = response.headers.get("Content-Type");
         const error = { code: "not_a_stream", message: `expected text/event-stream, got ${type}`, retryable: false };
