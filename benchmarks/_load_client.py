@@ -8,7 +8,8 @@ expression (``"text":" <unix seconds>"``; the stamp is the whole text of a stamp
 token), so the added latency of a token is receipt time minus its stamp, same machine, same
 clock. Only the unfinished last line of a chunk is carried over to the next one, so a stamp
 split across two reads is still read once. A stream counts as ``done`` when its ``done``
-event arrived; a connection that closes without one is ``lost``. Also per token, its
+event arrived; a connection that closes without one is ``lost`` (``unfinished`` when it was
+still streaming at the time bound and the load generator closed it). Also per token, its
 lateness against the demo's schedule: receipt minus (first token's stamp + k / tokens per
 second) for the k-th token, which also counts a token produced late (a server too busy to run
 the demo's timers on time), which the added latency cannot see.
@@ -77,7 +78,14 @@ class Run:
         self.headers_pending = 0
         self.all_open = asyncio.Event()
         self.all_closed = asyncio.Event()
-        self.outcomes = {"done": 0, "error": 0, "lost": 0, "refused": 0, "connect_failed": 0}
+        self.outcomes = {
+            "done": 0,
+            "error": 0,
+            "lost": 0,
+            "unfinished": 0,
+            "refused": 0,
+            "connect_failed": 0,
+        }
         self.short = 0
         self.streams: list[Stream] = []
         self.error_samples: list[str] = []
@@ -100,6 +108,8 @@ class Run:
                 self.spans.append(stream.last - stream.first)
         elif stream.error:
             outcome = "error"
+        elif stream.aborted:
+            outcome = "unfinished"
         else:
             outcome = "lost"
         self.outcomes[outcome] += 1
@@ -112,6 +122,7 @@ class Stream(asyncio.Protocol):
     """One streamed answer, read as bytes."""
 
     __slots__ = (
+        "aborted",
         "count",
         "done",
         "error",
@@ -137,6 +148,7 @@ class Stream(asyncio.Protocol):
         self.last = 0.0
         self.done = False
         self.error = False
+        self.aborted = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -295,6 +307,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     for stream in run.streams:
         if stream.transport is not None and not stream.transport.is_closing():
             unfinished += 1
+            stream.aborted = True
             stream.transport.abort()
     await asyncio.sleep(0.1)
 
