@@ -258,6 +258,7 @@ class _Run:
         "next_seq",
         "pending",
         "pending_size",
+        "produced",
         "resp",
         "send",
         "send_expired",
@@ -265,6 +266,7 @@ class _Run:
         "shutting_down",
         "source_done",
         "space",
+        "stamped",
         "task",
         "terminal",
         "timer",
@@ -286,6 +288,8 @@ class _Run:
         self.last_seq = resp.first_seq - 1
         self.journal = False
         self.last_event = self.last_write = self.loop.time()
+        self.produced = self.stamped = 0
+        """Items pulled from the source, and how many of them ``last_event`` accounts for."""
         self.writing = False
         self.wake_after_write = False
         self.first = False
@@ -395,7 +399,7 @@ class _Run:
         loop = self.loop
         try:
             async for item in source:
-                self.last_event = loop.time()
+                self.produced += 1
                 if self.terminal is not None:
                     break
                 if type(item) is str:
@@ -430,14 +434,13 @@ class _Run:
                 if chunk:
                     pending.append(chunk)
                     self.pending_size += len(chunk)
-                    if (
-                        self.wake is not None
-                        and not self.writing
-                        and self.last_event - self.last_write >= BATCH_GAP
-                    ):
-                        if not await self.flush():
-                            break
-                        continue
+                    if self.wake is not None and not self.writing:
+                        self.last_event = now = loop.time()
+                        self.stamped = self.produced
+                        if now - self.last_write >= BATCH_GAP:
+                            if not await self.flush():
+                                break
+                            continue
                     self.notify()
                     if self.pending_size >= max_buffer:
                         self.space = space = self.loop.create_future()
@@ -507,6 +510,9 @@ class _Run:
                 await self.sleep(None)
                 continue
             now = loop.time()
+            if self.produced != self.stamped:
+                self.stamped = self.produced
+                self.last_event = now
             silence = self.silence_limit()
             if self.terminal is None:
                 self.check_limits(now - started, now - self.last_event)
