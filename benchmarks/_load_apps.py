@@ -94,6 +94,7 @@ def starlette() -> FastAPI:
 
         async def events() -> AsyncIterator[dict[str, str]]:
             seq = 0
+            data: dict[str, object]
             async with stream:
                 async for event in stream:
                     seq += 1

@@ -487,11 +487,12 @@ def plot(results: dict[str, Any], path: Path) -> None:
         xs = [r["streams"] for r in rows]
         style = {"color": COLORS[variant], "marker": "o", "label": name}
         lat.plot(xs, [max(r["p99_ms"], 0.01) for r in rows], **style)
-        mem.plot(xs, [r["rss_kib_per_stream"] for r in rows], **style)
+        steady = [r for r in rows if r["steady"]]
+        mem.plot([r["streams"] for r in steady], [r["rss_kib_per_stream"] for r in steady], **style)
         if variant == "memory":
             mem.plot(
-                xs,
-                [r["rss_beyond_journal_kib_per_stream"] for r in rows],
+                [r["streams"] for r in steady],
+                [r["rss_beyond_journal_kib_per_stream"] for r in steady],
                 color=COLORS[variant],
                 marker="o",
                 linestyle="--",
@@ -523,9 +524,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
     machine = results["machine"]
     fig.suptitle(
-        f"surestream load benchmark ({machine['cores']} cores, {machine['cpu']}; "
-        f"squares: {settings['slow_tps']:g} tokens/s; dotted: the targets, 50 ms and 30 KiB)",
-        fontsize=10,
+        f"{machine['cores']} cores ({machine['cpu']}); squares: {settings['slow_tps']:g} "
+        "tokens/s; dotted: the targets (50 ms, 30 KiB); RSS only where all N were open at once",
+        fontsize=9,
     )
     fig.tight_layout(rect=(0, 0.08, 1, 0.95))
     path.parent.mkdir(parents=True, exist_ok=True)
