@@ -297,7 +297,6 @@ class Gateway:
                     outcome = ("done", "stop")
                     return
                 except TimeoutError:
-                    outcome = ("error", ErrorCode.IDLE_TIMEOUT)
                     raise SourceFailed(
                         ErrorCode.IDLE_TIMEOUT,
                         f"the model sent nothing for {idle:g} s (idle_timeout)",
@@ -312,8 +311,6 @@ class Gateway:
                 yield event
         except SourceFailed as exc:
             outcome = ("error", str(exc.code))
-            raise
-        except (asyncio.CancelledError, GeneratorExit):
             raise
         except Exception:
             outcome = ("error", ErrorCode.INTERNAL_ERROR)
