@@ -257,10 +257,12 @@ class Subscription:
     while it is open it counts as a subscriber for orphan detection.
     """
 
-    __slots__ = ("_closed", "_hub", "_inner", "stream_id")
+    __slots__ = ("_closed", "_hub", "_inner", "delivered", "stream_id")
 
     def __init__(self, hub: Hub, stream_id: str, inner: AsyncIterator[tuple[int, Event]]) -> None:
         self.stream_id = stream_id
+        self.delivered = 0
+        """Events this subscription has returned so far."""
         self._hub = hub
         self._inner = inner
         self._closed = False
@@ -272,10 +274,12 @@ class Subscription:
         if self._closed:
             raise StopAsyncIteration
         try:
-            return await self._inner.__anext__()
+            item = await self._inner.__anext__()
         except StopAsyncIteration:
             await self.aclose()
             raise
+        self.delivered += 1
+        return item
 
     async def aclose(self) -> None:
         """Stop reading; idempotent."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -12,6 +14,7 @@ from tests.gateway.conftest import (
     fake_settings,
     read_native,
     run_gateway,
+    sse_events,
 )
 
 pytestmark = pytest.mark.anyio
@@ -86,3 +89,21 @@ async def test_metrics_count_streams_events_outcomes_and_timings(fake: RunningFa
     assert _value(after, "surestream_time_to_first_token_seconds_count") == 4
     assert _value(after, "surestream_stream_duration_seconds_count") == 4
     assert _value(after, "surestream_stream_duration_seconds_sum") > 0
+
+
+async def test_events_sent_counts_the_events_of_a_stream_still_open(fake: RunningFake) -> None:
+    fake.fake.enqueue("stall_after=2,stall=30")
+    with run_gateway(fake_settings(fake)) as gw:
+        async with (
+            httpx.AsyncClient(base_url=gw.url, timeout=20) as client,
+            client.stream("POST", "/v1/chat/stream", json=FAKE_CHAT) as response,
+        ):
+            received = 0
+            async for sse in sse_events(response):
+                received += json.loads(sse.data)["type"] == "text"
+                if received == 2:
+                    break
+            running = await _metrics(client)
+    # start and two texts went out on a connection still open (the upstream is silent)
+    assert _value(running, "surestream_active_subscribers") == 1
+    assert _value(running, "surestream_events_sent_total", dialect="native") == 3

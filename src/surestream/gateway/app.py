@@ -154,24 +154,17 @@ async def _subscribe_response(
         ) from None
     metrics = gateway.metrics
     metrics.active_subscribers.inc()
-    events_sent = metrics.events_sent.labels(dialect)
-
-    async def counted() -> AsyncIterator[Any]:
-        try:
-            async for item in subscription:
-                events_sent.inc()
-                yield item
-        finally:
-            await subscription.aclose()  # no longer a reader: the orphan clock may start
+    metrics.events_sent.track(subscription, dialect)
 
     async def on_close(verdict: object) -> None:
         metrics.active_subscribers.dec()
+        metrics.events_sent.untrack(subscription)
         if verdict is None and cancel_on_disconnect:
             with suppress(StreamNotFound, StreamExpired, StoreUnavailable):
                 await gateway.hub.cancel(stream_id)
 
     return EventStreamResponse(
-        counted(),
+        subscription,  # closed by the response: no longer a reader, the orphan clock may start
         dialect=dialect,
         headers=headers,
         heartbeat=settings.heartbeat,

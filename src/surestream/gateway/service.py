@@ -3,8 +3,9 @@
 Strategy: ``Gateway`` owns the store, the hub, the upstreams, the authenticator and the
 metrics. ``open_stream`` checks the limits, asks the upstream to start (so a refusal before
 the first token becomes an HTTP error on the create call, never a stream), and hands the
-opened upstream to the hub, wrapped so that the producer enforces ``idle_timeout``, closes
-the upstream in every case and keeps the counters and metrics right. Subscribers read the
+opened upstream to the hub, wrapped so that the producer enforces ``idle_timeout`` (a
+``Watchdog``: one timer per stream, not one per token), closes the upstream in every case
+and keeps the counters and metrics right. Subscribers read the
 journal through ``EventStreamResponse``; the producer's verdict is the only verdict.
 """
 
@@ -15,6 +16,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Mapping
 
+from surestream._watchdog import Watchdog
 from surestream.errors import SourceFailed
 from surestream.events import Done, Error, ErrorCode, Event, Text
 from surestream.gateway.auth import Authenticator
@@ -288,19 +290,24 @@ class Gateway:
         outcome: tuple[str, str] = ("done", "cancelled")
         iterator = aiter(opened)
         idle = self.settings.idle_timeout
+        watchdog = Watchdog(idle)
         try:
             while True:
+                watchdog.begin()
                 try:
-                    async with asyncio.timeout(idle):
-                        event = await anext(iterator)
+                    event = await anext(iterator)
                 except StopAsyncIteration:
                     outcome = ("done", "stop")
                     return
-                except TimeoutError:
+                except asyncio.CancelledError:
+                    if not watchdog.expired():
+                        raise
                     raise SourceFailed(
                         ErrorCode.IDLE_TIMEOUT,
                         f"the model sent nothing for {idle:g} s (idle_timeout)",
                     ) from None
+                finally:
+                    watchdog.end()
                 if first_text and type(event) is Text:
                     first_text = False
                     metrics.time_to_first_token.observe(time.monotonic() - started)
@@ -316,6 +323,7 @@ class Gateway:
             outcome = ("error", ErrorCode.INTERNAL_ERROR)
             raise
         finally:
+            watchdog.close()
             try:
                 await opened.aclose()
             finally:

@@ -14,9 +14,8 @@ Strategy: three small asyncio tasks per response, no task group.
   costs one task switch per event, not two, and a fast one is still batched; the writer waits
   for such a send to end before it sends anything.
 - No timer runs per event: the pump's timer stays armed while the deadline only moves later
-  (it then wakes the pump once, early, and is re-armed), and ``send_timeout`` is a watchdog
-  timer per response that looks at when the current send began, every ``send_timeout``
-  seconds, and cancels a send that has waited that long.
+  (it then wakes the pump once, early, and is re-armed), and ``send_timeout`` is a
+  ``Watchdog``, one timer per response that cancels a send that has waited that long.
 - The *listener* waits for ``http.disconnect``, so a client that goes away is noticed while the
   source is silent, not only at the next write.
 
@@ -39,6 +38,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from surestream._watchdog import Watchdog
 from surestream.dialects import Dialect, EncoderOptions, StreamEncoder, get_dialect
 from surestream.errors import SourceFailed
 from surestream.events import (
@@ -261,13 +261,10 @@ class _Run:
         "produced",
         "resp",
         "send",
-        "send_expired",
-        "sending_since",
         "shutting_down",
         "source_done",
         "space",
         "stamped",
-        "task",
         "terminal",
         "timer",
         "timer_at",
@@ -301,11 +298,8 @@ class _Run:
         self.space: asyncio.Future[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = 0.0
-        self.task: asyncio.Task[Any] | None = None
-        """The task whose send is under way (the watchdog cancels it when it takes too long)."""
-        self.sending_since: float | None = None
-        self.send_expired = False
-        self.watchdog: asyncio.TimerHandle | None = None
+        self.watchdog = Watchdog(resp.send_timeout)
+        """``send_timeout`` on every write."""
 
     # -- signals from the producer, the listener and the shutdown watcher ---------------------
 
@@ -347,17 +341,12 @@ class _Run:
     # -- the three tasks -----------------------------------------------------------------------
 
     async def run(self, receive: Receive) -> Done | Error | None:
-        resp = self.resp
-        if resp.send_timeout is not None:
-            self.watchdog = self.loop.call_later(
-                resp.send_timeout, self.watch_send, resp.send_timeout
-            )
         try:
             return await self.stream(receive)
         finally:
-            for timer in (self.watchdog, self.timer):
-                if timer is not None:
-                    timer.cancel()
+            self.watchdog.close()
+            if self.timer is not None:
+                self.timer.cancel()
 
     async def stream(self, receive: Receive) -> Done | Error | None:
         resp = self.resp
@@ -583,29 +572,17 @@ class _Run:
         self.timer = None
         self.notify()
 
-    def watch_send(self, limit: float) -> None:
-        """Cancel a send that has waited ``limit`` seconds; otherwise look again later."""
-        since, now = self.sending_since, self.loop.time()
-        if since is not None and now - since >= limit and self.task is not None:
-            self.watchdog = None
-            self.send_expired = True
-            self.task.cancel()
-            return
-        again = (now if since is None else since) + limit
-        self.watchdog = self.loop.call_at(again, self.watch_send, limit)
-
     async def write(self, message: dict[str, Any]) -> bool:
         """Send one ASGI message; False when the client is gone or was dropped as too slow."""
-        self.task = task = asyncio.current_task()
-        cancelling = 0 if task is None else task.cancelling()
-        self.sending_since = self.loop.time()
+        watchdog = self.watchdog
+        watchdog.begin()
         try:
             await self.send(message)
         except OSError:
             self.disconnected = True
             return False
         except asyncio.CancelledError:
-            if not self.send_expired or task is None or task.uncancel() > cancelling:
+            if not watchdog.expired():
                 raise
             logger.warning(
                 "dropping an event stream client that accepted nothing for %g s",
@@ -614,7 +591,7 @@ class _Run:
             self.disconnected = True
             return False
         finally:
-            self.sending_since = None
+            watchdog.end()
         return True
 
     async def close_source(self, producer: asyncio.Task[None]) -> None:
