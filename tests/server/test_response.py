@@ -47,8 +47,10 @@ def test_public_names_are_pinned() -> None:
         "DEFAULT_MAX_BUFFER",
         "DEFAULT_RETRY",
         "DEFAULT_SEND_TIMEOUT",
+        "DETACH_SCOPE_KEY",
         "HEARTBEAT",
         "SHUTDOWN_POLL_INTERVAL",
+        "DetachStreams",
         "EventStreamResponse",
         "OnClose",
         "SourceItem",
@@ -56,6 +58,29 @@ def test_public_names_are_pinned() -> None:
     ]
     for name in surestream.server.__all__:
         assert hasattr(surestream.server, name)
+
+
+def test_headers_add_to_and_override_the_defaults_which_responses_share() -> None:
+    async def nothing() -> AsyncIterator[str]:
+        yield "x"
+
+    plain = EventStreamResponse(nothing())
+    custom = EventStreamResponse(
+        nothing(), headers={"Cache-Control": "no-store", "Location": "/v1/streams/st_1/events"}
+    )
+    openai = EventStreamResponse(nothing(), dialect="openai")
+    assert dict(custom.raw_headers) == {
+        b"cache-control": b"no-store",
+        b"x-accel-buffering": b"no",
+        b"surestream-protocol": b"1",
+        b"content-type": b"text/event-stream; charset=utf-8",
+        b"location": b"/v1/streams/st_1/events",
+    }
+    assert b"surestream-protocol" not in dict(openai.raw_headers)
+    # the encoded defaults are built once per dialect, not once per open stream
+    again = EventStreamResponse(nothing()).raw_headers
+    assert all(a is b for a, b in zip(plain.raw_headers, again, strict=True))
+    assert custom.raw_headers[0] is plain.raw_headers[1]  # x-accel-buffering, shared
 
 
 def test_headers_retry_first_then_start_and_text() -> None:

@@ -36,7 +36,7 @@ from surestream.gateway.models import (
 from surestream.gateway.openapi import install_openapi
 from surestream.gateway.service import Gateway
 from surestream.gateway.settings import Settings
-from surestream.server import EventStreamResponse
+from surestream.server import DetachStreams, EventStreamResponse
 from surestream.store import (
     InvalidResumePoint,
     StoreUnavailable,
@@ -359,6 +359,7 @@ def create_app(
     static = resources.files("surestream.gateway").joinpath("static")
     if static.is_dir():
         app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    app.add_middleware(DetachStreams)  # innermost: streams outlive only the layers above it
     app.add_middleware(
         BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, json_prefix="/v1/"
     )

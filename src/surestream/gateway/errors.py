@@ -141,6 +141,11 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected)
 
 
+def _json(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether the only ``Content-Type`` is ``application/json`` (no rewritten scope needed)."""
+    return [value for name, value in headers if name == b"content-type"] == [b"application/json"]
+
+
 class BodyLimitMiddleware:
     """Read each request body whole, bounded by ``max_body_bytes`` (413 beyond), then pass it on.
 
@@ -181,7 +186,7 @@ class BodyLimitMiddleware:
                 return
             chunks.append(body)
             more = message.get("more_body", False)
-        if size and scope["path"].startswith(self.json_prefix):
+        if size and scope["path"].startswith(self.json_prefix) and not _json(scope["headers"]):
             scope = dict(scope)
             headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
             scope["headers"] = [*headers, (b"content-type", b"application/json")]
@@ -192,7 +197,9 @@ class BodyLimitMiddleware:
             if replayed:
                 return await receive()
             replayed = True
-            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            body = b"".join(chunks)
+            chunks.clear()  # not held for as long as a stream of this request lasts
+            return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
 

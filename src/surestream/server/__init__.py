@@ -1,12 +1,14 @@
 """The server side: ``EventStreamResponse``, a Starlette response whose streams end with a verdict.
 
 Heartbeats, idle / first-event / duration limits, client disconnects, slow clients and server
-shutdown are all handled per response; see ``EventStreamResponse`` for the guarantees and
-``request_shutdown`` for servers other than uvicorn. Needs an asyncio event loop.
+shutdown are all handled per response; see ``EventStreamResponse`` for the guarantees,
+``request_shutdown`` for servers other than uvicorn, and ``DetachStreams`` to stream outside
+the framework's request stack. Needs an asyncio event loop.
 """
 
 from __future__ import annotations
 
+from surestream.server._detach import DETACH_SCOPE_KEY, DetachStreams
 from surestream.server._response import (
     DEFAULT_CLOSE_TIMEOUT,
     DEFAULT_HEARTBEAT,
@@ -28,8 +30,10 @@ __all__ = [
     "DEFAULT_MAX_BUFFER",
     "DEFAULT_RETRY",
     "DEFAULT_SEND_TIMEOUT",
+    "DETACH_SCOPE_KEY",
     "HEARTBEAT",
     "SHUTDOWN_POLL_INTERVAL",
+    "DetachStreams",
     "EventStreamResponse",
     "OnClose",
     "SourceItem",

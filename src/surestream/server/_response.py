@@ -54,6 +54,7 @@ from surestream.events import (
     Unknown,
 )
 from surestream.server import _shutdown
+from surestream.server._detach import DETACH_SCOPE_KEY
 
 __all__ = [
     "DEFAULT_CLOSE_TIMEOUT",
@@ -144,7 +145,9 @@ class EventStreamResponse(Response):
     Headers: ``text/event-stream; charset=utf-8``, ``Cache-Control: no-cache, no-transform``,
     ``X-Accel-Buffering: no`` and the dialect's own (``Surestream-Protocol: 1``); ``headers``
     adds to or overrides them. ``GZipMiddleware`` leaves ``text/event-stream`` alone. A HEAD
-    request gets the headers only and the source is closed unstarted. Needs an asyncio loop.
+    request gets the headers only and the source is closed unstarted. Below ``DetachStreams``
+    the response streams once the endpoint and the middlewares under it have returned.
+    Needs an asyncio loop.
     """
 
     media_type = "text/event-stream"
@@ -206,13 +209,14 @@ class EventStreamResponse(Response):
         self.on_close = on_close
         self.status_code = status_code
         self.background = background
-        merged = {"cache-control": "no-cache, no-transform", "x-accel-buffering": "no"}
-        for extra in (self.dialect.headers, headers or {}):
-            merged.update({name.lower(): value for name, value in extra.items()})
-        self.init_headers(merged)
+        self.raw_headers = _raw_headers(self.dialect, headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the stream as the ASGI app of one request."""
+        """Run the stream as the ASGI app of one request (or leave it to ``DetachStreams``)."""
+        detach = scope.get(DETACH_SCOPE_KEY)
+        if detach is not None and not detach:
+            detach.append(self)
+            return
         terminal: Done | Error | None = None
         try:
             if scope.get("method") == "HEAD":
@@ -227,6 +231,13 @@ class EventStreamResponse(Response):
         if self.background is not None:
             await self.background()
 
+    async def discard(self) -> None:
+        """Give up a response that will not be sent: close the source, call ``on_close(None)``."""
+        try:
+            await _aclose(self.source)
+        finally:
+            await self._closed(None)
+
     async def _closed(self, terminal: Done | Error | None) -> None:
         if self.on_close is None:
             return
@@ -236,6 +247,33 @@ class EventStreamResponse(Response):
                 await result
         except Exception:
             logger.exception("on_close callback of an event stream failed")
+
+
+_HEADERS: dict[tuple[tuple[str, str], ...], list[tuple[bytes, bytes]]] = {}
+"""A dialect's headers -> the default response headers, encoded once and shared."""
+
+
+def _encoded(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
+
+
+def _raw_headers(dialect: Dialect, headers: Mapping[str, str] | None) -> list[tuple[bytes, bytes]]:
+    """The response's headers: the defaults and the dialect's (the same objects for every
+    response of a dialect: thousands of open streams hold one copy), then ``headers``."""
+    key = tuple(dialect.headers.items())
+    defaults = _HEADERS.get(key)
+    if defaults is None:
+        merged = {"cache-control": "no-cache, no-transform", "x-accel-buffering": "no"}
+        merged.update({name.lower(): value for name, value in key})
+        merged["content-type"] = f"{EventStreamResponse.media_type}; charset=utf-8"
+        defaults = _HEADERS[key] = _encoded(merged)
+    if not headers:
+        return list(defaults)
+    extra = _encoded(headers)
+    names = {name for name, _ in extra}
+    return [header for header in defaults if header[0] not in names] + extra
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:
