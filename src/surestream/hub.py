@@ -138,6 +138,10 @@ async def _aclose(obj: object) -> None:
         await close()
 
 
+_REFUSALS = (JournalFull, JournalClosed, StreamNotFound, StreamExpired, StoreUnavailable)
+"""What an append may raise that ends the producer (``_Producer._refused``)."""
+
+
 class _Producer:
     """One stream's producer task: a pump (source -> queue) and a writer (queue -> store),
     or the pump alone (source -> store) when the store's appends never wait."""
@@ -165,7 +169,7 @@ class _Producer:
 
     async def run(self) -> None:
         try:
-            if getattr(self.hub.store, "synchronous_appends", False):
+            if self.hub.store.synchronous_appends:
                 await self._pump(self._append_now)
             else:
                 await self._run_batched()
@@ -226,27 +230,37 @@ class _Producer:
                 return
 
     async def _append_now(self, event: Event) -> bool:
+        """``_append`` of one event through the store's synchronous ``append_now``."""
         if self.next_seq % self.hub.max_pending == 0:
             await asyncio.sleep(0)
-        return await self._append((event,))
+        try:
+            store = self.hub.store
+            self.next_seq = store.append_now(self.stream_id, (event,), expect=self.next_seq) + 1
+        except _REFUSALS as exc:
+            return await self._refused(exc)
+        return not is_terminal(event)
 
     async def _append(self, batch: Sequence[Event]) -> bool:
         """Append ``batch``; False when the producer is done (terminal written, or the
         journal refuses more)."""
-        store, stream_id = self.hub.store, self.stream_id
         try:
-            self.next_seq = await store.append_many(stream_id, batch, expect=self.next_seq) + 1
-        except JournalFull:
+            self.next_seq = (
+                await self.hub.store.append_many(self.stream_id, batch, expect=self.next_seq) + 1
+            )
+        except _REFUSALS as exc:
+            return await self._refused(exc)
+        return not is_terminal(batch[-1])
+
+    async def _refused(self, exc: Exception) -> bool:
+        """Act on an append the store refused; False: the producer is done."""
+        store, stream_id = self.hub.store, self.stream_id
+        if isinstance(exc, JournalFull):
             await store.finish(stream_id, Done(FinishReason.LENGTH))
-            return False
-        except (JournalClosed, StreamNotFound, StreamExpired):
-            return False
-        except StoreUnavailable as exc:
+        elif isinstance(exc, StoreUnavailable):
             log.warning("stream %s: store unavailable, producer stops: %s", stream_id, exc)
             with contextlib.suppress(StoreUnavailable):
                 await store.release(stream_id, self.token)
-            return False
-        return not is_terminal(batch[-1])
+        return False
 
 
 class Subscription:

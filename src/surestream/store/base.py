@@ -187,6 +187,8 @@ class Store(abc.ABC):
     retention: float
     max_events: int
     tombstone_ttl: float
+    synchronous_appends = False
+    """True when appends never wait (no I/O): ``append_now`` works, and the Hub uses it."""
 
     @abc.abstractmethod
     async def create(
@@ -219,6 +221,12 @@ class Store(abc.ABC):
         may then retry it when a reply is lost); a journal at another seq that has not ended
         raises ``ValueError`` (two producers on one stream).
         """
+
+    def append_now(
+        self, stream_id: str, events: Sequence[Event], *, expect: int | None = None
+    ) -> int:
+        """``append_many`` as a plain call, for a store with ``synchronous_appends``."""
+        raise NotImplementedError(f"{type(self).__name__} appends with I/O: use append_many")
 
     async def append(self, stream_id: str, event: Event, *, expect: int | None = None) -> int:
         """Append one event and return its seq (see ``append_many``)."""

@@ -97,7 +97,7 @@ class MemoryStore(Store):
     """
 
     synchronous_appends = True
-    """``append_many`` never waits (no I/O): the Hub appends each event as it comes."""
+    """Appends never wait (no I/O): the Hub appends each event as it comes (``append_now``)."""
 
     def __init__(
         self,
@@ -222,6 +222,12 @@ class MemoryStore(Store):
         self, stream_id: str, events: Sequence[Event], *, expect: int | None = None
     ) -> int:
         """Append events (see ``Store.append_many``)."""
+        return self.append_now(stream_id, events, expect=expect)
+
+    def append_now(
+        self, stream_id: str, events: Sequence[Event], *, expect: int | None = None
+    ) -> int:
+        """``append_many`` as a plain call: the Hub's producer appends each token with it."""
         return self._append(stream_id, self._get(stream_id), events, expect)
 
     async def read(
