@@ -245,22 +245,28 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def measure(
-    variant: str, streams: int, tps: float, duration: float, repeats: int, args: Any
-) -> dict[str, Any]:
-    runs = []
+    variants: list[str], streams: int, tps: float, duration: float, repeats: int, args: Any
+) -> list[dict[str, Any]]:
+    """``repeats`` runs of each variant, interleaved (a, b, a, b, ...) so that a change in
+    the machine's background load falls on every variant alike; their medians."""
+    runs: dict[str, list[dict[str, Any]]] = {variant: [] for variant in variants}
     for i in range(repeats):
-        started = time.monotonic()
-        figures = run_once(variant, streams, tps, duration, args)
-        runs.append(figures)
-        print(
-            f"  {variant:>9} N={streams:>5} {tps:g} tok/s run {i + 1}/{repeats}: "
-            f"done {figures['done']}/{streams}, p99 {figures['p99_ms']:.1f} ms, "
-            f"cpu {figures['cpu_percent']:.0f}% ({figures['cpu_us_per_event']:.1f} µs/event), "
-            f"RSS {figures['rss_kib_per_stream']:.1f} KiB/stream "
-            f"[{time.monotonic() - started:.0f} s]",
-            flush=True,
-        )
-    return {"variant": variant, "streams": streams, "tps": tps, **median_of(runs)}
+        for variant in variants:
+            started = time.monotonic()
+            figures = run_once(variant, streams, tps, duration, args)
+            runs[variant].append(figures)
+            print(
+                f"  {variant:>9} N={streams:>5} {tps:g} tok/s run {i + 1}/{repeats}: "
+                f"done {figures['done']}/{streams}, p99 {figures['p99_ms']:.1f} ms, "
+                f"cpu {figures['cpu_percent']:.0f}% ({figures['cpu_us_per_event']:.1f} µs/event), "
+                f"RSS {figures['rss_kib_per_stream']:.1f} KiB/stream "
+                f"[{time.monotonic() - started:.0f} s]",
+                flush=True,
+            )
+    return [
+        {"variant": variant, "streams": streams, "tps": tps, **median_of(runs[variant])}
+        for variant in variants
+    ]
 
 
 def search(variant: str, grid: list[dict[str, Any]], args: Any) -> dict[str, Any]:
@@ -276,7 +282,9 @@ def search(variant: str, grid: list[dict[str, Any]], args: Any) -> dict[str, Any
             for r in grid
             if r["variant"] == variant and r["streams"] == streams and r["tps"] == args.tps
         ]
-        result = known[0] if known else measure(variant, streams, args.tps, args.duration, 1, args)
+        result = (
+            known[0] if known else measure([variant], streams, args.tps, args.duration, 1, args)[0]
+        )
         done = result["not_done"] == 0
         passing = passing and done and result["p99_ms"] < args.p99_limit
         passing_late = passing_late and done and result["lateness_p99_ms"] < args.p99_limit
@@ -350,15 +358,18 @@ def run(args: Any) -> dict[str, Any]:
         "search": [],
     }
     for streams in args.sizes:
-        for variant in args.variants:
-            results["grid"].append(
-                measure(variant, streams, args.tps, args.duration, args.repeats, args)
-            )
+        results["grid"] += measure(
+            args.variants, streams, args.tps, args.duration, args.repeats, args
+        )
     for streams in args.slow_sizes:
-        for variant in [v for v in args.variants if v != "redis"]:
-            results["slow"].append(
-                measure(variant, streams, args.slow_tps, args.slow_duration, args.repeats, args)
-            )
+        results["slow"] += measure(
+            [v for v in args.variants if v != "redis"],
+            streams,
+            args.slow_tps,
+            args.slow_duration,
+            args.repeats,
+            args,
+        )
     if args.search:
         for variant in [v for v in args.variants if v != "redis"]:
             results["search"].append(search(variant, results["grid"], args))
