@@ -19,13 +19,25 @@ scripts also run on Redis Cluster::
 A live journal expires ``lease_ttl + retention`` after its producer's last heartbeat, so a
 journal nobody ended (producer dead, nobody watching) does not stay forever.
 
-Readers of one stream in one process share a *tail*: one task that blocks in ``XREAD COUNT
-read_batch BLOCK read_block`` (one connection per stream, not per subscriber), decodes each
-entry once and appends it to an in-process list that its readers follow as in
-``MemoryStore``; a reader resuming before the tail's first seq reads that gap with
-``XRANGE`` first. Each time a block ends empty the tail runs the append script in "lost"
-mode, which appends ``producer_lost`` only if the journal is leased, not ended, and its lease
-key is gone. Every Redis call is bounded: socket timeouts, connect timeout, ``read_block``
+Appends of all streams are coalesced: ``_run_append`` queues its script call and awaits its
+own reply; one flusher sends everything queued in one pipeline (``EVALSHA`` each, the script
+loaded on ``NOSCRIPT``) and, while that round trip is out, collects the next batch, so under
+load one round trip carries the appends of many streams and at most one append pipeline is
+in flight. A failed pipeline fails each of its calls as a single failed call would.
+
+Readers of one stream in one process share a *tail*: an in-process list that its readers
+follow as in ``MemoryStore``; a reader resuming before the tail's first seq reads that gap
+with ``XRANGE`` first. The tails of all streams are fed by one *reader* task per store, on
+its own connection, that blocks in ``XREAD COUNT read_batch BLOCK read_block STREAMS k1 k2
+... id1 id2 ...`` over every live tail, decodes each entry once and hands it to its tail; a
+stream tailed while that read blocks has the reader woken at once with ``CLIENT UNBLOCK``
+(the reader's ``CLIENT ID``, sent from a pooled connection), so it is read from the next
+round. A tail that got nothing for ``read_block`` seconds has its lease checked: the append
+script in "lost" mode (batched with the other appends), which appends ``producer_lost``
+only if the journal is leased, not ended, and its lease key is gone; the read blocks no
+longer than until the next check is due. A tail ends at its terminal event; a failed read
+fails every tail it covered (their readers get ``store_unavailable``), a failed check its
+own tail. Every Redis call is bounded: socket timeouts, connect timeout, ``read_block``
 below ``timeout``; redis-py's own retries are off, and a call that failed on a connection
 gone stale (Redis restarted) is repeated once if it is idempotent: reads, heartbeats, a
 ``create`` with a lease token, and appends that name the seq their first event must get
@@ -41,7 +53,15 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from typing import Any, TypeVar
 
 import orjson
@@ -50,6 +70,7 @@ import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from surestream.events import Error, ErrorCode, Event, dumps, is_terminal, loads
 from surestream.store.base import (
@@ -95,11 +116,11 @@ DEFAULT_READ_BLOCK = 1.0
 """Seconds one ``XREAD BLOCK`` waits; also how often a waiting reader checks the lease."""
 
 DEFAULT_MAX_CONNECTIONS = 1000
-"""Connections in the pool. Each stream with subscribers in this process holds one while it
-waits for new events (its subscribers share it), plus a few for writes."""
+"""Connections in the pool. The reader of all tails holds one, the append pipeline one, and
+each other call in flight one."""
 
 DEFAULT_READ_BATCH = 1000
-"""Entries one ``XREAD`` returns at most (``COUNT``)."""
+"""Entries one ``XREAD`` returns at most per stream (``COUNT``)."""
 
 _T = TypeVar("_T")
 
@@ -203,23 +224,56 @@ _UNSURE: tuple[type[Exception], ...] = (
 class _Tail:
     """This process's live copy of one journal from seq ``base`` on, shared by its readers.
 
-    One task per tail blocks in ``XREAD`` and decodes each entry once; readers follow the
-    list as they do in ``MemoryStore``. It ends at the terminal event or on a store failure.
+    The store's reader task fills ``events`` (decoding each entry once) from the Redis entry
+    after ``cursor``; readers follow the list as they do in ``MemoryStore``. It ends at the
+    terminal event or on a store failure (``failed``). ``due``: when its lease check is due.
     """
 
-    __slots__ = ("base", "changed", "events", "failed", "readers", "task")
+    __slots__ = (
+        "base",
+        "changed",
+        "checking",
+        "cursor",
+        "due",
+        "events",
+        "failed",
+        "key",
+        "packed_key",
+        "readers",
+        "stream_id",
+    )
 
-    def __init__(self, base: int) -> None:
+    def __init__(self, stream_id: str, key: bytes, base: int, due: float) -> None:
+        self.stream_id = stream_id
+        self.key = key
+        self.packed_key = _bulk(key)
         self.base = base
+        self.cursor = _bulk(f"{base - 1}-1".encode() if base > 0 else b"0-0")
+        self.due = due
+        self.checking = False
         self.events: list[Event] = []
         self.failed = False
         self.readers = 0
         self.changed = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
 
     def notify(self) -> None:
         changed, self.changed = self.changed, asyncio.Event()
         changed.set()
+
+
+def _bulk(value: bytes) -> bytes:
+    """``value`` as a RESP bulk string (one argument of a packed command)."""
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+def _copy(exc: Exception) -> Exception:
+    """A fresh exception like ``exc`` for each caller of a failed batch (no shared traceback)."""
+    try:
+        fresh = type(exc)(*exc.args)
+    except Exception:
+        return exc
+    fresh.__cause__ = exc.__cause__
+    return fresh
 
 
 def _unavailable() -> Error:
@@ -282,6 +336,19 @@ class RedisStore(Store):
             max_connections=max_connections,
         )
         self._tails: dict[str, _Tail] = {}
+        self._live: dict[bytes, _Tail] = {}
+        """The tails the reader follows, by events key (not ended, not failed)."""
+        self._reader: asyncio.Task[None] | None = None
+        self._reader_conn: Any = None
+        self._reader_id: int | None = None
+        self._wake = asyncio.Event()
+        self._reading: dict[bytes, _Tail] | None = None
+        """The tails of the ``XREAD`` in flight (None when none is)."""
+        self._unblocking = False
+        self._check_at = float("inf")
+        self._queue: list[tuple[list[Any], asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self._append_script = self._redis.register_script(_APPEND)
         self._create_script = self._redis.register_script(_CREATE)
         self._heartbeat_script = self._redis.register_script(_HEARTBEAT)
@@ -301,14 +368,23 @@ class RedisStore(Store):
         self, command: Callable[[], Awaitable[_T]], *, retry: tuple[type[Exception], ...] = _STALE
     ) -> _T:
         """Run ``command``; once more on ``retry`` errors (a connection gone stale while Redis
-        restarted); any failure becomes ``StoreUnavailable``."""
+        restarted); any failure becomes ``StoreUnavailable``. A cancellation that redis-py
+        swallowed (Python 3.11's ``wait_for`` loses one that meets a finished send) is raised
+        again, so a cancelled caller (the hub's ticker) does stop."""
+        task = asyncio.current_task()
+        cancels = task.cancelling() if task is not None else 0
         try:
             try:
-                return await command()
+                result = await command()
             except retry:
-                return await command()
+                result = await command()
         except _FAILURES as exc:
+            if task is not None and task.cancelling() > cancels:
+                raise asyncio.CancelledError from exc
             raise StoreUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
+        if task is not None and task.cancelling() > cancels:
+            raise asyncio.CancelledError
+        return result
 
     async def _batch(
         self, script: AsyncScript, calls: Sequence[tuple[list[str], list[str | int]]]
@@ -390,10 +466,12 @@ class RedisStore(Store):
         keys = self._keys(stream_id)
         attempts = 0
 
+        call = [*keys, *args]
+
         async def run() -> Any:
             nonlocal attempts
             attempts += 1
-            return await self._append_script(keys, args)
+            return await self._submit(call)
 
         safe = expect is not None or mode == "l"
         reply = await self._call(run, retry=_UNSURE if safe else ())
@@ -415,6 +493,60 @@ class RedisStore(Store):
             raise JournalFull(f"stream {stream_id} reached {self.max_events} events")
         return last
 
+    def _submit(self, call: list[Any]) -> asyncio.Future[Any]:
+        """Queue one append script call (its keys then args) for the next pipeline."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((call, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        return future
+
+    async def _flush(self) -> None:
+        """Send the queued append calls, one pipeline at a time, until the queue is empty."""
+        batch: list[tuple[list[Any], asyncio.Future[Any]]] = []
+        try:
+            while self._queue:
+                batch = [item for item in self._queue if not item[1].done()]
+                self._queue = []
+                if not batch:
+                    continue
+                try:
+                    replies = await self._pipeline([call for call, _ in batch])
+                except Exception as exc:
+                    replies = [_copy(exc) for _ in batch]
+                for (_, future), reply in zip(batch, replies, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(reply, Exception):
+                        future.set_exception(reply)
+                    else:
+                        future.set_result(reply)
+                batch = []
+        finally:
+            self._flusher = None
+            for _, future in batch + self._queue:
+                if not future.done():
+                    future.set_exception(StoreUnavailable("the store is closing"))
+            self._queue = []
+
+    async def _pipeline(self, calls: list[list[Any]]) -> list[Any]:
+        """Run the append script once per call in one pipeline; load it on ``NOSCRIPT``."""
+        script = self._append_script
+        replies = await self._evalsha(script.sha, calls)
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:
+            script.sha = await self._redis.script_load(_APPEND)
+            again = await self._evalsha(script.sha, [calls[i] for i in missing])
+            for index, reply in zip(missing, again, strict=True):
+                replies[index] = reply
+        return replies
+
+    async def _evalsha(self, sha: str, calls: list[list[Any]]) -> list[Any]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for call in calls:
+                pipe.execute_command("EVALSHA", sha, 5, *call)
+            return await pipe.execute(raise_on_error=False)
+
     async def append_many(
         self, stream_id: str, events: Sequence[Event], *, expect: int | None = None
     ) -> int:
@@ -434,44 +566,143 @@ class RedisStore(Store):
     def _join_tail(self, stream_id: str, start: int) -> _Tail:
         tail = self._tails.get(stream_id)
         if tail is None or tail.failed:
-            tail = _Tail(start)
+            key = self._keys(stream_id)[0].encode()
+            tail = _Tail(stream_id, key, start, time.monotonic() + self.read_block)
             self._tails[stream_id] = tail
-            tail.task = asyncio.create_task(self._run_tail(stream_id, tail))
+            self._live[key] = tail
+            self._check_at = min(self._check_at, tail.due)
+            if self._reader is None:
+                self._reader = asyncio.create_task(self._read_tails())
+            self._wake.set()
+            if self._reading is not None and not self._unblocking:
+                self._unblocking = True
+                self._spawn(self._unblock())
         tail.readers += 1
         return tail
 
     def _leave_tail(self, stream_id: str, tail: _Tail) -> None:
         tail.readers -= 1
         if tail.readers == 0:
-            if tail.task is not None:
-                tail.task.cancel()
             if self._tails.get(stream_id) is tail:
                 del self._tails[stream_id]
+            if self._live.get(tail.key) is tail:
+                del self._live[tail.key]
 
-    async def _run_tail(self, stream_id: str, tail: _Tail) -> None:
-        key = self._keys(stream_id)[0]
-        cursor: str | bytes = f"{tail.base - 1}-1" if tail.base > 0 else "0-0"
-        block = _ms(self.read_block)
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _fail(self, tail: _Tail, exc: Exception) -> None:
+        log.warning("journal %s unreadable: %s", tail.stream_id, exc)
+        tail.failed = True
+        tail.notify()
+        if self._live.get(tail.key) is tail:
+            del self._live[tail.key]
+
+    async def _read_tails(self) -> None:
+        """The reader: one ``XREAD`` over every live tail at a time, entries to their tails."""
         try:
             while True:
-                reply: Any = await self._call(
-                    functools.partial(
-                        self._redis.xread, {key: cursor}, count=self.read_batch, block=block
-                    )
-                )
-                if not reply:
-                    await self._check_lease(stream_id)
+                if not self._live:
+                    self._wake.clear()
+                    await self._wake.wait()
                     continue
-                entries: list[tuple[bytes, dict[bytes, bytes]]] = reply[0][1]
-                tail.events.extend(loads(fields[b"e"]) for _, fields in entries)
-                cursor = entries[-1][0]
-                tail.notify()
-                if is_terminal(tail.events[-1]):
-                    return
-        except (StoreUnavailable, StreamNotFound, StreamExpired) as exc:
-            log.warning("journal %s unreadable: %s", stream_id, exc)
-            tail.failed = True
+                now = time.monotonic()
+                if now >= self._check_at:
+                    self._check_leases(now)
+                tails = dict(self._live)
+                block = _ms(min(self.read_block, self._check_at - now))
+                try:
+                    reply = await self._call(functools.partial(self._xread, tails, block))
+                except StoreUnavailable as exc:
+                    for tail in tails.values():
+                        self._fail(tail, exc)
+                    continue
+                if reply:
+                    self._deliver(tails, reply)
+        finally:
+            conn, self._reader_conn, self._reader_id = self._reader_conn, None, None
+            if conn is not None:
+                await self._redis.connection_pool.release(conn)
+
+    async def _xread(self, tails: dict[bytes, _Tail], block: int) -> Any:
+        """One ``XREAD`` on the reader's connection (packed here: it may name many streams)."""
+        try:
+            if self._reader_conn is None:
+                self._reader_conn = await self._redis.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+            conn = self._reader_conn
+            if self._reader_id is None:
+                await conn.send_command("CLIENT", "ID")
+                self._reader_id = int(await conn.read_response())
+            head = b"*%d\r\n$5\r\nXREAD\r\n$5\r\nCOUNT\r\n%s$5\r\nBLOCK\r\n%s$7\r\nSTREAMS\r\n" % (
+                6 + 2 * len(tails),
+                _bulk(b"%d" % self.read_batch),
+                _bulk(b"%d" % block),
+            )
+            parts = [head]
+            parts.extend(tail.packed_key for tail in tails.values())
+            parts.extend(tail.cursor for tail in tails.values())
+            self._reading = tails
+            try:
+                await conn.send_packed_command(b"".join(parts), check_health=False)
+                return await conn.read_response(disable_decoding=True)
+            finally:
+                self._reading = None
+        except BaseException:
+            self._reader_id = None
+            raise
+
+    def _deliver(self, tails: dict[bytes, _Tail], reply: Any) -> None:
+        """Hand each stream's entries to its tail (if it still follows that stream)."""
+        due = time.monotonic() + self.read_block
+        for key, entries in reply.items() if isinstance(reply, dict) else reply:
+            tail = tails.get(key)
+            if tail is None or not entries or self._live.get(key) is not tail:
+                continue
+            tail.events.extend(loads(fields[1]) for _, fields in entries)
+            tail.cursor = _bulk(entries[-1][0])
+            tail.due = due
             tail.notify()
+            if is_terminal(tail.events[-1]):
+                del self._live[key]
+
+    async def _unblock(self) -> None:
+        """Wake the reader blocked in an ``XREAD`` that misses a new tail (``CLIENT UNBLOCK``)."""
+        try:
+            for attempt in range(1, 6):
+                reading, reader_id = self._reading, self._reader_id
+                if reading is None or reader_id is None:
+                    return
+                if await self._redis.execute_command(  # type: ignore[no-untyped-call]
+                    "CLIENT", "UNBLOCK", reader_id
+                ):
+                    return
+                # 0: the XREAD was answered already (so ``_reading`` changes any moment) or
+                # has not reached Redis yet; ask again shortly while it is the same one.
+                await asyncio.sleep(0.001 * attempt)
+                if self._reading is not reading:
+                    return
+        except _FAILURES as exc:
+            log.debug("CLIENT UNBLOCK failed: %s", exc)
+        finally:
+            self._unblocking = False
+
+    def _check_leases(self, now: float) -> None:
+        """Start the lease check of each live tail that got nothing for ``read_block``."""
+        due: list[_Tail] = []
+        check_at = float("inf")
+        for tail in self._live.values():
+            if tail.checking:
+                continue
+            if tail.due <= now:
+                tail.checking = True
+                due.append(tail)
+            elif tail.due < check_at:
+                check_at = tail.due
+        self._check_at = check_at
+        for tail in due:
+            self._spawn(self._check_lease(tail))
 
     async def _range(self, stream_id: str, first: int, last: int) -> AsyncIterator[Event]:
         key = self._keys(stream_id)[0]
@@ -515,9 +746,18 @@ class RedisStore(Store):
         finally:
             self._leave_tail(stream_id, tail)
 
-    async def _check_lease(self, stream_id: str) -> None:
-        with contextlib.suppress(JournalClosed):
-            await self._run_append(stream_id, (producer_lost(),), "l", None)
+    async def _check_lease(self, tail: _Tail) -> None:
+        """Append ``producer_lost`` if the lease is gone (its append joins the others')."""
+        try:
+            with contextlib.suppress(JournalClosed):
+                await self._run_append(tail.stream_id, (producer_lost(),), "l", None)
+        except (StoreUnavailable, StreamNotFound, StreamExpired) as exc:
+            self._fail(tail, exc)
+        finally:
+            tail.checking = False
+            tail.due = max(tail.due, time.monotonic() + self.read_block)
+            if self._live.get(tail.key) is tail:
+                self._check_at = min(self._check_at, tail.due)
 
     async def heartbeat(self, leases: Mapping[str, str], lease_ttl: float) -> dict[str, LeaseState]:
         """Renew leases and report, in one pipeline (see ``Store.heartbeat``)."""
@@ -557,11 +797,15 @@ class RedisStore(Store):
         await self._call(lambda: self._redis.zrem(key, member))
 
     async def aclose(self) -> None:
-        """Stop the readers' tails; close the connection pool (unless the client was passed in)."""
-        tasks = [tail.task for tail in self._tails.values() if tail.task is not None]
+        """Stop the reader and the lease checks; close the connection pool (unless the client
+        was passed in)."""
+        tasks = [*self._background, self._reader, self._flusher]
         for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(task for task in tasks if task is not None), return_exceptions=True)
+        self._reader = None
         self._tails.clear()
+        self._live.clear()
         if self._owns_client:
             await self._redis.aclose()

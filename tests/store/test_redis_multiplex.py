@@ -1,0 +1,180 @@
+"""RedisStore's shared round trips: appends of all streams in one pipeline, every tail read
+by one multiplexed ``XREAD``, and what readers see when Redis goes away under them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio
+import pytest
+import redis.asyncio as aioredis
+
+from surestream.events import Done, Error, Event, Text
+from surestream.store.redis import RedisStore
+from tests.support.servers import ServerProcess, free_port, redis_process
+
+pytestmark = pytest.mark.anyio
+
+BOUND = 1.0
+"""Seconds within which events must arrive: far below the stores' 4 s ``read_block``."""
+
+
+@pytest.fixture(scope="module")
+def own_redis() -> Iterator[ServerProcess]:
+    """A redis-server of this module's own, so server-wide counters are ours alone."""
+    with redis_process() as server:
+        yield server
+
+
+@pytest.fixture
+async def admin(own_redis: ServerProcess) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(own_redis.url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def store(own_redis: ServerProcess) -> AsyncIterator[RedisStore]:
+    made = RedisStore(own_redis.url, prefix=f"t{uuid.uuid4().hex[:12]}:", read_block=4.0)
+    yield made
+    await made.aclose()
+
+
+class PipelineCounter:
+    """Wraps ``client.pipeline``: counts the pipelines the store opens."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.count = 0
+        self.original = client.pipeline
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.count += 1
+        return self.original(*args, **kwargs)
+
+
+async def blocked_clients(admin: aioredis.Redis) -> int:
+    info: dict[str, Any] = await admin.info("clients")
+    return int(info["blocked_clients"])
+
+
+async def until_blocked(admin: aioredis.Redis, count: int = 1) -> None:
+    """Return once ``count`` clients are blocked (the reader is parked in its XREAD)."""
+    with anyio.fail_after(BOUND):
+        while await blocked_clients(admin) != count:
+            pass  # each check is a round trip to Redis
+
+
+async def take(reader: AsyncIterator[tuple[int, Event]], count: int) -> list[tuple[int, Event]]:
+    return [await anext(reader) for _ in range(count)]
+
+
+async def test_appends_of_many_streams_in_one_loop_iteration_share_one_pipeline(
+    store: RedisStore, admin: aioredis.Redis
+) -> None:
+    ids = [f"s{i}" for i in range(40)]
+    for stream_id in ids:
+        await store.create(stream_id)
+    await store.create("warm")
+    await store.append("warm", Text("loads the script"))
+    counter = PipelineCounter(store.client)
+    store.client.pipeline = counter  # type: ignore[method-assign]
+    await admin.config_resetstat()
+    rounds = 5
+    for seq in range(rounds):
+        seqs = await asyncio.gather(
+            *(store.append(sid, Text(f"{sid}-{seq}"), expect=seq) for sid in ids)
+        )
+        assert seqs == [seq] * len(ids)
+    assert counter.count == rounds
+    stats: dict[str, Any] = await admin.info("commandstats")
+    assert stats["cmdstat_evalsha"]["calls"] == rounds * len(ids)
+    await asyncio.gather(*(store.finish(sid, Done()) for sid in ids))
+    for sid in ids:
+        got = [item async for item in await store.read(sid)]
+        assert got == [(seq, Text(f"{sid}-{seq}")) for seq in range(rounds)] + [(rounds, Done())]
+
+
+async def test_appends_survive_a_script_flush(store: RedisStore, admin: aioredis.Redis) -> None:
+    await store.create("s")
+    assert await store.append("s", Text("a"), expect=0) == 0
+    await admin.script_flush()
+    results = await asyncio.gather(
+        store.append("s", Text("b"), expect=1), store.create("t"), return_exceptions=True
+    )
+    assert results == [1, None]
+    assert await store.append_many("t", [Text("x"), Done()]) == 1
+    assert await store.finish("s", Done())
+    got = [item async for item in await store.read("s")]
+    assert got == [(0, Text("a")), (1, Text("b")), (2, Done())]
+    got = [item async for item in await store.read("t")]
+    assert got == [(0, Text("x")), (1, Done())]
+
+
+async def test_all_tails_share_one_blocked_read(store: RedisStore, admin: aioredis.Redis) -> None:
+    ids = [f"s{i}" for i in range(30)]
+    readers = []
+    for stream_id in ids:
+        await store.create(stream_id)
+        readers.append(await store.read(stream_id))
+    for reader in readers:
+        assert isinstance(reader, AsyncIterator)
+    pending = [asyncio.ensure_future(anext(reader)) for reader in readers]
+    await until_blocked(admin, 1)
+    await asyncio.gather(*(store.append(sid, Text(sid)) for sid in ids))
+    with anyio.fail_after(BOUND):
+        got = await asyncio.gather(*pending)
+    assert got == [(0, Text(sid)) for sid in ids]
+    assert await blocked_clients(admin) <= 1
+    for reader in readers:
+        await reader.aclose()  # type: ignore[attr-defined]
+
+
+async def test_stream_tailed_while_the_reader_blocks_is_read_at_once(
+    store: RedisStore, admin: aioredis.Redis
+) -> None:
+    await store.create("first")
+    first = await store.read("first")
+    waiting = asyncio.ensure_future(anext(first))
+    await until_blocked(admin, 1)
+    await store.create("second")
+    await store.append("second", Text("before"))
+    second = await store.read("second")
+    with anyio.fail_after(BOUND):
+        assert await anext(second) == (0, Text("before"))
+    await until_blocked(admin, 1)
+    await store.append("second", Text("after"))
+    await store.append("first", Text("one"))
+    with anyio.fail_after(BOUND):
+        assert await anext(second) == (1, Text("after"))
+        assert await waiting == (0, Text("one"))
+    await first.aclose()  # type: ignore[attr-defined]
+    await second.aclose()  # type: ignore[attr-defined]
+
+
+async def test_redis_stopping_ends_every_reader_with_store_unavailable_then_recovers() -> None:
+    port = free_port()
+    unavailable = Error("store_unavailable", "the stream store is unavailable", True)
+    with redis_process(port) as server:
+        store = RedisStore(server.url, read_block=0.1, timeout=1.0, connect_timeout=0.5)
+        ids = [f"s{i}" for i in range(5)]
+        readers = []
+        for index, stream_id in enumerate(ids):
+            await store.create(stream_id)
+            await store.append_many(stream_id, [Text(str(n)) for n in range(index + 1)])
+            readers.append(await store.read(stream_id))
+        for index, reader in enumerate(readers):
+            assert await take(reader, index + 1) == [(n, Text(str(n))) for n in range(index + 1)]
+        await anyio.to_thread.run_sync(server.stop)
+        with anyio.fail_after(10):
+            for index, reader in enumerate(readers):
+                assert [item async for item in reader] == [(index, unavailable)]
+    with redis_process(port):
+        await store.create("again", lease="token")
+        again = await store.read("again")
+        await store.append_many("again", [Text("a"), Done()], expect=0)
+        with anyio.fail_after(10):
+            assert [item async for item in again] == [(0, Text("a")), (1, Done())]
+    await store.aclose()
