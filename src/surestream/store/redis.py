@@ -53,15 +53,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import (
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Coroutine,
-    Iterable,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -276,6 +268,13 @@ def _copy(exc: Exception) -> Exception:
     return fresh
 
 
+@functools.lru_cache(maxsize=4096)
+def _append_keys(prefix: str, stream_id: str) -> tuple[bytes, ...]:
+    """The keys of a stream, encoded (as ``RedisStore._keys``), for the append pipeline."""
+    base = f"{prefix}{{{stream_id}}}:".encode()
+    return tuple(base + name for name in (b"events", b"meta", b"lease", b"watch", b"gone"))
+
+
 def _unavailable() -> Error:
     return Error.of(ErrorCode.STORE_UNAVAILABLE, "the stream store is unavailable")
 
@@ -345,10 +344,13 @@ class RedisStore(Store):
         self._reading: dict[bytes, _Tail] | None = None
         """The tails of the ``XREAD`` in flight (None when none is)."""
         self._unblocking = False
+        self._stale = False
+        """A tail came after the ``XREAD`` in flight was sent."""
         self._check_at = float("inf")
         self._queue: list[tuple[list[Any], asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._limits = [b"%d" % n for n in (max_events, _ms(retention), _ms(tombstone_ttl))]
         self._append_script = self._redis.register_script(_APPEND)
         self._create_script = self._redis.register_script(_CREATE)
         self._heartbeat_script = self._redis.register_script(_HEARTBEAT)
@@ -454,19 +456,15 @@ class RedisStore(Store):
         self, stream_id: str, events: Sequence[Event], mode: str, expect: int | None
     ) -> int:
         terminal = check_batch(events)
-        args: list[bytes | str | int] = [
-            self.max_events,
-            _ms(self.retention),
-            _ms(self.tombstone_ttl),
-            "1" if terminal else "0",
-            mode,
-            "" if expect is None else expect,
+        call = [
+            *_append_keys(self.prefix, stream_id),
+            *self._limits,
+            b"1" if terminal else b"0",
+            mode.encode(),
+            b"" if expect is None else b"%d" % expect,
         ]
-        args.extend(dumps(event) for event in events)
-        keys = self._keys(stream_id)
+        call.extend(dumps(event) for event in events)
         attempts = 0
-
-        call = [*keys, *args]
 
         async def run() -> Any:
             nonlocal attempts
@@ -574,9 +572,10 @@ class RedisStore(Store):
             if self._reader is None:
                 self._reader = asyncio.create_task(self._read_tails())
             self._wake.set()
+            self._stale = True
             if self._reading is not None and not self._unblocking:
                 self._unblocking = True
-                self._spawn(self._unblock())
+                self._keep(asyncio.create_task(self._unblock()))
         tail.readers += 1
         return tail
 
@@ -588,8 +587,7 @@ class RedisStore(Store):
             if self._live.get(tail.key) is tail:
                 del self._live[tail.key]
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coroutine)
+    def _keep(self, task: asyncio.Task[None]) -> None:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -611,7 +609,7 @@ class RedisStore(Store):
                 now = time.monotonic()
                 if now >= self._check_at:
                     self._check_leases(now)
-                tails = dict(self._live)
+                tails, self._stale = dict(self._live), False
                 block = _ms(min(self.read_block, self._check_at - now))
                 try:
                     reply = await self._call(functools.partial(self._xread, tails, block))
@@ -668,21 +666,19 @@ class RedisStore(Store):
                 del self._live[key]
 
     async def _unblock(self) -> None:
-        """Wake the reader blocked in an ``XREAD`` that misses a new tail (``CLIENT UNBLOCK``)."""
+        """Wake the reader from an ``XREAD`` that misses a new tail (``CLIENT UNBLOCK``).
+
+        Asks again, a few times over some milliseconds, while the reader has not issued a new
+        ``XREAD`` since the tail came: an ``UNBLOCK`` may reach Redis before that ``XREAD``."""
         try:
-            for attempt in range(1, 6):
-                reading, reader_id = self._reading, self._reader_id
-                if reading is None or reader_id is None:
+            for attempt in range(1, 9):
+                reader_id = self._reader_id
+                if not self._stale or self._reading is None or reader_id is None:
                     return
-                if await self._redis.execute_command(  # type: ignore[no-untyped-call]
+                await self._redis.execute_command(  # type: ignore[no-untyped-call]
                     "CLIENT", "UNBLOCK", reader_id
-                ):
-                    return
-                # 0: the XREAD was answered already (so ``_reading`` changes any moment) or
-                # has not reached Redis yet; ask again shortly while it is the same one.
+                )
                 await asyncio.sleep(0.001 * attempt)
-                if self._reading is not reading:
-                    return
         except _FAILURES as exc:
             log.debug("CLIENT UNBLOCK failed: %s", exc)
         finally:
@@ -702,7 +698,7 @@ class RedisStore(Store):
                 check_at = tail.due
         self._check_at = check_at
         for tail in due:
-            self._spawn(self._check_lease(tail))
+            self._keep(asyncio.create_task(self._check_lease(tail)))
 
     async def _range(self, stream_id: str, first: int, last: int) -> AsyncIterator[Event]:
         key = self._keys(stream_id)[0]
