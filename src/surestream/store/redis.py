@@ -65,6 +65,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from surestream.events import Error, ErrorCode, Event, dumps, is_terminal, loads
+from surestream.store import _redis_scripts as scripts
 from surestream.store.base import (
     DEFAULT_MAX_EVENTS,
     DEFAULT_RETENTION,
@@ -115,95 +116,6 @@ DEFAULT_READ_BATCH = 1000
 """Entries one ``XREAD`` returns at most per stream (``COUNT``)."""
 
 _T = TypeVar("_T")
-
-_APPEND = """
-local meta = redis.call('HMGET', KEYS[2], 'next', 'terminal', 'leased')
-if not meta[1] then return {-3, -1} end
-local seq = tonumber(meta[1])
-if ARGV[6] ~= '' and tonumber(ARGV[6]) ~= seq then return {-5, seq - 1, meta[2]} end
-if meta[2] == '1' then return {-1, seq - 1} end
-if ARGV[5] == 'l' and (meta[3] ~= '1' or redis.call('EXISTS', KEYS[3]) == 1) then
-  return {-4, seq - 1}
-end
-local first = seq
-local cap = tonumber(ARGV[1]) - 1
-local n = #ARGV - 6
-local term = ARGV[4] == '1'
-local body = n
-if term then body = n - 1 end
-local status = 0
-for i = 1, body do
-  if seq >= cap then
-    status = -2
-    break
-  end
-  redis.call('XADD', KEYS[1], seq .. '-1', 'e', ARGV[6 + i])
-  seq = seq + 1
-end
-if status == 0 and term then
-  redis.call('XADD', KEYS[1], seq .. '-1', 'e', ARGV[6 + n])
-  seq = seq + 1
-  redis.call('HSET', KEYS[2], 'next', seq, 'terminal', 1)
-  redis.call('DEL', KEYS[3])
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
-  redis.call('PEXPIRE', KEYS[4], ARGV[2])
-  redis.call('SET', KEYS[5], '1', 'PX', tonumber(ARGV[2]) + tonumber(ARGV[3]))
-else
-  redis.call('HSET', KEYS[2], 'next', seq)
-  if first == 0 and seq > 0 then
-    local ttl = redis.call('PTTL', KEYS[2])
-    if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
-  end
-end
-return {status, seq - 1}
-"""
-
-_CREATE = """
-if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[5]) == 1 then
-  if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) == ARGV[3] then return 1 end
-  return 0
-end
-local leased = 0
-if ARGV[3] ~= '' then leased = 1 end
-redis.call('HSET', KEYS[2], 'who', ARGV[1], 'created', ARGV[2], 'next', 0, 'terminal', 0,
-           'leased', leased)
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
-redis.call('SET', KEYS[5], '1', 'PX', tonumber(ARGV[5]) + tonumber(ARGV[6]))
-if leased == 1 then redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4]) end
-return 1
-"""
-
-_HEARTBEAT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local term = redis.call('HGET', KEYS[2], 'terminal')
-if not term then return {0, 0, 0} end
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
-local watchers = redis.call('ZCARD', KEYS[4])
-if term == '1' then return {1, 1, watchers} end
-redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-redis.call('PEXPIRE', KEYS[4], ARGV[3])
-redis.call('SET', KEYS[5], '1', 'PX', tonumber(ARGV[3]) + tonumber(ARGV[4]))
-return {1, 0, watchers}
-"""
-
-_WATCH = """
-if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[4], now + tonumber(ARGV[2]), ARGV[1])
-local ttl = redis.call('PTTL', KEYS[2])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[4], ttl) end
-return 1
-"""
-
-_RELEASE = """
-if redis.call('GET', KEYS[3]) == ARGV[1] then return redis.call('DEL', KEYS[3]) end
-return 0
-"""
 
 _FAILURES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 _STALE: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError,)
@@ -351,11 +263,11 @@ class RedisStore(Store):
         self._flusher: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._limits = [b"%d" % n for n in (max_events, _ms(retention), _ms(tombstone_ttl))]
-        self._append_script = self._redis.register_script(_APPEND)
-        self._create_script = self._redis.register_script(_CREATE)
-        self._heartbeat_script = self._redis.register_script(_HEARTBEAT)
-        self._watch_script = self._redis.register_script(_WATCH)
-        self._release_script = self._redis.register_script(_RELEASE)
+        self._append_script = self._redis.register_script(scripts.APPEND)
+        self._create_script = self._redis.register_script(scripts.CREATE)
+        self._heartbeat_script = self._redis.register_script(scripts.HEARTBEAT)
+        self._watch_script = self._redis.register_script(scripts.WATCH)
+        self._release_script = self._redis.register_script(scripts.RELEASE)
 
     @property
     def client(self) -> aioredis.Redis:
@@ -533,7 +445,7 @@ class RedisStore(Store):
         replies = await self._evalsha(script.sha, calls)
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missing:
-            script.sha = await self._redis.script_load(_APPEND)
+            script.sha = await self._redis.script_load(scripts.APPEND)
             again = await self._evalsha(script.sha, [calls[i] for i in missing])
             for index, reply in zip(missing, again, strict=True):
                 replies[index] = reply

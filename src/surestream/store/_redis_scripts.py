@@ -1,0 +1,106 @@
+"""The Lua scripts of ``RedisStore``: every write is one of them, so check and write are atomic.
+
+KEYS are always a stream's five keys in this order: ``events``, ``meta``, ``lease``, ``watch``,
+``gone`` (see the layout in ``surestream.store.redis``).
+"""
+
+from __future__ import annotations
+
+__all__ = ["APPEND", "CREATE", "HEARTBEAT", "RELEASE", "WATCH"]
+
+APPEND = """
+local meta = redis.call('HMGET', KEYS[2], 'next', 'terminal', 'leased')
+if not meta[1] then return {-3, -1} end
+local seq = tonumber(meta[1])
+if ARGV[6] ~= '' and tonumber(ARGV[6]) ~= seq then return {-5, seq - 1, meta[2]} end
+if meta[2] == '1' then return {-1, seq - 1} end
+if ARGV[5] == 'l' and (meta[3] ~= '1' or redis.call('EXISTS', KEYS[3]) == 1) then
+  return {-4, seq - 1}
+end
+local first = seq
+local cap = tonumber(ARGV[1]) - 1
+local n = #ARGV - 6
+local term = ARGV[4] == '1'
+local body = n
+if term then body = n - 1 end
+local status = 0
+for i = 1, body do
+  if seq >= cap then
+    status = -2
+    break
+  end
+  redis.call('XADD', KEYS[1], seq .. '-1', 'e', ARGV[6 + i])
+  seq = seq + 1
+end
+if status == 0 and term then
+  redis.call('XADD', KEYS[1], seq .. '-1', 'e', ARGV[6 + n])
+  seq = seq + 1
+  redis.call('HSET', KEYS[2], 'next', seq, 'terminal', 1)
+  redis.call('DEL', KEYS[3])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  redis.call('PEXPIRE', KEYS[4], ARGV[2])
+  redis.call('SET', KEYS[5], '1', 'PX', tonumber(ARGV[2]) + tonumber(ARGV[3]))
+else
+  redis.call('HSET', KEYS[2], 'next', seq)
+  if first == 0 and seq > 0 then
+    local ttl = redis.call('PTTL', KEYS[2])
+    if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+  end
+end
+return {status, seq - 1}
+"""
+"""Append a batch (``a`` mode) or ``producer_lost`` if the lease is gone (``l``); ARGV:
+max_events, retention ms, tombstone ms, terminal flag, mode, expected seq, events.
+Returns ``{status, last seq[, terminal]}``: 0 appended, -1 ended, -2 full, -3 missing, -4 (``l``)
+lease alive or never taken, -5 the journal is at another seq than expected."""
+
+CREATE = """
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[5]) == 1 then
+  if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) == ARGV[3] then return 1 end
+  return 0
+end
+local leased = 0
+if ARGV[3] ~= '' then leased = 1 end
+redis.call('HSET', KEYS[2], 'who', ARGV[1], 'created', ARGV[2], 'next', 0, 'terminal', 0,
+           'leased', leased)
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+redis.call('SET', KEYS[5], '1', 'PX', tonumber(ARGV[5]) + tonumber(ARGV[6]))
+if leased == 1 then redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4]) end
+return 1
+"""
+"""Create the meta hash, tombstone and lease (idempotent for the same lease token)."""
+
+HEARTBEAT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local term = redis.call('HGET', KEYS[2], 'terminal')
+if not term then return {0, 0, 0} end
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+local watchers = redis.call('ZCARD', KEYS[4])
+if term == '1' then return {1, 1, watchers} end
+redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[4], ARGV[3])
+redis.call('SET', KEYS[5], '1', 'PX', tonumber(ARGV[3]) + tonumber(ARGV[4]))
+return {1, 0, watchers}
+"""
+"""Renew a lease and every key's expiry; report ``{exists, terminal, watchers}``."""
+
+WATCH = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[4], now + tonumber(ARGV[2]), ARGV[1])
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[4], ttl) end
+return 1
+"""
+"""Add or refresh a watcher (a process with subscribers) until Redis ``TIME`` + ttl."""
+
+RELEASE = """
+if redis.call('GET', KEYS[3]) == ARGV[1] then return redis.call('DEL', KEYS[3]) end
+return 0
+"""
+"""Drop the lease if it is still ours."""
