@@ -65,6 +65,7 @@ def _main() -> None:
     from pathlib import Path
 
     import httpx
+    from _cli import results_path
     from httpx_sse import aconnect_sse
     from rich.console import Console
     from rich.table import Table
@@ -73,7 +74,7 @@ def _main() -> None:
     from surestream.events import Done
 
     here = Path(__file__).parent
-    results = here / "results" / "client.json"
+    results = results_path(__doc__, here / "results" / "client.json")
 
     def free_port() -> int:
         with socket.socket() as sock:

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from _cli import results_path
 from httpx_sse import EventSource
 from rich.console import Console
 from rich.table import Table
@@ -263,10 +264,11 @@ def report(results: dict[str, object]) -> None:
 
 
 def main() -> None:
+    out = results_path(__doc__, RESULTS)
     results = run()
     report(results)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

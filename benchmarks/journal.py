@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from _cli import results_path
 from rich.console import Console
 from rich.table import Table
 
@@ -165,6 +166,7 @@ async def run(redis_url: str) -> dict[str, Any]:
 
 
 def main() -> None:
+    out = results_path(__doc__, RESULTS)
     console = Console()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     with redis_server() as url:
@@ -208,9 +210,9 @@ def main() -> None:
     for name, row in outcome["resume"].items():
         resume.add_row(name, f"{row['ms']:.1f}", f"{row['events_per_s']:,.0f}")
     console.print(resume)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(outcome, indent=2) + "\n")
-    console.print(f"written {RESULTS}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(outcome, indent=2) + "\n")
+    console.print(f"written {out}")
 
 
 if __name__ == "__main__":

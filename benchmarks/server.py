@@ -38,6 +38,7 @@ from typing import Any
 
 import orjson
 import psutil
+from _cli import results_path
 from rich.console import Console
 from rich.table import Table
 from sse_starlette.event import ServerSentEvent
@@ -304,7 +305,8 @@ def report(results: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
+    out = results_path(__doc__, RESULTS)
     outcome = run()
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(outcome, indent=2) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(outcome, indent=2) + "\n")
     report(outcome)
