@@ -19,9 +19,12 @@ from fastapi import FastAPI
 
 from surestream.errors import SourceFailed
 from surestream.events import Done, Event, Status
-from surestream.server import EventStreamResponse
+from surestream.server import DetachStreams, EventStreamResponse
 
 app = FastAPI(title="surestream example")
+# Streams run after FastAPI's routing and the endpoint have returned: less memory per open
+# stream. Added first, so any middleware added later still sees the whole stream.
+app.add_middleware(DetachStreams)
 
 
 async def answer(question: str, *, fail: bool) -> AsyncIterator[Event | str]:
