@@ -44,9 +44,9 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
-from types import TracebackType
 from typing import Any
 
+from surestream._closing import AsyncClosing
 from surestream.errors import SourceFailed, SurestreamError
 from surestream.events import (
     RETRYABLE,
@@ -263,7 +263,7 @@ class _Producer:
         return False
 
 
-class Subscription:
+class Subscription(AsyncClosing):
     """One subscriber of a stream: an async iterator of ``(seq, event)``.
 
     Replays the journal after the resume point, then follows live, and stops after the
@@ -305,19 +305,8 @@ class Subscription:
         finally:
             await self._hub._unwatch(self.stream_id)
 
-    async def __aenter__(self) -> Subscription:
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-
-class Hub:
+class Hub(AsyncClosing):
     """Producers and subscribers of journaled streams over one ``Store``.
 
     ``orphan_grace``: seconds without any subscriber before a producer is cancelled;
@@ -522,14 +511,3 @@ class Hub:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def __aenter__(self) -> Hub:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -25,8 +25,8 @@ import random
 import re
 import time
 from collections.abc import AsyncIterator
-from types import TracebackType
 
+from surestream._closing import AsyncClosing
 from surestream.events import Done, Event, FinishReason, Text
 from surestream.upstream.base import ChatRequest, ModelInfo
 
@@ -140,7 +140,7 @@ def parse_stamp(text: str) -> float | None:
         return None
 
 
-class DemoStream:
+class DemoStream(AsyncClosing):
     """One demo answer in flight; iterate it once, ``aclose()`` to stop it early."""
 
     def __init__(self, events: AsyncIterator[Event]) -> None:
@@ -157,17 +157,6 @@ class DemoStream:
             aclose = getattr(self._events, "aclose", None)
             if aclose is not None:
                 await aclose()
-
-    async def __aenter__(self) -> DemoStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class DemoModel:

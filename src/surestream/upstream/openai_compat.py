@@ -46,12 +46,12 @@ import logging
 import time
 from collections import deque
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any
 
 import httpx
 import orjson
 
+from surestream._closing import AsyncClosing
 from surestream.errors import SourceFailed, SSEProtocolError
 from surestream.events import Done, ErrorCode, Event, FinishReason, Text
 from surestream.sse import DEFAULT_MAX_EVENT_SIZE, Decoder, ServerSentEvent
@@ -152,7 +152,7 @@ def _loads(data: bytes | str) -> Any:
         return None
 
 
-class OpenAIStream:
+class OpenAIStream(AsyncClosing):
     """The events of one accepted upstream request (see the module docstring).
 
     Iterate it once; ``aclose()`` (idempotent) closes the HTTP response and with it the
@@ -216,17 +216,6 @@ class OpenAIStream:
         if not self._closed:
             self._closed = True
             await self._response.aclose()
-
-    async def __aenter__(self) -> OpenAIStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def _deadline(self) -> tuple[float | None, float | None, str]:
         if self._finish_reason is not None:
@@ -332,7 +321,7 @@ class OpenAIStream:
         self._fail(ErrorCode.UPSTREAM_ERROR, text or "the upstream reported an error")
 
 
-class _BufferedStream:
+class _BufferedStream(AsyncClosing):
     """A whole non-streaming answer, replayed as events (for servers that ignore stream)."""
 
     def __init__(self, events: list[Event]) -> None:
@@ -348,17 +337,6 @@ class _BufferedStream:
 
     async def aclose(self) -> None:
         self._events.clear()
-
-    async def __aenter__(self) -> _BufferedStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class OpenAICompatibleUpstream:
