@@ -65,7 +65,7 @@ def _main() -> None:
     from pathlib import Path
 
     import httpx
-    from _cli import results_path
+    from _common import cpu_model, free_port, results_path
     from httpx_sse import aconnect_sse
     from rich.console import Console
     from rich.table import Table
@@ -75,11 +75,6 @@ def _main() -> None:
 
     here = Path(__file__).parent
     results = results_path(__doc__, here / "results" / "client.json")
-
-    def free_port() -> int:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
 
     async def httpx_sse(url: str) -> int:
         count = 0
@@ -190,12 +185,7 @@ def _main() -> None:
     ratio = rows[names[1]]["events_per_s"] / base["events_per_s"]
     console.print(f"surestream vs httpx-sse: [bold]{ratio:.2f}x[/bold] events/s (target >= 2x)")
 
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     results.parent.mkdir(exist_ok=True)
     results.write_text(
         json.dumps(

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from _cli import results_path
+from _common import results_path
 from httpx_sse import EventSource
 from rich.console import Console
 from rich.table import Table

@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import time
@@ -35,7 +34,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from _cli import results_path
+from _common import cpu_model, free_port, results_path
 from rich.console import Console
 from rich.table import Table
 
@@ -51,20 +50,6 @@ RESUME_EVENTS = 10_000
 REPEATS = 3
 RESULTS = Path(__file__).with_name("results") / "journal.json"
 WORDS = [" the", " quick", " brown", " fox", " jumps", " over", " a", " lazy", " dog."]
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -58,6 +58,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from _common import cpu_model, free_port
 from rich.console import Console
 from rich.table import Table
 
@@ -79,12 +80,6 @@ STEADY_WINDOW = 2.0
 """Seconds of all streams open below which a run has no steady state (the streams took
 longer to open than to stream): its CPU and RSS figures are then over a 1 s fallback window
 and marked as such."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
@@ -110,7 +105,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @contextlib.contextmanager
 def _redis() -> Iterator[tuple[str, int]]:
     """A private redis-server on a free port, no persistence; yields its URL and pid."""
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         argv = [
             *("redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""),
@@ -127,7 +122,7 @@ def _redis() -> Iterator[tuple[str, int]]:
 @contextlib.contextmanager
 def _server(app: str, env: dict[str, str]) -> Iterator[tuple[int, int]]:
     """A fresh uvicorn process serving ``_load_apps:<app>``; yields its port and pid."""
-    port = _free_port()
+    port = free_port()
     argv = [
         *(sys.executable, "-m", "uvicorn", f"_load_apps:{app}", "--factory"),
         *("--app-dir", str(HERE), "--host", "127.0.0.1", "--port", str(port)),
@@ -309,12 +304,7 @@ def search(variant: str, grid: list[dict[str, Any]], args: Any) -> dict[str, Any
 
 
 def machine() -> dict[str, str]:
-    model = "unknown"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+    model = cpu_model()
     versions = {
         name: importlib.metadata.version(name)
         for name in ("uvicorn", "uvloop", "httptools", "starlette", "fastapi", "sse-starlette")

@@ -38,7 +38,7 @@ from typing import Any
 
 import orjson
 import psutil
-from _cli import results_path
+from _common import cpu_model, free_port, results_path
 from rich.console import Console
 from rich.table import Table
 from sse_starlette.event import ServerSentEvent
@@ -136,16 +136,10 @@ app = Starlette(routes=[Route("/{variant}/burst", burst), Route("/{variant}/idle
 # ------------------------------------------------------------------------------- the driver
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def _server() -> Iterator[tuple[int, psutil.Process]]:
     """A fresh uvicorn process serving ``app``; yields its port and process."""
-    port = _free_port()
+    port = free_port()
     argv = [
         *(sys.executable, "-m", "uvicorn", "server:app", "--app-dir", str(Path(__file__).parent)),
         *("--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools"),
@@ -248,12 +242,7 @@ async def idle_streams(port: int, proc: psutil.Process, variant: str) -> dict[st
 
 
 def machine() -> dict[str, str]:
-    model = "unknown"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+    model = cpu_model()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return {
         "cpu": model,
