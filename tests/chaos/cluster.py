@@ -26,6 +26,7 @@ from tests.support.servers import (
     command_process,
     free_port,
     redis_server_binary,
+    serve_argv,
 )
 
 SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "surestream.conf"
@@ -162,13 +163,8 @@ class Cluster:
     def start_gateway(self, index: int) -> None:
         assert self.fake is not None
         port = self.gateway_ports[index]
-        argv = [
-            sys.executable,
-            "-m",
-            "surestream.cli",
-            "serve",
-            "--port",
-            str(port),
+        argv = serve_argv(
+            port,
             "--store",
             self.redis_url,
             "--redis-prefix",
@@ -191,7 +187,7 @@ class Cluster:
             "100000",
             "--demo-tokens-per-second",
             "0",
-        ]
+        )
         for name, target in self.models.items():
             argv += ["--model", f"{name}={target}"]
         env = {

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import sys
 from collections.abc import Iterator
 
 import httpx
-from tests.support.servers import ServerProcess, command_process, free_port
+from tests.support.servers import ServerProcess, gateway_process
 
 from surestream.dialects import get_dialect
 from surestream.events import Done, Error, Event, Start, Text
@@ -22,21 +21,8 @@ CHAT = {"model": "demo", "messages": [{"role": "user", "content": PROMPT}], "see
 
 @contextlib.contextmanager
 def gateway(redis_url: str, prefix: str, tokens_per_second: float) -> Iterator[ServerProcess]:
-    port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "surestream.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--store",
-        redis_url,
-        "--demo-tokens-per-second",
-        str(tokens_per_second),
-    ]
-    env = {"SURESTREAM_REDIS_PREFIX": prefix}
-    with command_process(argv, port=port, ready_text="listening on", env=env) as process:
+    flags = ("--store", redis_url, "--demo-tokens-per-second", str(tokens_per_second))
+    with gateway_process(*flags, env={"SURESTREAM_REDIS_PREFIX": prefix}) as process:
         yield process
 
 

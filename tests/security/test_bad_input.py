@@ -18,7 +18,6 @@ uvicorn with httptools accepts (see docs/reliability.md).
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ import orjson
 import pytest
 
 from tests.chaos.cluster import SHIPPED_CONFIG, nginx_binary, nginx_config
-from tests.support.servers import ServerProcess, command_process, free_port
+from tests.support.servers import ServerProcess, command_process, free_port, gateway_process
 
 pytestmark = pytest.mark.anyio
 
@@ -43,23 +42,9 @@ ANSWER_LIMIT = 15.0
 
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[ServerProcess]:
-    port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "surestream.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--demo-tokens-per-second",
-        "2",
-        "--max-subscribers",
-        str(MAX_SUBSCRIBERS),
-        "--max-body-bytes",
-        str(BODY_LIMIT),
-    ]
-    env = {"SURESTREAM_API_KEYS": KEY}
-    with command_process(argv, port=port, ready_text="listening on", env=env) as process:
+    flags = ("--demo-tokens-per-second", "2", "--max-subscribers", str(MAX_SUBSCRIBERS))
+    flags += ("--max-body-bytes", str(BODY_LIMIT))
+    with gateway_process(*flags, env={"SURESTREAM_API_KEYS": KEY}) as process:
         yield process
 
 

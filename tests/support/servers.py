@@ -145,6 +145,21 @@ def command_process(
         handle.stop()
 
 
+def serve_argv(port: int, *flags: str) -> list[str]:
+    """The command line of ``surestream serve --port port *flags`` in this interpreter."""
+    return [sys.executable, "-m", "surestream.cli", "serve", "--port", str(port), *flags]
+
+
+@contextlib.contextmanager
+def gateway_process(*flags: str, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    """``surestream serve`` on a free port in a child process, from the moment it listens."""
+    port = free_port()
+    with command_process(
+        serve_argv(port, *flags), port=port, ready_text="listening on", env=env
+    ) as process:
+        yield process
+
+
 def redis_server_binary() -> str:
     """The redis-server path; ``make test`` installs Debian's package when it is missing."""
     path = shutil.which("redis-server")
