@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from tests.support.servers import serve_in_thread
+from tests.support.servers import RunningFake, serve_in_thread
 
 from surestream.dialects import get_dialect
 from surestream.events import Event
@@ -52,18 +52,6 @@ def run_gateway(settings: Settings | None = None, **config: Any) -> Iterator[Run
     config.setdefault("timeout_graceful_shutdown", 2)
     with serve_in_thread(app, **config) as server:
         yield RunningGateway(server.url, app.state.gateway, app)
-
-
-@dataclass
-class RunningFake:
-    """The fake upstream and where it listens."""
-
-    fake: FakeUpstream
-    url: str
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.url}/v1"
 
 
 @pytest.fixture(scope="package")

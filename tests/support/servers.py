@@ -19,6 +19,8 @@ from typing import Any
 
 import uvicorn
 
+from surestream.testing import FakeUpstream
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
@@ -143,6 +145,19 @@ def command_process(
         yield handle
     finally:
         handle.stop()
+
+
+@dataclass
+class RunningFake:
+    """A ``FakeUpstream`` served in this process, and where it listens."""
+
+    fake: FakeUpstream
+    url: str
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-style base URL (``.../v1``)."""
+        return f"{self.url}/v1"
 
 
 def serve_argv(port: int, *flags: str) -> list[str]:

@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 
 import anyio
 import pytest
 
 from surestream.testing import FakeUpstream, ReceivedRequest
 from surestream.upstream import OpenAICompatibleUpstream
-from tests.support.servers import serve_in_thread
+from tests.support.servers import RunningFake, serve_in_thread
 
 API_KEY = "sk-test-0123456789abcdef"
-
-
-@dataclass
-class RunningFake:
-    """The fake and where it listens."""
-
-    fake: FakeUpstream
-    url: str
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.url}/v1"
 
 
 @pytest.fixture(scope="package")
