@@ -279,25 +279,18 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
 
     window_start = t_open + SETTLE
     window_end = max(window_start + 1.0, first_end - MARGIN)
+
+    def sample() -> tuple[float, float, float, int, float]:
+        """CPU seconds of the server, Redis and this process; events so far; the time."""
+        return _cpu(server), _cpu(redis), _self_cpu(), run.events, time.time()
+
     await asyncio.sleep(max(0.0, window_start - time.time()))
-    cpu0, redis_cpu0, self_cpu0, ev0, w0 = (
-        _cpu(server),
-        _cpu(redis),
-        _self_cpu(),
-        run.events,
-        time.time(),
-    )
+    cpu0, redis_cpu0, self_cpu0, ev0, w0 = sample()
     await asyncio.sleep(max(0.0, (window_end - w0) / 2))
     rss_mid, redis_rss_mid, held = _rss(server), _rss(redis), run.events
     held_streams = run.pending
     await asyncio.sleep(max(0.0, window_end - time.time()))
-    cpu1, redis_cpu1, self_cpu1, ev1, w1 = (
-        _cpu(server),
-        _cpu(redis),
-        _self_cpu(),
-        run.events,
-        time.time(),
-    )
+    cpu1, redis_cpu1, self_cpu1, ev1, w1 = sample()
 
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(run.all_closed.wait(), max(0.1, hard_stop - loop.time()))
