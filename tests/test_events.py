@@ -18,9 +18,15 @@ from surestream.events import (
     ErrorCode,
     Event,
     FinishReason,
+    Reasoning,
     Start,
     Status,
+    Step,
     Text,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallStart,
+    ToolResult,
     Unknown,
     dumps,
     from_json,
@@ -37,6 +43,30 @@ SHAPES: list[tuple[Event, bytes]] = [
     (Start(), b'{"type":"start"}'),
     (Text("Hello"), b'{"type":"text","text":"Hello"}'),
     (Status("searching"), b'{"type":"status","message":"searching"}'),
+    (Reasoning("Let me think"), b'{"type":"reasoning","text":"Let me think"}'),
+    (
+        ToolCallStart("call_1", "get_weather"),
+        b'{"type":"tool_call_start","id":"call_1","name":"get_weather"}',
+    ),
+    (
+        ToolCallDelta("call_1", '{"city":'),
+        b'{"type":"tool_call_delta","id":"call_1","args":"{\\"city\\":"}',
+    ),
+    (
+        ToolCall("call_1", "get_weather", {"city": "Paris"}),
+        b'{"type":"tool_call","id":"call_1","name":"get_weather","args":{"city":"Paris"}}',
+    ),
+    (
+        ToolResult("call_1", {"temp": 21}),
+        b'{"type":"tool_result","id":"call_1","output":{"temp":21}}',
+    ),
+    (
+        ToolResult("call_1", error="no such city"),
+        b'{"type":"tool_result","id":"call_1","error":"no such city"}',
+    ),
+    (ToolResult("call_1"), b'{"type":"tool_result","id":"call_1","output":null}'),
+    (Step(), b'{"type":"step"}'),
+    (Step("researcher"), b'{"type":"step","name":"researcher"}'),
     (Data({"k": [1, 2]}), b'{"type":"data","data":{"k":[1,2]}}'),
     (
         Data(["a"], "citations"),
@@ -70,13 +100,28 @@ def test_native_shape_and_round_trip(event: Event, wire: bytes) -> None:
 
 
 def test_every_event_type_has_a_shape() -> None:
-    assert {type(e) for e, _ in SHAPES} == {Start, Text, Status, Data, Done, Error}
+    assert {type(e) for e, _ in SHAPES} == {
+        Start,
+        Text,
+        Reasoning,
+        ToolCallStart,
+        ToolCallDelta,
+        ToolCall,
+        ToolResult,
+        Step,
+        Status,
+        Data,
+        Done,
+        Error,
+    }
 
 
 def test_is_terminal() -> None:
     assert is_terminal(Done())
     assert is_terminal(Error.of(ErrorCode.INTERNAL_ERROR))
-    for event in (Start(), Text("x"), Status("s"), Data(1), Unknown("later", {"type": "later"})):
+    content = (Reasoning("r"), ToolCallStart("c", "f"), ToolCallDelta("c", "{"), Step())
+    content += (ToolCall("c", "f", {}), ToolResult("c", error="e"))
+    for event in (Start(), Text("x"), Status("s"), Data(1), *content, Unknown("later", {})):
         assert not is_terminal(event)
     assert not is_terminal(None)
     assert not is_terminal({"type": "done"})
@@ -118,9 +163,9 @@ def test_retryable_set_is_exactly_documented() -> None:
 
 
 def test_unknown_type_decodes_to_unknown_never_raises() -> None:
-    payload = {"type": "tool_call", "name": "search", "args": {"q": "x"}}
+    payload = {"type": "handoff", "name": "search", "args": {"q": "x"}}
     event = from_json(payload)
-    assert event == Unknown("tool_call", payload)
+    assert event == Unknown("handoff", payload)
     assert not is_terminal(event)
     assert event.to_json() == payload
     assert from_json(event.to_json()) == event
@@ -158,6 +203,8 @@ def test_defaults_for_optional_fields() -> None:
     assert from_json({"type": "start"}) == Start()
     assert from_json({"type": "status"}) == Status("")
     assert from_json({"type": "data"}) == Data(None)
+    assert from_json({"type": "tool_call", "id": "c", "name": "f"}) == ToolCall("c", "f")
+    assert from_json({"type": "tool_result", "id": "c"}) == ToolResult("c")
     assert from_json({"type": "done"}) == Done()
     assert from_json({"type": "error", "error": {}}) == Error("internal_error", "", False)
 
@@ -183,6 +230,16 @@ def test_defaults_for_optional_fields() -> None:
         {"type": "error", "error": {"message": None}},
         {"type": "error", "error": {"retryable": "yes"}},
         {"type": "error", "error": {"retryable": 1}},
+        {"type": "reasoning"},
+        {"type": "reasoning", "text": 1},
+        {"type": "tool_call_start", "id": "c"},
+        {"type": "tool_call_start", "name": "f"},
+        {"type": "tool_call_delta", "id": "c", "args": {"a": 1}},
+        {"type": "tool_call", "id": 1, "name": "f"},
+        {"type": "tool_call", "id": "c"},
+        {"type": "tool_result"},
+        {"type": "tool_result", "id": "c", "error": {"m": 1}},
+        {"type": "step", "name": 3},
     ],
 )
 def test_wrongly_typed_field_raises_remote_protocol_error(payload: dict[str, Any]) -> None:
@@ -234,6 +291,12 @@ events: st.SearchStrategy[Event] = st.one_of(
     st.builds(Start, opt_text, opt_text),
     st.builds(Text, st.text()),
     st.builds(Status, st.text()),
+    st.builds(Reasoning, st.text()),
+    st.builds(ToolCallStart, st.text(), st.text()),
+    st.builds(ToolCallDelta, st.text(), st.text()),
+    st.builds(ToolCall, st.text(), st.text(), json_values),
+    st.builds(ToolResult, st.text(), json_values, opt_text),
+    st.builds(Step, opt_text),
     st.builds(Data, json_values, opt_text),
     st.builds(Done, finish_reasons, usages),
     st.builds(

@@ -1,11 +1,14 @@
-"""The typed vocabulary of a stream: ``Start``, ``Text``, ``Status``, ``Data``, ``Done``, ``Error``.
+"""The typed vocabulary of a stream: ``Start``, the content events, ``Done``, ``Error``.
 
 Strategy: every event is a frozen, slotted value object with ``to_json()`` giving the native
 wire shape (a dict with a ``type`` field) and ``from_json()`` reading it back. A stream is
-``Start``? then any of ``Text`` / ``Status`` / ``Data``, then exactly one terminal event
-(``Done`` or ``Error``), which is always last. A payload with a ``type`` this version does
-not know decodes to ``Unknown`` (skippable), never to an exception, so older clients keep
-working against newer servers. Sans-IO: no sockets, no asyncio.
+``Start``? then any of the content events -- ``Text``, ``Reasoning``, ``ToolCallStart``,
+``ToolCallDelta``, ``ToolCall``, ``ToolResult``, ``Step``, ``Status``, ``Data`` -- then
+exactly one terminal event (``Done`` or ``Error``), which is always last. A ``ToolCall``
+with no ``ToolResult`` before ``Done("tool_calls")`` means the client runs the tool; a
+``ToolResult`` with an ``error`` is a tool's failure, not the stream's. A payload with a
+``type`` this version does not know decodes to ``Unknown`` (skippable), never to an
+exception, so older clients keep working against newer servers. Sans-IO: no sockets, no asyncio.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import orjson
 from surestream.errors import LocalProtocolError, RemoteProtocolError
 
 __all__ = [
+    "EVENT_TYPES",
     "RETRYABLE",
     "Data",
     "Done",
@@ -27,9 +31,15 @@ __all__ = [
     "ErrorCode",
     "Event",
     "FinishReason",
+    "Reasoning",
     "Start",
     "Status",
+    "Step",
     "Text",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolCallStart",
+    "ToolResult",
     "Unknown",
     "dumps",
     "from_json",
@@ -115,6 +125,91 @@ class Text:
     def to_json(self) -> dict[str, Any]:
         """The native JSON shape."""
         return {"type": "text", "text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
+class Reasoning:
+    """A piece of the model's reasoning ("thinking") text to append, shown apart from the answer."""
+
+    text: str
+    type: ClassVar[str] = "reasoning"
+
+    def to_json(self) -> dict[str, Any]:
+        """The native JSON shape."""
+        return {"type": "reasoning", "text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallStart:
+    """A tool call begins: its id and the tool's name; ``ToolCallDelta`` fragments may follow."""
+
+    id: str
+    name: str
+    type: ClassVar[str] = "tool_call_start"
+
+    def to_json(self) -> dict[str, Any]:
+        """The native JSON shape."""
+        return {"type": "tool_call_start", "id": self.id, "name": self.name}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A fragment of a started tool call's arguments, as JSON text (not parseable alone)."""
+
+    id: str
+    args: str
+    type: ClassVar[str] = "tool_call_delta"
+
+    def to_json(self) -> dict[str, Any]:
+        """The native JSON shape."""
+        return {"type": "tool_call_delta", "id": self.id, "args": self.args}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A complete tool call with its parsed JSON ``args``; may come without a start or deltas."""
+
+    id: str
+    name: str
+    args: Any = field(default=None, hash=False)
+    type: ClassVar[str] = "tool_call"
+
+    def to_json(self) -> dict[str, Any]:
+        """The native JSON shape."""
+        return {"type": "tool_call", "id": self.id, "name": self.name, "args": self.args}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """A tool's outcome: its JSON ``output``, or an ``error`` message (not the stream's failure)."""
+
+    id: str
+    output: Any = field(default=None, hash=False)
+    error: str | None = None
+    type: ClassVar[str] = "tool_result"
+
+    def to_json(self) -> dict[str, Any]:
+        """The native JSON shape: ``output``, or ``error`` (with ``output`` only if any)."""
+        if self.error is None:
+            return {"type": "tool_result", "id": self.id, "output": self.output}
+        out: dict[str, Any] = {"type": "tool_result", "id": self.id, "error": self.error}
+        if self.output is not None:
+            out["output"] = self.output
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A new model call or agent step begins; ``name`` says whose (an agent, a node)."""
+
+    name: str | None = None
+    type: ClassVar[str] = "step"
+
+    def to_json(self) -> dict[str, Any]:
+        """The native JSON shape."""
+        if self.name is None:
+            return {"type": "step"}
+        return {"type": "step", "name": self.name}
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +306,38 @@ class Unknown:
         return dict(self.payload)
 
 
-Event: TypeAlias = Start | Text | Status | Data | Done | Error | Unknown
+Event: TypeAlias = (
+    Start
+    | Text
+    | Reasoning
+    | ToolCallStart
+    | ToolCallDelta
+    | ToolCall
+    | ToolResult
+    | Step
+    | Status
+    | Data
+    | Done
+    | Error
+    | Unknown
+)
+
+EVENT_TYPES = (
+    Start,
+    Text,
+    Reasoning,
+    ToolCallStart,
+    ToolCallDelta,
+    ToolCall,
+    ToolResult,
+    Step,
+    Status,
+    Data,
+    Done,
+    Error,
+    Unknown,
+)
+"""Every class of ``Event``, for ``isinstance`` checks."""
 
 
 def is_terminal(event: object) -> bool:
@@ -244,6 +370,18 @@ def from_json(obj: Mapping[str, Any]) -> Event:
         return Text(_str(obj, "text"))
     if kind == "start":
         return Start(_opt_str(obj, "stream"), _opt_str(obj, "model"))
+    if kind == "reasoning":
+        return Reasoning(_str(obj, "text"))
+    if kind == "tool_call_start":
+        return ToolCallStart(_str(obj, "id"), _str(obj, "name"))
+    if kind == "tool_call_delta":
+        return ToolCallDelta(_str(obj, "id"), _str(obj, "args"))
+    if kind == "tool_call":
+        return ToolCall(_str(obj, "id"), _str(obj, "name"), obj.get("args"))
+    if kind == "tool_result":
+        return ToolResult(_str(obj, "id"), obj.get("output"), _opt_str(obj, "error"))
+    if kind == "step":
+        return Step(_opt_str(obj, "name"))
     if kind == "status":
         return Status(_str(obj, "message", ""))
     if kind == "data":

@@ -162,8 +162,8 @@ def test_decoder_terminal_and_finished() -> None:
 
 def test_decoder_forward_compatible() -> None:
     decoder = NativeDecoder()
-    assert decoder.decode(ServerSentEvent(data='{"type":"reasoning","text":"hm"}')) == [
-        Unknown("reasoning", {"type": "reasoning", "text": "hm"})
+    assert decoder.decode(ServerSentEvent(data='{"type":"handoff","to":"hm"}')) == [
+        Unknown("handoff", {"type": "handoff", "to": "hm"})
     ]
     assert decoder.decode(ServerSentEvent(data="[1,2]")) == [Unknown("", {"data": [1, 2]})]
     assert not decoder.finished

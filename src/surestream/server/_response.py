@@ -42,16 +42,14 @@ from surestream._watchdog import Watchdog
 from surestream.dialects import Dialect, EncoderOptions, StreamEncoder, get_dialect
 from surestream.errors import SourceFailed
 from surestream.events import (
+    EVENT_TYPES,
     RETRYABLE,
-    Data,
     Done,
     Error,
     ErrorCode,
     Event,
     Start,
-    Status,
     Text,
-    Unknown,
 )
 from surestream.server import _shutdown
 from surestream.server._detach import DETACH_SCOPE_KEY
@@ -92,8 +90,6 @@ SourceItem: TypeAlias = Event | str | tuple[int, Event]
 """What a source yields: a typed event, a ``str`` (taken as ``Text``), or ``(seq, event)``."""
 OnClose: TypeAlias = Callable[[Done | Error | None], Awaitable[None] | None]
 """Called once the stream is over with the terminal event the client got, or None if none."""
-
-_EVENT_TYPES = (Start, Text, Status, Data, Done, Error, Unknown)
 
 
 def _positive(name: str, value: float | None, *, optional: bool = True) -> None:
@@ -509,7 +505,7 @@ class _Run:
 
     def unpack(self, item: object) -> tuple[int, Event | None]:
         """The seq and event of a non-``str`` item (event None: skip it); TypeError if bad."""
-        if isinstance(item, _EVENT_TYPES):
+        if isinstance(item, EVENT_TYPES):
             if type(item) is Start and self.resp.start:
                 return 0, None
             return self.next_seq, item
@@ -517,7 +513,7 @@ class _Run:
             seq, event = item
             if self.resp.start:
                 raise TypeError("a source of (seq, event) pairs needs start=False")
-            if isinstance(seq, int) and isinstance(event, _EVENT_TYPES):
+            if isinstance(seq, int) and isinstance(event, EVENT_TYPES):
                 self.journal = True
                 return seq, event
         raise TypeError(f"event source yielded {type(item).__name__}, not an event or a str")
