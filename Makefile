@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
+JS_STAMP := tests/js/node_modules/.package-lock.json
 
 .PHONY: serve test system-deps bench clean
 
@@ -24,11 +25,16 @@ $(TEST_STAMP): pyproject.toml | $(UV)
 serve: $(RUN_STAMP)
 	$(VENV)/bin/surestream serve $(ARGS)
 
-# Debian packages the tests drive for real (redis-server, chromium, nginx); installed when missing.
+# The real npm clients the tests run in Node (the AI SDK, eventsource, openai, ...), from the lock.
+$(JS_STAMP): tests/js/package.json tests/js/package-lock.json | system-deps
+	@cd tests/js && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Debian packages the tests drive for real (redis-server, chromium, nginx, node); installed when missing.
 system-deps:
 	@bash scripts/system-deps.sh
 
-test: $(TEST_STAMP) system-deps
+test: $(TEST_STAMP) system-deps $(JS_STAMP)
 	$(PY) -m ruff check src tests benchmarks examples
 	$(PY) -m ruff format --check src tests benchmarks examples
 	$(PY) -m mypy
@@ -42,4 +48,4 @@ bench: $(TEST_STAMP)
 	$(PY) benchmarks/journal.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) tests/js/node_modules .mypy_cache .pytest_cache .ruff_cache .hypothesis
