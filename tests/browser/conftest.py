@@ -16,12 +16,25 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from surestream.events import (
+    Done,
+    Event,
+    FinishReason,
+    Reasoning,
+    Step,
+    Text,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallStart,
+    ToolResult,
+)
 from surestream.gateway.app import create_app
 from surestream.gateway.service import build_upstreams
 from surestream.gateway.settings import Settings
 from surestream.testing.fake_upstream import FakeUpstream
 from surestream.upstream import ChatMessage, ChatRequest, DemoModel
 from tests.support.proxy import Proxy
+from tests.support.scripted import ScriptedModel
 from tests.support.servers import serve_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -37,6 +50,26 @@ WAIT_MS = 15_000
 plus up to 50 % jitter, on a machine shared with other jobs)."""
 
 expect.set_options(timeout=WAIT_MS)
+
+AGENT_PAUSE = 0.05
+"""Seconds between two events of the ``agent`` model: each arrives on its own."""
+AGENT_EVENTS: list[Event] = [
+    Reasoning("The user asks about the weather."),
+    Reasoning(" I should call get_weather for Paris."),
+    ToolCallStart("call_1", "get_weather"),
+    ToolCallDelta("call_1", '{"city"'),
+    ToolCallDelta("call_1", ': "Paris"}'),
+    ToolCall("call_1", "get_weather", {"city": "Paris"}),
+    ToolResult("call_1", {"temperature": 21, "sky": "clear"}),
+    ToolCall("call_2", "get_time", {"zone": "Mars"}),
+    ToolResult("call_2", error="unknown time zone: Mars"),
+    Step("answer"),
+    Text("It is 21 °C"),
+    Text(" and clear in Paris."),
+    Done(FinishReason.STOP),
+]
+"""The ``agent`` model's answer: reasoning, a streamed tool call with its result, a complete
+call whose tool failed, a step, then text."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -78,17 +111,21 @@ class Gateway:
 
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[Gateway]:
-    """The gateway with ``demo``, ``slow`` (a slower demo) and ``broken`` (a fake upstream
-    whose stream fails after three words)."""
+    """The gateway with ``demo``, ``slow`` (a slower demo), ``broken`` (a fake upstream
+    whose stream fails after three words) and ``agent`` (``AGENT_EVENTS``)."""
     fake = FakeUpstream()
     with serve_in_thread(fake.app) as upstream:
         spec = f"error_after=3,error_message={FAKE_ERROR_MESSAGE.replace(' ', '+')}"
         settings = Settings(
             demo_tokens_per_second=DEMO_PACE,
             upstreams={"fake": f"{upstream.url}/v1"},
-            models={"broken": f"fake:fake:{spec}", "slow": "slow"},
+            models={"broken": f"fake:fake:{spec}", "slow": "slow", "agent": "agent"},
         )
-        upstreams = {**build_upstreams(settings), "slow": DemoModel(tokens_per_second=SLOW_PACE)}
+        upstreams = {
+            **build_upstreams(settings),
+            "slow": DemoModel(tokens_per_second=SLOW_PACE),
+            "agent": ScriptedModel(AGENT_EVENTS, pause=AGENT_PAUSE, name="agent"),
+        }
         with serve_in_thread(create_app(settings, upstreams=upstreams)) as server:
             yield Gateway(server.url, server.port)
 

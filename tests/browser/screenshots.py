@@ -1,4 +1,5 @@
-"""Remake docs/screenshots/: the chat page mid-stream, after done, and resumed in dark mode.
+"""Remake docs/screenshots/: the chat page mid-stream, after done, resumed in dark mode, and
+an agent's answer (reasoning, tool cards, text).
 
 Run ``.venv/bin/python -m tests.browser.screenshots`` from the repository root. It starts
 the gateway and a breakable proxy on loopback and drives /usr/bin/chromium like the tests.
@@ -11,13 +12,16 @@ from pathlib import Path
 from playwright.sync_api import Page, expect, sync_playwright
 
 from surestream.gateway.app import create_app
+from surestream.gateway.service import build_upstreams
 from surestream.gateway.settings import Settings
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ThreadedProxy
+from tests.browser.conftest import AGENT_EVENTS, CHROMIUM, CHROMIUM_ARGS, ThreadedProxy
+from tests.support.scripted import ScriptedModel
 from tests.support.servers import serve_in_thread
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 FIRST = "What is server-sent events streaming good for?"
 SECOND = "Why should every LLM stream end with an explicit verdict?"
+AGENT = "What is the weather in Paris?"
 VIEWPORT = {"width": 960, "height": 720}
 
 
@@ -37,7 +41,9 @@ def words_at_least(page: Page, n: int) -> None:
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    app = create_app(Settings(demo_tokens_per_second=7))
+    settings = Settings(demo_tokens_per_second=7, models={"agent": "agent"})
+    agent = ScriptedModel(AGENT_EVENTS, pause=0.1, name="agent")
+    app = create_app(settings, upstreams={**build_upstreams(settings), "agent": agent})
     with serve_in_thread(app) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         for scheme in ("light", "dark"):
@@ -55,6 +61,13 @@ def main() -> None:
                 page.screenshot(path=OUT / "chat-streaming.png")
                 expect(page.locator("#status")).to_have_attribute("data-state", "done")
                 page.screenshot(path=OUT / "chat-done.png")
+                page.reload()
+                expect(page.locator("#model")).to_be_enabled()
+                page.select_option("#model", "agent")
+                send(page, AGENT)
+                expect(page.locator("#status")).to_have_attribute("data-state", "done")
+                page.locator(".reasoning summary").click()
+                page.screenshot(path=OUT / "chat-agent.png")
             else:
                 with ThreadedProxy(server.port) as proxy:
                     page.goto(proxy.url + "/")

@@ -4,8 +4,10 @@
 // appears on a `done` event and nothing else; a closed connection is "connection lost,
 // resuming", then "resumed" or "interrupted"; an `error` event or a refused request is
 // "failed" with the server's message; Stop asks the server to cancel (DELETE) and shows
-// "stopped" when the server confirms with `done` / `cancelled`.
+// "stopped" when the server confirms with `done` / `cancelled`. The answer's parts (text,
+// reasoning, tool cards, steps) render in place as they stream (parts.js).
 
+import { AnswerView } from "./parts.js";
 import { stream, StreamFailed, StreamInterrupted } from "./surestream.js";
 
 const KEY_STORAGE = "surestream.apiKey";
@@ -146,6 +148,7 @@ async function send() {
   const content = answer.querySelector(".content");
   const note = answer.querySelector(".note");
   const meta = answer.querySelector(".meta");
+  const view = new AnswerView(content);
   answer.setAttribute("aria-busy", "true");
   answer.dataset.state = "streaming";
   prompt.value = "";
@@ -165,7 +168,7 @@ async function send() {
       body: { model, messages: history.slice() },
       headers: authHeaders(),
       signal: controller.signal,
-      onEvent(event) {
+      onEvent(event, { part }) {
         const follow = nearBottom();
         switch (event.type) {
           case "state":
@@ -182,15 +185,13 @@ async function send() {
           case "start":
             exchange.streamId ??= event.stream;
             break;
-          case "text":
-            content.append(event.text);
-            break;
           case "status":
             note.textContent = event.message;
             break;
           default:
             break;
         }
+        if (part) view.render(part);
         if (follow) scrollDown();
       },
     });
@@ -218,6 +219,7 @@ async function send() {
       answer.dataset.state = "failed";
     }
   } finally {
+    view.finish();
     note.textContent = "";
     answer.setAttribute("aria-busy", "false");
     current = null;

@@ -180,12 +180,114 @@ export class SSEDecoder {
   }
 }
 
+/**
+ * The answer a stream builds, as ordered parts: `apply(event)` folds one typed event in and
+ * returns the part it changed (or null for events that are not content). Parts are
+ * `{type: "text", text}`, `{type: "reasoning", text}`, `{type: "step", name}` and
+ * `{type: "tool", id, name, argsText, args, state, output, error}` with `state` one of
+ * `input-streaming` (start and argument fragments arrived), `input-available` (the complete
+ * `tool_call`), `output-available` and `output-error` (a `tool_result`). Text and reasoning
+ * extend the last part when it has their type, so text after a tool call or a step is a new
+ * part and the order survives. Sans-IO: the chat page renders from it, `stream()` returns it.
+ */
+export class Answer {
+  constructor() {
+    this.parts = [];
+    this._tools = new Map();
+  }
+
+  /** The answer's text: every `text` event, in order. */
+  get text() {
+    return this._joined("text");
+  }
+
+  /** The reasoning text: every `reasoning` event, in order. */
+  get reasoning() {
+    return this._joined("reasoning");
+  }
+
+  /** The complete tool calls (a `tool_call` arrived), with their results when any. */
+  get toolCalls() {
+    return this.parts.filter((part) => part.type === "tool" && part.state !== "input-streaming");
+  }
+
+  _joined(type) {
+    let out = "";
+    for (const part of this.parts) if (part.type === type) out += part.text;
+    return out;
+  }
+
+  apply(event) {
+    switch (event.type) {
+      case "text":
+      case "reasoning":
+        return typeof event.text === "string" ? this._append(event.type, event.text) : null;
+      case "step":
+        return this._push({ type: "step", name: typeof event.name === "string" ? event.name : null });
+      case "tool_call_start":
+        return this._tool(event.id, event.name);
+      case "tool_call_delta": {
+        const tool = this._tool(event.id);
+        if (tool && typeof event.args === "string" && tool.state === "input-streaming") tool.argsText += event.args;
+        return tool;
+      }
+      case "tool_call": {
+        const tool = this._tool(event.id, event.name);
+        if (!tool) return null;
+        tool.args = event.args ?? null;
+        tool.argsText = JSON.stringify(tool.args ?? {});
+        if (tool.state === "input-streaming") tool.state = "input-available";
+        return tool;
+      }
+      case "tool_result": {
+        const tool = this._tool(event.id);
+        if (!tool) return null;
+        if (tool.state === "input-streaming") tool.state = "input-available";
+        tool.output = event.output ?? null;
+        tool.error = typeof event.error === "string" ? event.error : null;
+        tool.state = tool.error === null ? "output-available" : "output-error";
+        return tool;
+      }
+      default:
+        return null;
+    }
+  }
+
+  _append(type, text) {
+    const last = this.parts[this.parts.length - 1];
+    if (last && last.type === type) {
+      last.text += text;
+      return last;
+    }
+    return this._push({ type, text });
+  }
+
+  _push(part) {
+    this.parts.push(part);
+    return part;
+  }
+
+  _tool(id, name) {
+    if (typeof id !== "string") return null;
+    let tool = this._tools.get(id);
+    if (!tool) {
+      tool = { type: "tool", id, name: null, argsText: "", args: null, state: "input-streaming", output: null, error: null };
+      this._tools.set(id, this._push(tool));
+    }
+    if (typeof name === "string" && name) tool.name = name;
+    return tool;
+  }
+}
+
 /** A stream did not end with `done`. */
 export class StreamError extends Error {
   constructor(message, details = {}) {
     super(message);
     this.name = "StreamError";
     this.text = details.text ?? "";
+    this.reasoning = details.reasoning ?? "";
+    this.toolCalls = details.toolCalls ?? [];
+    this.parts = details.parts ?? [];
     this.lastEventId = details.lastEventId ?? null;
     this.streamId = details.streamId ?? null;
   }
@@ -284,14 +386,17 @@ function isEventStream(response) {
  *
  * `url`: a stream's events URL (GET), or a URL that creates and streams (e.g. POST
  * `/v1/chat/stream` with `body`, an object sent as JSON or a string). `onEvent(event, meta)`
- * gets every typed event once and in order (`meta.id` is its SSE id), and the client's own
+ * gets every typed event once and in order (`meta.id` is its SSE id; `meta.part` the
+ * `Answer` part a content event changed, to render in place), and the client's own
  * connection states as `{type: "state", state, local: true, ...}` with `state` one of
  * `streaming` (the stream answered; `streamId`, `eventsUrl`), `resuming` (the connection was
  * lost; `attempt`, `maxRetries`, `delay` ms, `reason`) and `resumed`. `signal` aborts
  * everything (the promise rejects with its reason).
  *
- * Resolves with the `done` event plus `text` (the whole answer), `streamId`, `eventsUrl` and
- * `lastEventId`; rejects with `StreamFailed` or `StreamInterrupted` (both carry `text`).
+ * Resolves with the `done` event plus `text` (the whole answer), `reasoning`, `toolCalls`
+ * and `parts` (the `Answer` the events built), `streamId`, `eventsUrl` and `lastEventId`;
+ * rejects with `StreamFailed` or `StreamInterrupted` (both carry `text`, `reasoning`,
+ * `toolCalls` and `parts` as far as they arrived).
  */
 export async function stream(url, options = {}) {
   const {
@@ -310,8 +415,8 @@ export async function stream(url, options = {}) {
     fetch: fetchImpl = globalThis.fetch.bind(globalThis),
   } = options;
   const base = new URL(url, globalThis.location?.href);
+  const answer = new Answer();
   const st = {
-    text: "",
     lastEventId: null,
     lastSeq: null,
     retry: null,
@@ -320,7 +425,10 @@ export async function stream(url, options = {}) {
     failures: 0,
   };
   const details = () => ({
-    text: st.text,
+    text: answer.text,
+    reasoning: answer.reasoning,
+    toolCalls: answer.toolCalls,
+    parts: answer.parts,
     lastEventId: st.lastEventId,
     streamId: st.streamId,
     attempts: st.failures,
@@ -392,7 +500,10 @@ export async function stream(url, options = {}) {
         }
         heldError = null;
         const outcome = await read(response, connection);
-        if (outcome.done) return { ...outcome.done, text: st.text, streamId: st.streamId, eventsUrl: st.eventsUrl, lastEventId: st.lastEventId };
+        if (outcome.done) {
+          const { text, reasoning, toolCalls, parts, streamId, lastEventId } = details();
+          return { ...outcome.done, text, reasoning, toolCalls, parts, streamId, eventsUrl: st.eventsUrl, lastEventId };
+        }
         if (outcome.error) {
           const resumable = outcome.error.retryable && RESUMABLE_ERRORS.has(outcome.error.code);
           if (!resumable || !st.eventsUrl) throw new StreamFailed(outcome.error, details());
@@ -499,8 +610,8 @@ export async function stream(url, options = {}) {
           st.failures = 0;
           armIdle();
           if (event.type === "start" && typeof event.stream === "string") st.streamId ??= event.stream;
-          if (event.type === "text" && typeof event.text === "string") st.text += event.text;
-          emit(event, { id: ownId ?? sse.id });
+          const part = answer.apply(event);
+          emit(event, part ? { id: ownId ?? sse.id, part } : { id: ownId ?? sse.id });
           if (event.type === "done") return { done: event };
           if (event.type === "error") {
             const error = event.error && typeof event.error === "object" ? event.error : {};
