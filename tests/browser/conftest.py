@@ -34,7 +34,7 @@ from surestream.gateway.settings import Settings
 from surestream.testing.fake_upstream import FakeUpstream
 from surestream.upstream import ChatMessage, ChatRequest, DemoModel
 from tests.support.proxy import Proxy
-from tests.support.scripted import ScriptedModel
+from tests.support.scripted import EchoModel, ScriptedModel
 from tests.support.servers import serve_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -112,19 +112,27 @@ class Gateway:
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[Gateway]:
     """The gateway with ``demo``, ``slow`` (a slower demo), ``broken`` (a fake upstream
-    whose stream fails after three words) and ``agent`` (``AGENT_EVENTS``)."""
+    whose stream fails after three words), ``broken-at-once`` (fails before any), ``agent``
+    (``AGENT_EVENTS``) and ``echo`` (answers the prompt, five characters per event)."""
     fake = FakeUpstream()
     with serve_in_thread(fake.app) as upstream:
         spec = f"error_after=3,error_message={FAKE_ERROR_MESSAGE.replace(' ', '+')}"
         settings = Settings(
             demo_tokens_per_second=DEMO_PACE,
             upstreams={"fake": f"{upstream.url}/v1"},
-            models={"broken": f"fake:fake:{spec}", "slow": "slow", "agent": "agent"},
+            models={
+                "broken": f"fake:fake:{spec}",
+                "broken-at-once": f"fake:fake:{spec.replace('after=3', 'after=0')}",
+                "slow": "slow",
+                "agent": "agent",
+                "echo": "echo",
+            },
         )
         upstreams = {
             **build_upstreams(settings),
             "slow": DemoModel(tokens_per_second=SLOW_PACE),
             "agent": ScriptedModel(AGENT_EVENTS, pause=AGENT_PAUSE, name="agent"),
+            "echo": EchoModel(name="echo"),
         }
         with serve_in_thread(create_app(settings, upstreams=upstreams)) as server:
             yield Gateway(server.url, server.port)

@@ -1,7 +1,9 @@
-"""``ScriptedModel``: an upstream that answers every request with the same list of events.
+"""Upstreams for front-end tests: ``ScriptedModel`` answers every request with the same
+events, ``EchoModel`` answers with the last user message.
 
-For the front-end tests that need events no real upstream of the suite sends yet (reasoning,
-tool calls, tool results, steps): the gateway journals and encodes them like any other.
+``ScriptedModel`` sends what no real upstream of the suite sends yet (reasoning, tool calls,
+tool results, steps); ``EchoModel`` lets a test choose the model's text (hostile Markdown)
+and splits it anywhere. The gateway journals and encodes both like any other answer.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
-from surestream.events import Event
+from surestream.events import Done, Event, Text
 from surestream.upstream import ChatRequest, ModelInfo
 from surestream.upstream.demo import DemoStream
 
@@ -24,10 +26,10 @@ class ScriptedModel:
 
     async def open(self, request: ChatRequest) -> DemoStream:
         """The scripted answer, whatever ``request`` asks."""
-        return DemoStream(self._events())
+        return DemoStream(self._paced(self.events))
 
-    async def _events(self) -> AsyncIterator[Event]:
-        for event in self.events:
+    async def _paced(self, events: Sequence[Event]) -> AsyncIterator[Event]:
+        for event in events:
             await asyncio.sleep(self.pause)
             yield event
 
@@ -37,3 +39,17 @@ class ScriptedModel:
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+class EchoModel(ScriptedModel):
+    """An ``Upstream`` whose answer is the last user message, ``chunk`` characters per ``Text``."""
+
+    def __init__(self, *, chunk: int = 5, pause: float = 0.0, name: str = "echo") -> None:
+        super().__init__((), pause=pause, name=name)
+        self.chunk = chunk
+
+    async def open(self, request: ChatRequest) -> DemoStream:
+        """The last user message of ``request``, echoed."""
+        text = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+        pieces = [Text(text[i : i + self.chunk]) for i in range(0, len(text), self.chunk)]
+        return DemoStream(self._paced([*pieces, Done()]))

@@ -5,8 +5,10 @@
 // resuming", then "resumed" or "interrupted"; an `error` event or a refused request is
 // "failed" with the server's message; Stop asks the server to cancel (DELETE) and shows
 // "stopped" when the server confirms with `done` / `cancelled`. The answer's parts (text,
-// reasoning, tool cards, steps) render in place as they stream (parts.js).
+// reasoning, tool cards, steps) render in place as they stream (parts.js), the text as
+// Markdown built into DOM nodes, never HTML (markdown.js).
 
+import { MarkdownView } from "./markdown.js";
 import { AnswerView } from "./parts.js";
 import { stream, StreamFailed, StreamInterrupted } from "./surestream.js";
 
@@ -148,7 +150,7 @@ async function send() {
   const content = answer.querySelector(".content");
   const note = answer.querySelector(".note");
   const meta = answer.querySelector(".meta");
-  const view = new AnswerView(content);
+  const view = new AnswerView(content, { textView: (node) => new MarkdownView(node) });
   answer.setAttribute("aria-busy", "true");
   answer.dataset.state = "streaming";
   prompt.value = "";
@@ -201,23 +203,31 @@ async function send() {
     meta.textContent = done.finish_reason === "cancelled" ? "stopped" : "";
     if (done.text) history.push({ role: "assistant", content: done.text });
   } catch (error) {
+    // Nothing shown yet: the bubble says what went wrong instead of staying empty.
+    const nothing = view.empty;
+    const incomplete = nothing ? "no answer" : "the answer is incomplete";
+    let problem = null;
     if (error instanceof StreamFailed) {
-      setStatus("failed", `Failed: ${error.error.message} (${error.code})`);
+      problem = `${error.error.message} (${error.code})`;
+      setStatus("failed", `Failed: ${problem}`);
       answer.dataset.state = "failed";
-      meta.textContent = "failed — the answer is incomplete";
+      meta.textContent = `failed — ${incomplete}`;
     } else if (error instanceof StreamInterrupted) {
-      setStatus("interrupted", `Interrupted: ${error.reason} — the answer is incomplete`);
+      problem = `Interrupted: ${error.reason}`;
+      setStatus("interrupted", `${problem} — ${incomplete}`);
       answer.dataset.state = "interrupted";
-      meta.textContent = "interrupted — the answer is incomplete";
+      meta.textContent = `interrupted — ${incomplete}`;
     } else if (controller.signal.aborted) {
       const why = exchange.stopReason ? ` (${exchange.stopReason})` : "";
       setStatus("stopped", `Stopped in this tab${why}`);
       answer.dataset.state = "stopped";
       meta.textContent = "stopped";
     } else {
-      setStatus("failed", `Failed: ${error.message || error}`);
+      problem = `${error.message || error}`;
+      setStatus("failed", `Failed: ${problem}`);
       answer.dataset.state = "failed";
     }
+    if (problem && nothing) view.showProblem(problem);
   } finally {
     view.finish();
     note.textContent = "";

@@ -4,7 +4,8 @@
 // Strategy: `surestream.js`'s `Answer` folds the events into parts and `stream()` hands the
 // changed part to `onEvent` (`meta.part`); `AnswerView.render(part)` creates the part's
 // element the first time and updates it afterwards. Everything from the model is written
-// with `textContent` or built as DOM nodes, never parsed as HTML.
+// with `textContent` or built as DOM nodes (text parts by `textView`: the page passes
+// markdown.js's `MarkdownView`), never parsed as HTML.
 
 const TOOL_STATES = {
   "input-streaming": "calling…",
@@ -28,11 +29,25 @@ function pretty(value) {
   return compact.length <= ONE_LINE ? compact : JSON.stringify(value, null, 2);
 }
 
-/** Renders the parts of one answer into `container` (the message's `.content`). */
+class PlainText {
+  constructor(node) {
+    this.node = node;
+  }
+
+  update(text) {
+    this.node.textContent = text;
+  }
+}
+
+/**
+ * Renders the parts of one answer into `container` (the message's `.content`); a text part
+ * through `textView(node)`, an object whose `update(text)` shows the part's whole text so far.
+ */
 export class AnswerView {
-  constructor(container, { renderText } = {}) {
+  constructor(container, { textView = (node) => new PlainText(node) } = {}) {
     this.container = container;
-    this.renderText = renderText ?? ((node, text) => (node.textContent = text));
+    this.textView = textView;
+    this._texts = new Map();
     this._nodes = new Map();
     this._last = null;
   }
@@ -49,6 +64,16 @@ export class AnswerView {
     this._last = part;
     this._update(part, node);
     return node;
+  }
+
+  /** No part rendered yet. */
+  get empty() {
+    return this._nodes.size === 0;
+  }
+
+  /** Show why the answer failed, in place of an answer that never came. */
+  showProblem(message) {
+    this.container.append(element("div", "part problem", message));
   }
 
   /** The answer ended: nothing is streaming any more. */
@@ -93,9 +118,12 @@ export class AnswerView {
       case "step":
         node.textContent = part.name ?? "";
         break;
-      case "text":
-        this.renderText(node, part.text);
+      case "text": {
+        let view = this._texts.get(part);
+        if (!view) this._texts.set(part, (view = this.textView(node)));
+        view.update(part.text);
         break;
+      }
       default:
         break;
     }
