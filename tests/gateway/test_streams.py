@@ -118,11 +118,11 @@ async def test_events_url_in_other_dialects(gw: RunningGateway, dialect: str) ->
     assert text == native_text and text
 
 
-async def test_unknown_dialect_is_422_naming_it(gw: RunningGateway) -> None:
+async def test_unknown_dialect_is_400_naming_it(gw: RunningGateway) -> None:
     async with httpx.AsyncClient(base_url=gw.url) as client:
         created = await _create(client)
         response = await client.get(created["events_url"] + "?dialect=klingon")
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert error_of(response)["field"] == "dialect"
     assert "native" in error_of(response)["message"]
 

@@ -70,3 +70,19 @@ def read_ui_stream(url: str, init: dict[str, Any] | None = None) -> dict[str, An
     """``fetch(url, init)`` read by the AI SDK: status, headers, chunks, invalid, message, ..."""
     result: dict[str, Any] = run_node(JS_DIR / "read_ui_stream.mjs", url, json.dumps(init or {}))
     return result
+
+
+BUNDLE = """
+import { build } from "esbuild";
+const result = await build({
+  stdin: { contents: process.argv[2], resolveDir: process.cwd(), loader: "js" },
+  bundle: true, format: "iife", platform: "browser", write: false, logLevel: "silent",
+});
+console.log(JSON.stringify(result.outputFiles[0].text));
+"""
+
+
+def bundle_for_browser(entry_source: str) -> str:
+    """``entry_source`` (an ES module importing from ``tests/js``) bundled by esbuild for a page."""
+    code: str = run_node(BUNDLE, entry_source)
+    return code

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Security
 from fastapi.middleware.cors import CORSMiddleware
@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
+from surestream.dialects import DIALECTS
 from surestream.gateway.auth import ANONYMOUS
 from surestream.gateway.completions import completion
 from surestream.gateway.errors import ApiError, BodyLimitMiddleware, install_error_handlers
@@ -110,6 +111,23 @@ DialectName = Literal["native", "openai", "vercel-ai"]
 """The dialects ``?dialect=`` selects (``surestream.dialects.DIALECTS``)."""
 
 
+def _dialect(
+    dialect: Annotated[
+        str,
+        Query(description="wire dialect", json_schema_extra={"enum": list(get_args(DialectName))}),
+    ] = "native",
+) -> str:
+    if dialect not in DIALECTS:
+        known = ", ".join(sorted(DIALECTS))
+        message = f"unknown dialect {dialect!r} (known: {known})"
+        raise ApiError(400, "invalid_dialect", message, field="dialect")
+    return dialect
+
+
+Dialect = Annotated[str, Depends(_dialect)]
+"""The ``?dialect=`` of a streaming route: a known dialect, else 400 naming the known ones."""
+
+
 _RESUME_ID: dict[str, Any] = {
     "description": "the id of the last event you have (the header wins); 400 if it is not "
     "a decimal event number of this stream",
@@ -187,6 +205,13 @@ def _api_router() -> APIRouter:
         names = _gateway(request).model_names()
         return ModelList(data=[ModelCard(id=name) for name in names])
 
+    @router.get("/models/{model_id:path}", response_model=ModelCard, tags=["models"])
+    async def retrieve_model(request: Request, model_id: str, owner: Owner) -> ModelCard:
+        """One model (the openai SDKs' ``models.retrieve``); 404 for one not served here."""
+        if model_id not in _gateway(request).model_names():
+            raise ApiError(404, "model_not_found", f"model {model_id!r} is not served here")
+        return ModelCard(id=model_id)
+
     @router.post("/streams", status_code=201, response_model=StreamCreated, tags=["streams"])
     async def create_stream(request: Request, body: StreamRequest, owner: Owner) -> JSONResponse:
         """Validate the request, start generating, and return where to read the stream."""
@@ -209,7 +234,7 @@ def _api_router() -> APIRouter:
         request: Request,
         stream_id: str,
         owner: Reader,
-        dialect: Annotated[DialectName, Query(description="wire dialect")] = "native",
+        dialect: Dialect,
         last_event_id: Annotated[str, Query(**_RESUME_ID)] = "",
         last_event_id_header: Annotated[str, Header(alias="Last-Event-ID", **_RESUME_ID)] = "",
     ) -> Response:
@@ -240,8 +265,11 @@ def _api_router() -> APIRouter:
         return {"id": stream_id, "cancelled": cancelled}
 
     @router.post("/chat/stream", response_class=Response, responses={200: _SSE}, tags=["streams"])
-    async def chat_stream(request: Request, body: StreamRequest, owner: Owner) -> Response:
-        """Create and read a stream in one request; ``Location`` names its events URL."""
+    async def chat_stream(
+        request: Request, body: StreamRequest, owner: Owner, dialect: Dialect
+    ) -> Response:
+        """Create and read a stream in one request (in ``?dialect=``); ``Location`` names its
+        events URL (native; add the same ``?dialect=`` to resume in this one)."""
         gateway = _gateway(request)
         stream_id = await _start(gateway, owner, body)
         created = _created(gateway, stream_id, owner)
@@ -249,7 +277,7 @@ def _api_router() -> APIRouter:
         if created.read_token:
             headers["Surestream-Read-Token"] = created.read_token
         return await _subscribe_response(
-            gateway, stream_id, body.model, after=None, headers=headers
+            gateway, stream_id, body.model, after=None, dialect=dialect, headers=headers
         )
 
     @router.post(
@@ -368,7 +396,7 @@ def create_app(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+            allow_headers=settings.cors_allow_headers,
             expose_headers=["Location", "Surestream-Stream-Id", "Surestream-Read-Token"],
         )
     return app

@@ -75,6 +75,10 @@ class Settings(BaseModel):
     """Seconds a stream's read token (``?token=``) stays valid."""
     cors_origins: list[str] = Field(default_factory=list)
     """Origins allowed by CORS; none by default."""
+    cors_allow_headers: list[str] = Field(default_factory=lambda: ["*"])
+    """Request headers an allowed origin may send; ``*`` (the default) allows the ones the
+    browser asks for in its preflight, such as the openai and anthropic SDKs'
+    ``x-stainless-*``. A list (``Authorization,Content-Type,...``) allows only those."""
     heartbeat: float = Field(default=15.0, gt=0)
     """Seconds without a write before a ``: ping`` comment."""
     idle_timeout: float | None = Field(default=300.0, gt=0)
@@ -135,7 +139,7 @@ class Settings(BaseModel):
         return routes
 
 
-_LIST_FIELDS = {"api_keys", "cors_origins"}
+_LIST_FIELDS = {"api_keys", "cors_origins", "cors_allow_headers"}
 _MAP_FIELDS = {"upstreams", "models", "upstream_api_keys"}
 
 
