@@ -11,12 +11,12 @@ from playwright.sync_api import Page
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
-from tests.browser.conftest import expected_answer
-from tests.support.node import bundle_for_browser
-from tests.support.servers import ServerThread, free_port, serve_in_thread
 
 from surestream.gateway.app import create_app
 from surestream.gateway.settings import Settings
+from tests.browser.conftest import expected_answer
+from tests.support.node import bundle_for_browser
+from tests.support.servers import ServerThread, free_port, serve_in_thread
 
 OPENAI_BUNDLE = 'import OpenAI from "openai"; globalThis.OpenAI = OpenAI;'
 
