@@ -15,7 +15,7 @@ def test_all_is_sorted_and_importable() -> None:
 def test_sans_io_layers_import_no_io_library() -> None:
     code = (
         "import sys\n"
-        "import surestream.sse, surestream.events, surestream.dialects\n"
+        "import surestream.sse, surestream.events, surestream.dialects, surestream.lifecycle\n"
         "bad = {'asyncio', 'anyio', 'httpx', 'starlette', 'socket', 'uvicorn', 'redis'}\n"
         "print(sorted(bad & set(sys.modules)))\n"
     )
