@@ -171,6 +171,34 @@ async def forever(request: Request) -> Response:
     return _stream(body())
 
 
+SUPERSCRIPT_IDS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+"""Characters ``str.isdigit`` takes for digits that are not ASCII digits."""
+
+
+async def unicode_ids(request: Request) -> Response:
+    """Ids that look like numbers to ``isdigit`` but are not (``id: ³``), then ``done``."""
+
+    async def body() -> AsyncIterator[bytes]:
+        for i, token in enumerate(TOKENS):
+            await asyncio.sleep(PACE)
+            yield _sse({"text": token}, id=SUPERSCRIPT_IDS[i])
+        yield _sse({"done": True}, id=SUPERSCRIPT_IDS[len(TOKENS)])
+
+    return _stream(body())
+
+
+async def end_event(request: Request) -> Response:
+    """sse-starlette's way to end: text events, then ``event: end`` with ``data: {}``."""
+
+    async def events() -> AsyncIterator[dict[str, Any]]:
+        for i, token in enumerate(TOKENS):
+            await asyncio.sleep(PACE)
+            yield {"id": str(i), "data": json.dumps({"text": token})}
+        yield {"event": "end", "data": "{}"}
+
+    return EventSourceResponse(events())
+
+
 HEALTHY_EVENTS = 12
 """How many text events the healthy stream sends before ``{"done": true}``."""
 
@@ -247,6 +275,8 @@ def create_gallery() -> Starlette:
             Route("/fixed-length", fixed_length),
             Route("/forever", forever),
             Route("/healthy", healthy),
+            Route("/unicode-ids", unicode_ids),
+            Route("/end-event", end_event),
             Route("/ours/{dialect}", ours),
         ]
     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
 import pytest
 
 from surestream.check.cli import main
+from tests.check.gallery import SUPERSCRIPT_IDS
 from tests.support.servers import free_port
 
 
@@ -65,3 +67,21 @@ def test_a_malformed_header_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["http://127.0.0.1:1/", "-H", "no colon"])
     assert exc.value.code == 2
+
+
+def test_resume_with_ids_that_are_digits_only_to_isdigit(gallery: str) -> None:
+    code, out = run_check(f"{gallery}/unicode-ids", "--resume", "--json")
+    doc = json.loads(out)
+    assert code == 1 == doc["exit_code"], "a finding, not a crash"
+    assert doc["resume"]["tested"] is True
+    assert doc["resume"]["last_event_id"] in SUPERSCRIPT_IDS, "sent UTF-8 encoded, as browsers do"
+    assert "resume_repeated_events" in [f["code"] for f in doc["findings"]]
+
+
+def test_the_rich_report_of_an_event_whose_data_is_an_empty_object(
+    gallery: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main([f"{gallery}/end-event"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert re.search(r"^\s*end\s+1\s+never\s+\{\} x1", out, re.MULTILINE), out

@@ -65,7 +65,8 @@ async def arecord(
     """Send ``request`` and record the response until it ends or ``timeout`` runs out.
 
     ``Accept: text/event-stream`` and ``Cache-Control: no-cache`` are sent unless the request
-    names them (as a browser ``EventSource`` does). With ``cut_after`` the connection is
+    names them (as a browser ``EventSource`` does). Header values go out UTF-8 encoded, as a
+    browser sends ``Last-Event-ID`` for an id like ``³``. With ``cut_after`` the connection is
     closed on purpose once that many events have arrived (``END_CUT``). ``verify`` is
     passed to httpx (TLS certificate checks).
     """
@@ -85,7 +86,7 @@ async def arecord(
                 client.stream(
                     request.method,
                     request.url,
-                    headers=list(request.headers),
+                    headers=[(k.encode(), v.encode()) for k, v in request.headers],
                     content=request.body,
                 ) as response,
             ):

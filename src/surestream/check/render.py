@@ -124,7 +124,7 @@ def _shapes(summary: NameSummary) -> Text:
     for i, (keys, count) in enumerate(summary.shapes[:MAX_SHAPES]):
         if i:
             out.append("\n")
-        shown = "{" + ", ".join(keys) + "}" if keys and not keys[0].startswith("<") else keys[0]
+        shown = keys[0] if keys and keys[0].startswith("<") else "{" + ", ".join(keys) + "}"
         out.append(shown)
         out.append(f" x{count}", style="dim")
     hidden = len(summary.shapes) - MAX_SHAPES

@@ -19,6 +19,7 @@ from surestream.check.recording import (
     ResumeRecording,
 )
 from surestream.check.report import OK, PROBLEM, WARNING, Finding
+from surestream.lifecycle import parse_seq
 
 __all__ = ["resume_cut_point", "resume_findings"]
 
@@ -42,10 +43,6 @@ def resume_cut_point(reference: Recording) -> int | None:
 
 def _key(ev: RecordedEvent) -> tuple[str, str]:
     return (ev.event, ev.data)
-
-
-def _as_int(value: str | None) -> int | None:
-    return int(value) if value is not None and value.isdigit() else None
 
 
 def resume_findings(
@@ -102,8 +99,8 @@ def resume_findings(
     cut = len(first.events)
     ref_all = [_key(ev) for ev in reference.events]
     expected, got = ref_all[cut:], [_key(ev) for ev in second.events]
-    last_int = _as_int(last_id)
-    first_int = next((_as_int(ev.id) for ev in second.events if ev.id is not None), None)
+    last_int = parse_seq(last_id)
+    first_int = next((parse_seq(ev.id) for ev in second.events if ev.id is not None), None)
     if got == expected or (last_int is not None and first_int == last_int + 1):
         out = [
             Finding(
