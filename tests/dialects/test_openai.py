@@ -347,23 +347,16 @@ def test_usage_only_chunk_variants() -> None:
         assert decoder.finished
 
 
-def test_other_choices_tool_calls_and_refusal() -> None:
+def test_other_choices_and_refusal() -> None:
     decoder = OpenAIDecoder()
-    calls = [{"index": 0, "id": "call_1", "function": {"name": "f", "arguments": ""}}]
     events = _feed(
         decoder,
         {"choices": [{"index": 1, "delta": {"content": "other choice"}}]},
-        {"choices": [{"index": 0, "delta": {"tool_calls": calls}}]},
         {"choices": [{"index": 0, "delta": {"refusal": "no"}}]},
-        {"choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "tool_calls"}]},
+        {"choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}]},
         "[DONE]",
     )
-    assert events == [
-        Start(None, None),
-        Data(calls, "tool_calls"),
-        Data("no", "refusal"),
-        Done("tool_calls"),
-    ]
+    assert events == [Start(None, None), Data("no", "refusal"), Done("stop")]
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """Wire dialects: the same typed events in the shapes that existing clients already read.
 
 - ``native`` (default): our protocol, see docs/protocol.md.
-- ``openai``: ``chat.completion.chunk`` objects and ``data: [DONE]``, for the OpenAI SDKs.
+- ``openai``: ``chat.completion.chunk`` objects and ``data: [DONE]``, for the OpenAI SDKs
+  (the registry's instance writes no tool calls: see ``OpenAIDialect(forward_tool_calls=)``).
 - ``vercel-ai``: the AI SDK UI message stream (v1), for ``useChat`` front ends.
 
 ``get_dialect(name)`` returns one; each makes a ``StreamEncoder`` per outgoing stream and a
