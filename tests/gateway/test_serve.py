@@ -226,6 +226,7 @@ def test_every_setting_has_an_environment_name_and_most_a_flag() -> None:
     flags = {a.dest for a in build_parser()._actions}
     renamed = {"upstreams": "upstream", "models": "model", "api_keys": "api_key"}
     renamed |= {"cors_origins": "cors_origin", "demo": "no_demo"}
+    renamed |= {"cors_allow_headers": "cors_allow_header"}
     env_only = {"upstream_api_keys", "token_secret"}
     for name in Settings.model_fields:
         value = {"api_keys": "k1", "cors_origins": "https://x", "upstreams": "u=http://h"}.get(name)

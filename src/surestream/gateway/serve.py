@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="require this bearer key (repeatable; prefer SURESTREAM_API_KEYS)",
     )
     p.add_argument("--cors-origin", action="append", metavar="ORIGIN", help="allow this origin")
+    p.add_argument(
+        "--cors-allow-header",
+        action="append",
+        metavar="HEADER",
+        help="allow only these request headers from allowed origins (default: any asked for)",
+    )
     p.add_argument("--no-demo", action="store_true", help="do not offer the demo model")
     p.add_argument("--demo-tokens-per-second", type=float, metavar="N")
     p.add_argument("--heartbeat", type=float, metavar="S")
@@ -93,6 +99,7 @@ def _flags(ns: argparse.Namespace) -> dict[str, Any]:
     flags["models"] = parse_pairs(ns.model, "--model") if ns.model else None
     flags["api_keys"] = flags.pop("api_key")
     flags["cors_origins"] = flags.pop("cors_origin")
+    flags["cors_allow_headers"] = flags.pop("cors_allow_header")
     flags.pop("upstream")
     flags.pop("model")
     if ns.no_demo:
