@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from surestream.errors import SourceFailed
-from surestream.events import Done, Event, Text
+from surestream.events import Done, Event, Reasoning, Text
 from surestream.testing import Scenario
 from surestream.testing.fake_upstream import DEFAULT_TEXT
 from surestream.upstream import (
@@ -403,7 +403,7 @@ def _chunk(choices: list[dict[str, Any]]) -> str:
     return "data: " + json.dumps({"object": "chat.completion.chunk", "choices": choices}) + "\n\n"
 
 
-async def test_other_choices_reasoning_and_comments_are_not_forwarded(
+async def test_other_choices_and_comments_are_not_forwarded_reasoning_is(
     fake: RunningFake, upstream: OpenAICompatibleUpstream
 ) -> None:
     inject = (
@@ -414,7 +414,8 @@ async def test_other_choices_reasoning_and_comments_are_not_forwarded(
     )
     fake.fake.enqueue(Scenario(text="a b", inject=inject, inject_after=1))
     events = await collect(upstream, request())
-    assert events[:2] == [Text("a"), Text(" b")] and isinstance(events[2], Done)
+    assert events[:3] == [Text("a"), Reasoning("thinking..."), Text(" b")]
+    assert isinstance(events[3], Done)
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,8 @@ DEFAULT_TEXT = "Hello from the fake upstream. It streams a few words, one per ch
 
 @dataclass(frozen=True)
 class Scenario:
-    """What the fake does with one request. Counts are content chunks (words) sent first.
+    """What the fake does with one request. Counts are chunks sent first: the reasoning's
+    words, then the text's words, then the tool-call fragments.
 
     - ``status``: answer this HTTP status with an OpenAI-style JSON error (``error_message``)
       instead of a stream; ``retry_after`` becomes the ``Retry-After`` header.
@@ -68,7 +69,15 @@ class Scenario:
       ``[DONE]``; with ``reset`` the connection breaks instead of ending cleanly.
     - ``error_after``: after that many words, send ``{"error": {...}}`` (then ``[DONE]`` if
       ``done``), as vLLM and LiteLLM do.
-    - ``finish`` / ``finish_reason``: send the finish chunk; ``done``: send ``data: [DONE]``.
+    - ``reasoning``: stream this text first, one word per chunk, as ``delta.<reasoning_field>``
+      (``reasoning_content``, or ``reasoning`` as vLLM and OpenRouter spell it); the usage then
+      counts its words in ``completion_tokens_details.reasoning_tokens``.
+    - ``tool_calls``: a JSON array of calls ``{"name", "arguments", "id"?}`` (``arguments`` a
+      JSON value, or a string sent as the arguments text itself) streamed after the text as
+      OpenAI does: per call a first fragment with ``index``, ``id``, ``type`` and the name,
+      then the arguments in pieces of ``args_piece`` characters.
+    - ``finish`` / ``finish_reason``: send the finish chunk (``finish_reason`` by default
+      ``tool_calls`` with tool calls, else ``stop``); ``done``: send ``data: [DONE]``.
     - ``usage``: ``final`` (a last chunk with empty choices, only when the request asked for
       ``stream_options.include_usage``, as OpenAI), ``finish`` (in the finish chunk, as
       llama.cpp), ``none``.
@@ -96,8 +105,12 @@ class Scenario:
     inject: str | None = None
     inject_after: int = 0
     hang: bool = False
+    reasoning: str = ""
+    reasoning_field: str = "reasoning_content"
+    tool_calls: str = ""
+    args_piece: int = 8
     finish: bool = True
-    finish_reason: str = "stop"
+    finish_reason: str | None = None
     done: bool = True
     usage: str = "final"
     role_chunk: bool = True
@@ -138,8 +151,52 @@ class Scenario:
 
     def words(self) -> list[str]:
         """The content chunks: the first word bare, the others with their leading space."""
-        parts = self.text.split(" ")
-        return [parts[0], *(" " + w for w in parts[1:])] if self.text else []
+        return _words(self.text)
+
+    def reasoning_words(self) -> list[str]:
+        """The reasoning chunks, split like ``words``."""
+        return _words(self.reasoning)
+
+    def calls(self) -> list[dict[str, Any]]:
+        """The tool calls in the wire shape of a message: ``id``, ``type``, ``function``."""
+        if not self.tool_calls:
+            return []
+        calls = orjson.loads(self.tool_calls)
+        out = []
+        for index, call in enumerate(calls):
+            arguments = call.get("arguments", {})
+            if not isinstance(arguments, str):
+                arguments = orjson.dumps(arguments).decode()
+            function = {"name": call["name"], "arguments": arguments}
+            out.append(
+                {"id": call.get("id", f"call_{index}"), "type": "function", "function": function}
+            )
+        return out
+
+    def finish_reason_sent(self) -> str:
+        """The ``finish_reason`` of the finish chunk."""
+        if self.finish_reason is not None:
+            return self.finish_reason
+        return "tool_calls" if self.tool_calls else "stop"
+
+    def usage_of(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The token counts of this answer to ``body`` (words stand for tokens)."""
+        prompt = _prompt_tokens(body)
+        thinking = len(self.reasoning_words())
+        completion = len(self.words()) + thinking
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+        if thinking:
+            usage["completion_tokens_details"] = {"reasoning_tokens": thinking}
+        return usage
+
+
+def _words(text: str) -> list[str]:
+    parts = text.split(" ")
+    return [parts[0], *(" " + w for w in parts[1:])] if text else []
 
 
 @dataclass
@@ -273,6 +330,22 @@ def _prompt_tokens(body: Mapping[str, Any]) -> int:
     )
 
 
+def _pieces(s: Scenario) -> list[dict[str, Any]]:
+    """The deltas of a streamed answer: reasoning words, text words, tool-call fragments."""
+    deltas: list[dict[str, Any]] = [{s.reasoning_field: w} for w in s.reasoning_words()]
+    deltas += [{"content": w} for w in s.words()]
+    step = max(s.args_piece, 1)
+    for index, call in enumerate(s.calls()):
+        function, arguments = call["function"], call["function"]["arguments"]
+        first = {**call, "index": index, "function": {"name": function["name"], "arguments": ""}}
+        deltas.append({"tool_calls": [first]})
+        deltas += [
+            {"tool_calls": [{"index": index, "function": {"arguments": arguments[i : i + step]}}]}
+            for i in range(0, len(arguments), step)
+        ]
+    return deltas
+
+
 class FakeUpstream:
     """The fake server: ``app`` to serve, ``requests`` to inspect, ``enqueue`` to script.
 
@@ -397,25 +470,18 @@ class FakeUpstream:
         )
 
     def _complete(self, record: ReceivedRequest, body: dict[str, Any], s: Scenario) -> _Exchange:
-        words = s.words()
-        prompt = _prompt_tokens(body)
+        message: dict[str, Any] = {"role": "assistant", "content": s.text}
+        if s.reasoning:
+            message[s.reasoning_field] = s.reasoning
+        if s.tool_calls:
+            message["tool_calls"] = s.calls()
         payload = {
             "id": f"chatcmpl-fake{record.index}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model"),
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": s.text},
-                    "finish_reason": s.finish_reason,
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt,
-                "completion_tokens": len(words),
-                "total_tokens": prompt + len(words),
-            },
+            "choices": [{"index": 0, "message": message, "finish_reason": s.finish_reason_sent()}],
+            "usage": s.usage_of(body),
         }
 
         async def one() -> AsyncIterator[bytes]:
@@ -435,13 +501,7 @@ class FakeUpstream:
         }
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        words = s.words()
-        prompt = _prompt_tokens(body)
-        usage = {
-            "prompt_tokens": prompt,
-            "completion_tokens": len(words),
-            "total_tokens": prompt + len(words),
-        }
+        usage = s.usage_of(body)
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
             choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
@@ -450,12 +510,13 @@ class FakeUpstream:
                 obj["usage"] = None
             return _sse(obj)
 
+        pieces = _pieces(s)
         if s.first_delay:
             async for ping in _wait(s.first_delay, s.ping):
                 yield ping
         if s.role_chunk:
             yield chunk({"role": "assistant", "content": ""})
-        for index in range(len(words) + 1):
+        for index in range(len(pieces) + 1):
             if s.cut_after == index:
                 return
             if s.error_after == index:
@@ -471,10 +532,10 @@ class FakeUpstream:
                     yield ping
             elif index and s.delay:
                 await asyncio.sleep(s.delay)
-            if index < len(words):
-                yield chunk({"content": words[index]})
+            if index < len(pieces):
+                yield chunk(pieces[index])
         if s.finish:
-            last = chunk({}, s.finish_reason)
+            last = chunk({}, s.finish_reason_sent())
             if s.usage == "finish":
                 obj = orjson.loads(last[len(b"data: ") :])
                 obj["usage"] = usage

@@ -6,16 +6,24 @@ Strategy: ``open`` POSTs ``{base_url}/chat/completions`` with ``stream: true`` (
 ``first_token_timeout``; a non-200 status is read (bounded), closed and mapped to
 ``UpstreamHTTPError`` (see ``map_status``). The returned ``OpenAIStream`` is a plain async
 iterator (not a generator, so a timeout never straddles a ``yield``): each ``__anext__`` reads
-raw body bytes under a deadline, feeds them to ``surestream.sse.Decoder`` and turns each
-``chat.completion.chunk`` into events:
+raw body bytes under a deadline, feeds them to ``surestream.sse.Decoder`` and each SSE event
+to the ``openai`` dialect's decoder with its lenient policy (``OpenAIDecoder(lenient=True)``:
+the one reader of the chunk shape and of ``[DONE]``), and yields what it gives:
 
-- ``choices[0].delta.content`` -> ``Text`` (empty strings dropped; other choice indexes,
-  ``reasoning_content`` and ``tool_calls`` deltas are not forwarded but count as activity);
+- ``Text`` for ``delta.content``, ``Reasoning`` for ``delta.reasoning_content`` /
+  ``delta.reasoning``, ``ToolCallStart`` / ``ToolCallDelta`` as a tool call streams and the
+  assembled ``ToolCall``s at the ``finish_reason`` (arguments that are not JSON: ``args`` is
+  their text, see the dialect); other choice indexes are not forwarded;
 - ``finish_reason`` and the latest non-null ``usage`` (in the finish chunk as llama.cpp sends
-  it, or in a later chunk with empty ``choices`` as OpenAI, vLLM and Ollama send it) are kept
-  for the final ``Done``;
+  it, or in a later chunk with empty ``choices`` as OpenAI, vLLM and Ollama send it; passed
+  on whole, ``completion_tokens_details.reasoning_tokens`` included) go in the final ``Done``;
 - a chunk with an ``error`` member (vLLM, SGLang, LiteLLM) or an SSE event named ``error``
-  -> ``SourceFailed("upstream_error")`` with the upstream's message made safe.
+  -> ``SourceFailed("upstream_error")`` with the upstream's message made safe; a chunk that is
+  not a JSON object -> ``SourceFailed("upstream_error")``.
+
+Every SSE event the upstream sends is activity (a reasoning or tool-argument delta resets the
+idle deadline like text does), and each of them reaches the consumer as an event, so the
+gateway's own ``idle_timeout`` sees the same activity.
 
 How a stream ends (the rule where the servers disagree): the verdict is ``done`` when the
 upstream said it finished in *either* way - ``data: [DONE]`` (finish_reason ``stop`` if none
@@ -52,8 +60,9 @@ import httpx
 import orjson
 
 from surestream._closing import AsyncClosing
-from surestream.errors import SourceFailed, SSEProtocolError
-from surestream.events import Done, ErrorCode, Event, FinishReason, Text
+from surestream.dialects.openai import DONE_MARKER, OpenAIDecoder
+from surestream.errors import RemoteProtocolError, SourceFailed, SSEProtocolError
+from surestream.events import Done, Error, ErrorCode, Event, Start, Unknown
 from surestream.sse import DEFAULT_MAX_EVENT_SIZE, Decoder, ServerSentEvent
 from surestream.upstream.base import (
     DEFAULT_MESSAGE_LIMIT,
@@ -175,6 +184,7 @@ class OpenAIStream(AsyncClosing):
         self._response = response
         self._raw = response.aiter_raw()
         self._decoder = Decoder(max_event_size)
+        self._chunks = OpenAIDecoder(lenient=True)
         self._last_activity = started
         self._first_token_timeout = first_token_timeout
         self._idle_timeout = idle_timeout
@@ -184,8 +194,6 @@ class OpenAIStream(AsyncClosing):
         self._message_limit = message_limit
         self._pending: deque[Event] = deque()
         self._active = False
-        self._finish_reason: str | None = None
-        self._usage: dict[str, Any] | None = None
         self._failure: SourceFailed | None = None
         self._over = False
         self._closed = False
@@ -218,7 +226,7 @@ class OpenAIStream(AsyncClosing):
             await self._response.aclose()
 
     def _deadline(self) -> tuple[float | None, float | None, str]:
-        if self._finish_reason is not None:
+        if self._chunks.finish_reason is not None:
             limit, phase = self._after_finish_timeout, "after_finish"
         elif not self._active:
             limit, phase = self._first_token_timeout, "first"
@@ -266,14 +274,12 @@ class OpenAIStream(AsyncClosing):
     def _end(self, truncated_message: str) -> None:
         if self._over:
             return
-        if self._finish_reason is not None and not self._require_done:
-            self._finish()
+        implied = self._chunks.implied_done
+        if implied is not None and not self._require_done:
+            self._over = True
+            self._pending.append(implied)
         else:
             self._fail(ErrorCode.UPSTREAM_TRUNCATED, truncated_message)
-
-    def _finish(self) -> None:
-        self._over = True
-        self._pending.append(Done(self._finish_reason or FinishReason.STOP, self._usage))
 
     def _handle_all(self, events: list[ServerSentEvent]) -> None:
         for sse in events:
@@ -284,41 +290,46 @@ class OpenAIStream(AsyncClosing):
     def _handle(self, sse: ServerSentEvent) -> None:
         self._active = True
         self._last_activity = asyncio.get_running_loop().time()
-        if sse.event == "error":
-            self._error_object(_loads(sse.data) or sse.data)
-            return
-        data = sse.data.strip()
-        if data == "[DONE]":
-            self._finish()
-            return
-        obj = _loads(data)
-        if not isinstance(obj, dict):
+        try:
+            events = self._chunks.decode(sse)
+        except RemoteProtocolError:
             self._fail(ErrorCode.UPSTREAM_ERROR, "the upstream sent a malformed chunk")
             return
-        if obj.get("error") is not None:
-            self._error_object(obj)
-            return
-        usage = obj.get("usage")
-        if isinstance(usage, dict):
-            self._usage = usage
-        choices = obj.get("choices")
-        if not isinstance(choices, list):
-            return
-        for choice in choices:
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta")
-            if isinstance(delta, dict):
-                content = delta.get("content")
-                if isinstance(content, str) and content:
-                    self._pending.append(Text(content))
-            finish = choice.get("finish_reason")
-            if isinstance(finish, str) and finish:
-                self._finish_reason = finish
+        for event in events:
+            if isinstance(event, Unknown):
+                self._fail(ErrorCode.UPSTREAM_ERROR, "the upstream sent a malformed chunk")
+                return
+            if isinstance(event, Error):
+                text = safe_message(event.message, limit=self._message_limit, secrets=self._secrets)
+                self._fail(ErrorCode.UPSTREAM_ERROR, text or "the upstream reported an error")
+                return
+            if not isinstance(event, Start):
+                self._pending.append(event)
+            if isinstance(event, Done):
+                self._over = True
+                return
 
-    def _error_object(self, payload: Any) -> None:
-        text = safe_message(_error_text(payload), limit=self._message_limit, secrets=self._secrets)
-        self._fail(ErrorCode.UPSTREAM_ERROR, text or "the upstream reported an error")
+
+def _answer_events(answer: Mapping[str, Any]) -> list[Event]:
+    """The events of a whole ``chat.completion``, read as the one chunk it amounts to (each
+    choice's ``message`` as its ``delta``) by the same decoder as a stream."""
+    choices = answer.get("choices")
+    as_chunk = {
+        "usage": answer.get("usage"),
+        "choices": [
+            {
+                "index": choice.get("index", 0),
+                "delta": choice.get("message"),
+                "finish_reason": choice.get("finish_reason"),
+            }
+            for choice in (choices if isinstance(choices, list) else [])
+            if isinstance(choice, dict)
+        ],
+    }
+    decoder = OpenAIDecoder(lenient=True)
+    events = decoder.decode(ServerSentEvent(data=orjson.dumps(as_chunk).decode()))
+    events += decoder.decode(ServerSentEvent(data=DONE_MARKER))
+    return [event for event in events if not isinstance(event, Start)]
 
 
 class _BufferedStream(AsyncClosing):
@@ -526,20 +537,7 @@ class OpenAICompatibleUpstream:
                 str(ErrorCode.UPSTREAM_ERROR),
                 self._safe(_error_text(obj)) or "the upstream reported an error",
             )
-        events: list[Event] = []
-        finish: str = FinishReason.STOP
-        choices = obj.get("choices")
-        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-            message = choices[0].get("message")
-            content = message.get("content") if isinstance(message, dict) else None
-            if isinstance(content, str) and content:
-                events.append(Text(content))
-            reason = choices[0].get("finish_reason")
-            if isinstance(reason, str) and reason:
-                finish = reason
-        usage = obj.get("usage")
-        events.append(Done(finish, usage if isinstance(usage, dict) else None))
-        return _BufferedStream(events)
+        return _BufferedStream(_answer_events(obj))
 
     async def models(self) -> list[ModelInfo]:
         """``model_map``'s names, or (without a map) the upstream's ``GET /models`` ids.
