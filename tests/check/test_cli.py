@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from surestream.check.cli import main
+from surestream.cli.check import main
 from tests.check.gallery import SUPERSCRIPT_IDS
 from tests.support.servers import free_port
 

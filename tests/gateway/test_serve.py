@@ -221,7 +221,7 @@ def test_precedence_is_flags_then_environment_then_file(tmp_path: Path) -> None:
 
 
 def test_every_setting_has_an_environment_name_and_most_a_flag() -> None:
-    from surestream.gateway.serve import build_parser
+    from surestream.cli.serve import build_parser
 
     flags = {a.dest for a in build_parser()._actions}
     renamed = {"upstreams": "upstream", "models": "model", "api_keys": "api_key"}

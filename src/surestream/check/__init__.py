@@ -10,9 +10,9 @@ endpoints with it::
 
 Modules: ``recording`` (sans-IO recorder), ``record`` (the httpx I/O), ``signals``,
 ``findings`` and ``resume`` (sans-IO rules; the list of codes is in ``findings``' docstring),
-``report`` (value objects, JSON), ``render`` (rich), ``cli`` (``surestream check``). The I/O
-names (``inspect``, ``ainspect``, ``build_request``, ``render``, ``render_text``) are imported
-on first use, so importing the rules loads no httpx, anyio or rich.
+``report`` (value objects, JSON), ``render`` (rich); the command is ``surestream.cli.check``.
+The I/O names (``inspect``, ``ainspect``, ``build_request``, ``render``, ``render_text``) are
+imported on first use, so importing the rules loads no httpx, anyio or rich.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The ``surestream`` command: ``serve``, ``check URL``, ``tail URL``.
 
-Each subcommand lives in its own module and is imported only when used, so ``surestream
-tail`` does not load the gateway.
+Each subcommand lives in its own module of this package (``serve``, ``check``, ``tail``) and is
+imported only when used, so ``surestream tail`` does not load the gateway.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from collections.abc import Sequence
 __all__ = ["main"]
 
 _COMMANDS = {
-    "serve": ("surestream.gateway.serve", "start the gateway (demo model by default)"),
-    "check": ("surestream.check.cli", "diagnose any SSE endpoint"),
-    "tail": ("surestream.tail", "print a stream live in the terminal"),
+    "serve": ("surestream.cli.serve", "start the gateway (demo model by default)"),
+    "check": ("surestream.cli.check", "diagnose any SSE endpoint"),
+    "tail": ("surestream.cli.tail", "print a stream live in the terminal"),
 }
 
 
@@ -33,7 +33,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(_COMMANDS[args[0]][0])
     code: int = module.main(args[1:])
     return code
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
