@@ -50,6 +50,6 @@ class EchoModel(ScriptedModel):
 
     async def open(self, request: ChatRequest) -> DemoStream:
         """The last user message of ``request``, echoed."""
-        text = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+        text = next((m.text for m in reversed(request.messages) if m.role == "user"), "")
         pieces = [Text(text[i : i + self.chunk]) for i in range(0, len(text), self.chunk)]
         return DemoStream(self._paced([*pieces, Done()]))

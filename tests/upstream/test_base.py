@@ -28,25 +28,36 @@ def test_all_is_sorted_and_importable() -> None:
             assert hasattr(module, name)
 
 
-def test_chat_request_accepts_mappings_and_text_parts() -> None:
-    req = ChatRequest(
-        "m",
-        [
-            {
-                "role": "user",
-                "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}],
-            },
-            ChatMessage("assistant", "c"),
-            {"role": "user", "content": None},
-        ],
-    )
-    assert req.messages == (
-        ChatMessage("user", "ab"),
-        ChatMessage("assistant", "c"),
-        ChatMessage("user", ""),
-    )
-    assert req.prompt_text == "ab\nc\n"
+def test_chat_request_accepts_mappings_and_keeps_every_wire_field() -> None:
+    parts = [{"type": "text", "text": "a"}, {"type": "image_url", "image_url": {"url": "u"}}]
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    wire: list[dict[str, object]] = [
+        {"role": "user", "content": parts, "name": "ann"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "content": "21", "tool_call_id": "c1"},
+    ]
+    req = ChatRequest("m", [*wire, ChatMessage("assistant", "c")])
+    assert req.messages[0] == ChatMessage("user", tuple(parts), name="ann")
+    assert req.messages[1] == ChatMessage("assistant", None, (call,))
+    assert [m.to_json() for m in req.messages] == [*wire, {"role": "assistant", "content": "c"}]
+    assert [m.text for m in req.messages] == ["a", "", "21", "c"]
+    assert req.prompt_text == "a\n\n21\nc"
     assert hash(req) == hash(ChatRequest("m", list(req.messages)))
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        ({"role": "user", "content": 3}, "content"),
+        ({"role": "user", "content": ["x"]}, "content"),
+        ({"role": "assistant", "content": None, "tool_calls": {"id": "x"}}, "tool_calls"),
+        ({"role": "tool", "content": "x", "tool_call_id": 5}, "tool_call_id"),
+        ({"role": "user", "content": "x", "name": ["n"]}, "name"),
+    ],
+)
+def test_chat_message_from_json_names_the_bad_field(message: dict[str, object], field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        ChatMessage.from_json(message)
 
 
 def test_chat_request_from_dict() -> None:
@@ -61,8 +72,25 @@ def test_chat_request_from_dict() -> None:
             "stream": True,
         }
     )
-    assert req == ChatRequest("demo", [ChatMessage("user", "hi")], 5, 1.0, 2)
+    assert req == ChatRequest(
+        "demo", [ChatMessage("user", "hi")], 5, 1.0, 2, params={"max_completion_tokens": 5}
+    )
     assert req.metadata == {"k": "v"}
+
+
+def test_chat_request_from_dict_keeps_the_forwarded_parameters() -> None:
+    params = {
+        "tools": [{"type": "function", "function": {"name": "f"}}],
+        "tool_choice": "auto",
+        "stop": ["\n"],
+        "top_p": 0.5,
+        "user": "u",
+        "reasoning_effort": "low",
+    }
+    body = {"model": "m", "messages": [], "stream": True, "unknown": 1, **params}
+    req = ChatRequest.from_dict(body)
+    assert req.params == params
+    assert req.tools == params["tools"]
 
 
 @pytest.mark.parametrize(

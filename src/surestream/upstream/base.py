@@ -15,20 +15,21 @@ from "the answer broke off":
    it is still streaming); it is idempotent and safe at any moment, e.g. when our own stream
    is cancelled. ``OpenedStream`` is also an async context manager that does this.
 
-Requests are plain frozen dataclasses (no pydantic): the gateway converts its models into
-``ChatRequest``. Messages shown to users (``UpstreamHTTPError.message``, ``SourceFailed``)
+Requests (``ChatRequest``, ``ChatMessage``) live in ``surestream.upstream.request`` and are
+re-exported here. Messages shown to users (``UpstreamHTTPError.message``, ``SourceFailed``)
 are made by ``safe_message``: one line, bounded, never a traceback.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
 from surestream.errors import SourceFailed, SurestreamError
 from surestream.events import Done, ErrorCode, Event
+from surestream.upstream.request import ChatMessage, ChatRequest
 
 __all__ = [
     "DEFAULT_MESSAGE_LIMIT",
@@ -44,101 +45,6 @@ __all__ = [
 
 DEFAULT_MESSAGE_LIMIT = 300
 """Longest message (in characters) taken from an upstream into a user-visible error."""
-
-
-@dataclass(frozen=True, slots=True)
-class ChatMessage:
-    """One message of a conversation: ``role`` (system, user, assistant, ...) and its text."""
-
-    role: str
-    content: str
-
-    def to_json(self) -> dict[str, str]:
-        """The OpenAI wire shape ``{"role", "content"}``."""
-        return {"role": self.role, "content": self.content}
-
-
-def _content_text(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p.get("text", "") for p in content if isinstance(p, Mapping)]
-        if all(isinstance(p, str) for p in parts):
-            return "".join(parts)
-    raise ValueError("message content must be a string or a list of text parts")
-
-
-def _message(obj: ChatMessage | Mapping[str, Any]) -> ChatMessage:
-    if isinstance(obj, ChatMessage):
-        return obj
-    if not isinstance(obj, Mapping):
-        raise ValueError(f"a message must be an object, got {type(obj).__name__}")
-    role = obj.get("role")
-    if not isinstance(role, str) or not role:
-        raise ValueError("message role must be a non-empty string")
-    return ChatMessage(role, _content_text(obj.get("content")))
-
-
-@dataclass(frozen=True, slots=True)
-class ChatRequest:
-    """A chat completion request as every upstream understands it.
-
-    ``messages`` accepts ``ChatMessage`` objects or ``{"role", "content"}`` mappings (content
-    may also be a list of OpenAI text parts) and is stored as a tuple of ``ChatMessage``.
-    ``seed`` makes sampling repeatable where the upstream supports it; ``metadata`` is ours
-    (the gateway's) and is never sent upstream.
-    """
-
-    model: str
-    messages: Sequence[ChatMessage] = ()
-    max_tokens: int | None = None
-    temperature: float | None = None
-    seed: int | None = None
-    metadata: Mapping[str, Any] | None = field(default=None, hash=False, compare=False)
-
-    def __post_init__(self) -> None:
-        messages: Iterable[ChatMessage | Mapping[str, Any]] = self.messages
-        object.__setattr__(self, "messages", tuple(_message(m) for m in messages))
-        if self.max_tokens is not None and self.max_tokens < 1:
-            raise ValueError("max_tokens must be >= 1")
-
-    @classmethod
-    def from_dict(cls, obj: Mapping[str, Any]) -> ChatRequest:
-        """Read an OpenAI-style request body; unknown fields are ignored, bad ones raise
-        ``ValueError`` naming the field."""
-        model = obj.get("model")
-        if not isinstance(model, str) or not model:
-            raise ValueError("model must be a non-empty string")
-        messages = obj.get("messages", [])
-        if not isinstance(messages, list):
-            raise ValueError("messages must be a list")
-        max_tokens = obj.get("max_tokens", obj.get("max_completion_tokens"))
-        if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
-            raise ValueError("max_tokens must be a positive integer")
-        temperature = obj.get("temperature")
-        if temperature is not None and not isinstance(temperature, int | float):
-            raise ValueError("temperature must be a number")
-        seed = obj.get("seed")
-        if seed is not None and type(seed) is not int:
-            raise ValueError("seed must be an integer")
-        metadata = obj.get("metadata")
-        if metadata is not None and not isinstance(metadata, Mapping):
-            raise ValueError("metadata must be an object")
-        return cls(
-            model,
-            messages,
-            max_tokens,
-            None if temperature is None else float(temperature),
-            seed,
-            metadata,
-        )
-
-    @property
-    def prompt_text(self) -> str:
-        """All message contents joined by newlines (for token estimates, never for logs)."""
-        return "\n".join(m.content for m in self.messages)
 
 
 @dataclass(frozen=True, slots=True)

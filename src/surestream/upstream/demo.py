@@ -8,7 +8,27 @@ event (every word after the first carries its leading space), paced on an absolu
 of ``tokens_per_second`` with ``asyncio.sleep`` (0 or None: as fast as possible, yielding to
 the event loop between words). ``max_tokens`` (the request's, capped by the model's) cuts
 the answer with ``finish_reason`` ``length``. ``Done.usage`` counts prompt words and emitted
-words.
+words (reasoning words also in ``completion_tokens_details.reasoning_tokens``).
+
+The OpenAI parameters of the request (``ChatRequest.params``), honoured or refused with a
+422 ``UpstreamHTTPError`` before any token (``surestream.upstream._demo_agent``):
+
+- ``tools``: unless ``tool_choice`` is ``"none"`` or the conversation ends with tool results,
+  the demo reasons briefly, then calls the first tool (or the one ``tool_choice`` names) with
+  arguments built from its JSON schema (``ToolCallStart``, the arguments' JSON text in
+  ``ToolCallDelta`` pieces, ``ToolCall``), and ends with ``finish_reason`` ``tool_calls``.
+  After ``tool`` messages it answers in text with their results. A ``tool_choice`` naming
+  no given tool, or ``"required"`` without tools, is refused; ``parallel_tool_calls`` is
+  met trivially (one call).
+- ``reasoning_effort``: ``none``/``minimal`` no reasoning, ``low`` one sentence, ``medium``
+  two, ``high``/``xhigh`` three; without it the demo reasons before a tool call, and before
+  a text answer only when the model's ``reasoning`` setting is on.
+- ``response_format``: ``json_object`` answers ``{"answer": <text>}``, ``json_schema`` a
+  value built from the schema; ``stop`` cuts the answer before the first stop string.
+- content parts: text parts are read; any other part (``image_url``) is refused.
+- sampling (``temperature``, ``top_p``, ``frequency_penalty``, ``presence_penalty``,
+  ``logit_bias``) and ``user``: accepted, no effect: the demo is deterministic by design
+  (``seed`` picks among its answers).
 
 Timestamps for load benchmarks (``stamp=True``): each ``Text`` keeps its shape but its text is
 the production time instead of a word, ``" <unix seconds with 6 decimals>"`` (e.g.
@@ -21,14 +41,33 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import random
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 from surestream._closing import AsyncClosing
-from surestream.events import Done, Event, FinishReason, Text
-from surestream.upstream.base import ChatRequest, ModelInfo
+from surestream.events import (
+    Done,
+    Event,
+    FinishReason,
+    Reasoning,
+    Text,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallStart,
+)
+from surestream.upstream._demo_agent import (
+    REASONING_EFFORTS,
+    ToolPlan,
+    example_of,
+    plan,
+    refusal,
+    tool_answer,
+)
+from surestream.upstream.base import ChatRequest, ModelInfo, UpstreamHTTPError
 
 __all__ = [
     "DEFAULT_DEMO_MAX_TOKENS",
@@ -128,8 +167,58 @@ def _compose(prompt: str, seed: int, answer_tokens: int | None) -> list[str]:
 def _last_user_text(request: ChatRequest) -> str:
     for message in reversed(request.messages):
         if message.role == "user":
-            return message.content
-    return request.messages[-1].content if request.messages else ""
+            return message.text
+    return request.messages[-1].text if request.messages else ""
+
+
+def _pieces(text: str) -> list[str]:
+    """``text`` as stream pieces: the first word bare, each later one with its space."""
+    parts = text.split(" ")
+    return [parts[0], *(" " + p for p in parts[1:])] if text else []
+
+
+def _formatted(request: ChatRequest, text: str, words: list[str]) -> str:
+    """The answer in the request's ``response_format`` (``json_object``: ``{"answer"}``;
+    ``json_schema``: a value of the schema)."""
+    form = request.params.get("response_format")
+    kind = form.get("type") if isinstance(form, Mapping) else None
+    if kind == "json_object":
+        return json.dumps({"answer": text}, ensure_ascii=False)
+    if kind == "json_schema":
+        spec = form.get("json_schema") if isinstance(form, Mapping) else None
+        schema = spec.get("schema", {}) if isinstance(spec, Mapping) else {}
+        return json.dumps(example_of(schema, list(words) or ["example"]), ensure_ascii=False)
+    return text
+
+
+def _cut_at_stop(text: str, stop: Any) -> str:
+    """``text`` up to the first of the ``stop`` strings (one or a list), which is left out."""
+    marks = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else []
+    found = [text.find(m) for m in marks if isinstance(m, str) and m]
+    ends = [i for i in found if i >= 0]
+    return text[: min(ends)] if ends else text
+
+
+def _thoughts(request: ChatRequest, tool: ToolPlan | None, keys: list[str], default: bool) -> str:
+    """The reasoning before the answer: as many sentences as ``reasoning_effort`` asks, else
+    two before a tool call, one when the model's ``reasoning`` is on, none otherwise."""
+    effort = request.params.get("reasoning_effort")
+    if isinstance(effort, str) and effort in REASONING_EFFORTS:
+        count = REASONING_EFFORTS[effort]
+    else:
+        count = 2 if tool is not None else int(default)
+    a, b, c = [*keys, "the question", "the basics", "the next step"][:3]
+    if tool is not None:
+        sentences = [f"The user asks about {a}.", f"I should call {tool.name} to find out."]
+    elif request.messages and request.messages[-1].role == "tool":
+        sentences = ["The tool has answered.", "I will sum up what it returned."]
+    else:
+        sentences = [f"The user asks about {a}."]
+    sentences += [
+        f"A short overview that links {a} with {b} should help.",
+        f"I will keep it concrete and mention {c}.",
+    ]
+    return " ".join(sentences[:count])
 
 
 def parse_stamp(text: str) -> float | None:
@@ -166,8 +255,8 @@ class DemoModel:
     answer (None: no cap of the model's own); ``seed`` is used when the request has none;
     ``answer_tokens`` forces every answer to exactly that many words (for benchmarks) instead
     of its natural 30-80; ``stamp`` replaces each word with its production time (see the
-    module docstring); ``name`` is the model id clients use. Any requested model name is
-    served.
+    module docstring); ``reasoning`` makes it reason briefly before every text answer;
+    ``name`` is the model id clients use. Any requested model name is served.
     """
 
     def __init__(
@@ -178,6 +267,7 @@ class DemoModel:
         seed: int = 0,
         answer_tokens: int | None = None,
         stamp: bool = False,
+        reasoning: bool = False,
         name: str = "demo",
     ) -> None:
         if tokens_per_second is not None and tokens_per_second < 0:
@@ -191,6 +281,7 @@ class DemoModel:
         self.seed = seed
         self.answer_tokens = answer_tokens
         self.stamp = stamp
+        self.reasoning = reasoning
         self.name = name
 
     def answer(self, request: ChatRequest) -> list[str]:
@@ -203,35 +294,65 @@ class DemoModel:
         return min(caps) if caps else None
 
     async def open(self, request: ChatRequest) -> DemoStream:
-        """Start an answer; the demo never refuses a request."""
+        """Start an answer; ``UpstreamHTTPError`` (422) for what the demo cannot honour."""
+        refused = refusal(request)
+        if refused is not None:
+            field, why = refused
+            raise UpstreamHTTPError(422, "unsupported_by_model", f"{field}: {why}")
         return DemoStream(self._run(request))
 
-    async def _run(self, request: ChatRequest) -> AsyncIterator[Event]:
-        words = self.answer(request)
-        limit = self._limit(request)
+    def _steps(self, request: ChatRequest) -> tuple[list[Event], str, int]:
+        """Every event before ``Done``, the finish_reason, and the reasoning words."""
+        seed = self.seed if request.seed is None else request.seed
+        prompt = _last_user_text(request)
+        keys = _keywords(prompt)
+        tool = plan(request, keys, seed)
+        thoughts = _pieces(_thoughts(request, tool, keys, self.reasoning))
+        steps: list[Event] = [Reasoning(piece) for piece in thoughts]
+        if tool is not None:
+            steps.append(ToolCallStart(tool.id, tool.name))
+            steps += [ToolCallDelta(tool.id, piece) for piece in _pieces(tool.arguments)]
+            steps.append(ToolCall(tool.id, tool.name, tool.args))
+            return steps, FinishReason.TOOL_CALLS, len(thoughts)
+        answer = tool_answer(request)
+        if answer is None:
+            answer = " ".join(_compose(prompt, seed, self.answer_tokens))
+        answer = _cut_at_stop(_formatted(request, answer, keys), request.params.get("stop"))
+        pieces = _pieces(answer)
         finish = FinishReason.STOP
-        if limit is not None and len(words) > limit:
-            words, finish = words[:limit], FinishReason.LENGTH
+        limit = self._limit(request)
+        if limit is not None and len(pieces) > limit:
+            pieces, finish = pieces[:limit], FinishReason.LENGTH
+        steps += [Text(piece) for piece in pieces]
+        return steps, finish, len(thoughts)
+
+    async def _run(self, request: ChatRequest) -> AsyncIterator[Event]:
+        steps, finish, thinking = self._steps(request)
         loop = asyncio.get_running_loop()
         interval = 1.0 / self.tokens_per_second if self.tokens_per_second else 0.0
         start = loop.time()
-        for index, word in enumerate(words):
+        tokens = 0
+        for index, step in enumerate(steps):
             if interval:
                 delay = start + index * interval - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
             else:
                 await asyncio.sleep(0)
-            if self.stamp:
-                yield Text(f" {time.time():.6f}")
+            if type(step) is Text:
+                tokens += 1
+                yield Text(f" {time.time():.6f}") if self.stamp else step
             else:
-                yield Text(word if index == 0 else " " + word)
+                tokens += not isinstance(step, ToolCallStart | ToolCall)
+                yield step
         prompt_tokens = len(request.prompt_text.split())
-        usage = {
+        usage: dict[str, Any] = {
             "prompt_tokens": prompt_tokens,
-            "completion_tokens": len(words),
-            "total_tokens": prompt_tokens + len(words),
+            "completion_tokens": tokens,
+            "total_tokens": prompt_tokens + tokens,
         }
+        if thinking:
+            usage["completion_tokens_details"] = {"reasoning_tokens": thinking}
         yield Done(str(finish), usage)
 
     async def models(self) -> list[ModelInfo]:

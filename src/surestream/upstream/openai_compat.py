@@ -363,6 +363,11 @@ class OpenAICompatibleUpstream:
     makes a missing ``[DONE]`` a truncation even after a finish_reason. ``http_client`` is
     used as given and not closed by ``aclose()``; without one the upstream makes (and owns)
     its own. ``extra_headers`` are added to every request (e.g. ``OpenAI-Organization``).
+
+    The request body carries the messages as given (content parts, ``tool_calls``,
+    ``tool_call_id``, ``name``) and every parameter of ``ChatRequest.params`` verbatim; a
+    limit the client named ``max_completion_tokens`` keeps that name, one named
+    ``max_tokens`` is sent as ``max_tokens_field``.
     """
 
     def __init__(
@@ -436,12 +441,13 @@ class OpenAICompatibleUpstream:
         }
         if self.include_usage:
             body["stream_options"] = {"include_usage": True}
-        if request.max_tokens is not None:
+        if request.max_tokens is not None and "max_completion_tokens" not in request.params:
             body[self.max_tokens_field] = request.max_tokens
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.seed is not None:
             body["seed"] = request.seed
+        body.update(request.params)
         return body
 
     def _safe(self, text: str) -> str:
