@@ -5,15 +5,22 @@ await it guards when that await is one token of a stream. A watchdog keeps a sin
 per stream: each guarded await records when it began (``begin``) and clears it when it ends
 (``end``); the timer looks every ``limit`` seconds and cancels the awaiting task when the
 current await has lasted ``limit`` seconds. Its cancellation is told apart from any other
-as ``asyncio.timeout`` does it, with ``Task.uncancel`` (``expired``).
+as ``asyncio.timeout`` does it, with ``Task.uncancel`` (``expired``). ``idle_limited`` puts
+one on every item of an async iterable: a source silent for too long raises ``SourceFailed``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterable
+from typing import Any, TypeVar
 
-__all__ = ["Watchdog"]
+from surestream.errors import SourceFailed
+from surestream.events import ErrorCode
+
+__all__ = ["Watchdog", "idle_limited"]
+
+T = TypeVar("T")
 
 
 class Watchdog:
@@ -70,3 +77,37 @@ class Watchdog:
             return
         again = (now if since is None else since) + self._limit
         self._timer = self._loop.call_at(again, self._look)
+
+
+async def idle_limited(
+    source: AsyncIterable[T], limit: float | None, what: str = "the source"
+) -> AsyncGenerator[T, None]:
+    """The items of ``source``; ``SourceFailed("idle_timeout")`` once it has been silent for
+    ``limit`` seconds (None: never), which also cancels the await inside ``source``.
+
+    ``source`` is closed (``aclose``) however this generator ends.
+    """
+    iterator = aiter(source)
+    watchdog = Watchdog(limit)
+    try:
+        while True:
+            watchdog.begin()
+            try:
+                item = await anext(iterator)
+            except StopAsyncIteration:
+                return
+            except asyncio.CancelledError:
+                if not watchdog.expired():
+                    raise
+                raise SourceFailed(
+                    ErrorCode.IDLE_TIMEOUT,
+                    f"{what} sent nothing for {limit:g} s (idle_timeout)",
+                ) from None
+            finally:
+                watchdog.end()
+            yield item
+    finally:
+        watchdog.close()
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            await close()

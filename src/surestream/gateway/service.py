@@ -11,12 +11,11 @@ journal through ``EventStreamResponse``; the producer's verdict is the only verd
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Mapping
 
-from surestream._watchdog import Watchdog
+from surestream._watchdog import idle_limited
 from surestream.errors import SourceFailed
 from surestream.events import Done, Error, ErrorCode, Event, Text
 from surestream.gateway.auth import Authenticator
@@ -288,26 +287,8 @@ class Gateway:
         started = time.monotonic()
         first_text = True
         outcome: tuple[str, str] = ("done", "cancelled")
-        iterator = aiter(opened)
-        idle = self.settings.idle_timeout
-        watchdog = Watchdog(idle)
         try:
-            while True:
-                watchdog.begin()
-                try:
-                    event = await anext(iterator)
-                except StopAsyncIteration:
-                    outcome = ("done", "stop")
-                    return
-                except asyncio.CancelledError:
-                    if not watchdog.expired():
-                        raise
-                    raise SourceFailed(
-                        ErrorCode.IDLE_TIMEOUT,
-                        f"the model sent nothing for {idle:g} s (idle_timeout)",
-                    ) from None
-                finally:
-                    watchdog.end()
+            async for event in idle_limited(opened, self.settings.idle_timeout, "the model"):
                 if first_text and type(event) is Text:
                     first_text = False
                     metrics.time_to_first_token.observe(time.monotonic() - started)
@@ -316,6 +297,7 @@ class Gateway:
                 elif isinstance(event, Error):
                     outcome = ("error", str(event.code))
                 yield event
+            outcome = ("done", "stop")
         except SourceFailed as exc:
             outcome = ("error", str(exc.code))
             raise
@@ -323,7 +305,6 @@ class Gateway:
             outcome = ("error", ErrorCode.INTERNAL_ERROR)
             raise
         finally:
-            watchdog.close()
             try:
                 await opened.aclose()
             finally:

@@ -1,0 +1,242 @@
+"""An ADK agent served over HTTP: ``adk_router`` and ``create_app`` beside ADK's own ``/run_sse``.
+
+Real uvicorn on loopback, real ADK ``Runner`` / ``ApiServer``, the fake ``BaseLlm`` of
+``adk_agents/weather``; ADK's own ``/run_sse`` is captured in the same runs as ours.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from google.adk.runners import Runner
+from google.adk.sessions import InMemorySessionService
+
+from surestream.events import Done, Error, Text
+from surestream.integrations.adk import adk_router, create_app
+from surestream.sse import Decoder
+from tests.integrations import fakes
+from tests.integrations._helpers import kinds, post, reading_until_text, tag
+from tests.integrations.adk_agents.weather.agent import root_agent
+from tests.server._helpers import assert_verdict
+from tests.support.servers import ServerThread, serve_in_thread
+
+AGENTS_DIR = Path(__file__).parent / "adk_agents"
+IDLE = 2.0
+ORPHAN_GRACE = 0.6
+
+
+@pytest.fixture(scope="module")
+def direct() -> Iterator[ServerThread]:
+    """An app with its own ``Runner`` and ``adk_router`` (no journal)."""
+    runner = Runner(
+        app_name="weather",
+        agent=root_agent,
+        session_service=InMemorySessionService(),
+        auto_create_session=True,
+    )
+    app = FastAPI()
+    app.include_router(adk_router(runner, heartbeat=0.2, idle_timeout=IDLE))
+    with serve_in_thread(app) as server:
+        warm_up(f"{server.url}/run_sse", "s0")
+        yield server
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[ServerThread]:
+    """``create_app`` over the agents directory: ADK's routes plus ours, journaled."""
+    app = create_app(
+        AGENTS_DIR,
+        session_service_uri="memory://",
+        heartbeat=0.2,
+        idle_timeout=IDLE,
+        orphan_grace=ORPHAN_GRACE,
+    )
+    with serve_in_thread(app) as server:
+        warm_up(f"{server.url}/surestream/run_sse", new_session(server.url))
+        yield server
+
+
+def warm_up(url: str, session_id: str) -> None:
+    """One run first: ADK's first run imports and sets up for longer than ``IDLE``."""
+    with httpx.Client(timeout=60) as client:
+        client.post(url, json=body("weather", session_id), params={"dialect": "native"})
+
+
+def new_session(base: str) -> str:
+    response = httpx.post(f"{base}/apps/weather/users/u/sessions", timeout=30)
+    assert response.status_code == 200, response.text
+    session_id: str = response.json()["id"]
+    return session_id
+
+
+def body(text: str, session_id: str = "s1", *, streaming: bool = True) -> dict[str, Any]:
+    return {
+        "app_name": "weather",
+        "user_id": "u",
+        "session_id": session_id,
+        "streaming": streaming,
+        "new_message": {"role": "user", "parts": [{"text": text}]},
+    }
+
+
+def test_the_router_streams_the_run_and_ends_with_done(direct: ServerThread) -> None:
+    got = post(f"{direct.url}/run_sse", body("weather in Paris?"))
+    assert got.status == 200
+    assert got.headers["cache-control"] == "no-cache, no-transform"
+    assert kinds(got.events) == [
+        "start", "step", "reasoning", "text", "text", "tool_call_start", "tool_call",
+        "tool_result", "step", "text", "text", "text", "done",
+    ]  # fmt: skip
+    assert [sse.id for sse in got.sse] == [str(i) for i in range(len(got.events))]
+    assert assert_verdict(got.events) == Done(
+        "stop", {"prompt_tokens": 22, "completion_tokens": 14, "total_tokens": 36}
+    )
+
+
+def test_a_model_that_raises_gives_exactly_one_safe_error(direct: ServerThread) -> None:
+    got = post(f"{direct.url}/run_sse", body("boom"))
+    assert kinds(got.events)[-2:] == ["text", "error"]
+    assert assert_verdict(got.events) == Error("upstream_error", "the agent failed")
+    assert fakes.SECRET.encode() not in got.raw
+
+
+def test_a_hung_model_ends_with_idle_timeout_and_its_call_is_cancelled(
+    direct: ServerThread, markers: Path
+) -> None:
+    name = tag()
+    got = post(f"{direct.url}/run_sse", body(f"hang #{name}"))
+    verdict = assert_verdict(got.events)
+    assert isinstance(verdict, Error) and verdict.code == "idle_timeout"
+    assert b": ping" in got.raw
+    assert fakes.wait_marker(markers, name, "cancelled")
+
+
+def test_a_client_that_leaves_cancels_the_model_call(direct: ServerThread, markers: Path) -> None:
+    name = tag()
+    with reading_until_text(f"{direct.url}/run_sse", body(f"hang #{name}")):
+        assert fakes.wait_marker(markers, name, "hanging")
+    assert fakes.wait_marker(markers, name, "cancelled")
+
+
+def test_bad_requests_are_http_errors_before_any_stream(direct: ServerThread) -> None:
+    assert post(f"{direct.url}/run_sse", {"user_id": "u"}).status == 422
+    assert post(f"{direct.url}/run_sse", {**body("hi"), "app_name": "other"}).status == 404
+
+
+def test_served_directory_keeps_adks_routes_and_adds_ours(served: ServerThread) -> None:
+    assert httpx.get(f"{served.url}/list-apps", timeout=30).json() == ["weather"]
+    missing = post(f"{served.url}/surestream/run_sse", body("hi", "no-such-session"))
+    assert missing.status == 404
+
+
+CASES = {
+    "weather in Paris?": ("close", "done stop"),
+    "boom": ('{"error": ...} frame', "error upstream_error"),
+    "safety": ("close", "done content_filter"),
+}
+
+
+@pytest.mark.parametrize("text", list(CASES))
+def test_adks_own_run_sse_beside_ours(served: ServerThread, text: str) -> None:
+    """What each ends with (the README table "Serving an ADK agent")."""
+    theirs = post(f"{served.url}/run_sse", body(text, new_session(served.url)))
+    ours = post(f"{served.url}/surestream/run_sse", body(text, new_session(served.url)))
+    adk_end, our_end = CASES[text]
+    frames = Decoder().feed(theirs.raw)
+    assert all(frame.id is None for frame in frames)
+    assert "cache-control" not in theirs.headers
+    last = frames[-1].data
+    if adk_end == "close":
+        assert '"type"' not in last and '"error"' not in last  # an ADK Event, then nothing
+    else:
+        assert last.startswith('{"error": "RuntimeError: fake model blew up')
+        assert fakes.SECRET in last
+    verdict = assert_verdict(ours.events)
+    if isinstance(verdict, Done):
+        assert f"done {verdict.finish_reason}" == our_end
+    else:
+        assert f"error {verdict.code}" == our_end
+        assert fakes.SECRET.encode() not in ours.raw
+
+
+def test_a_journaled_run_resumes_after_last_event_id(served: ServerThread) -> None:
+    first = post(f"{served.url}/surestream/run_sse", body("weather", new_session(served.url)))
+    location = first.headers["location"]
+    assert location.startswith("/surestream/streams/st_")
+    resumed = httpx.get(f"{served.url}{location}", headers={"Last-Event-ID": "4"}, timeout=30)
+    ids = [frame.id for frame in Decoder().feed(resumed.content)]
+    assert ids == [str(i) for i in range(5, len(first.events))]
+    assert resumed.content.endswith(first.raw[first.raw.index(b"id: 5\n") :])
+    ended = httpx.get(
+        f"{served.url}{location}",
+        headers={"Last-Event-ID": str(len(first.events) - 1)},
+        timeout=30,
+    )
+    assert ended.status_code == 204
+
+
+def test_journaled_hang_ends_with_idle_timeout_and_cancels_the_call(
+    served: ServerThread, markers: Path
+) -> None:
+    name = tag()
+    got = post(f"{served.url}/surestream/run_sse", body(f"hang #{name}", new_session(served.url)))
+    verdict = assert_verdict(got.events)
+    assert isinstance(verdict, Error) and verdict.code == "idle_timeout"
+    assert fakes.wait_marker(markers, name, "cancelled")
+
+
+def test_a_journaled_run_nobody_reads_is_cancelled_after_orphan_grace(
+    served: ServerThread, markers: Path
+) -> None:
+    name = tag()
+    session = new_session(served.url)
+    with reading_until_text(f"{served.url}/surestream/run_sse", body(f"hang #{name}", session)):
+        assert fakes.wait_marker(markers, name, "hanging")
+    assert fakes.wait_marker(markers, name, "cancelled")
+
+
+def test_text_reaches_the_vercel_ai_dialect(served: ServerThread) -> None:
+    got = post(
+        f"{served.url}/surestream/run_sse?dialect=vercel-ai",
+        body("weather", new_session(served.url)),
+        dialect="vercel-ai",
+    )
+    assert got.headers["x-vercel-ai-ui-message-stream"] == "v1"
+    assert "".join(e.text for e in got.events if isinstance(e, Text)) == "".join(
+        fakes.FIRST_TEXT + fakes.FINAL_TEXT
+    )
+    assert got.events[-1] == Done("stop")
+
+
+def check(url: str, payload: dict[str, Any], tmp_path: Path) -> str:
+    request = tmp_path / "body.json"
+    request.write_text(httpx.Request("POST", url, json=payload).content.decode())
+    out = subprocess.run(
+        [sys.executable, "-m", "surestream.cli", "check", url, "-d", f"@{request}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"COLUMNS": "200", "PATH": ""},
+        check=False,
+    )
+    return out.stdout + out.stderr
+
+
+def test_check_says_ok_for_ours_and_no_terminal_signal_for_adks(
+    served: ServerThread, tmp_path: Path
+) -> None:
+    theirs = check(f"{served.url}/run_sse", body("weather", new_session(served.url)), tmp_path)
+    assert "closed without a terminal signal" in theirs
+    assert "verdict: PROBLEM" in theirs
+    ours = check(
+        f"{served.url}/surestream/run_sse", body("weather", new_session(served.url)), tmp_path
+    )
+    assert "verdict: OK" in ours, ours
+    assert "native done (finish_reason 'stop')" in ours
