@@ -10,15 +10,12 @@ import pytest
 from packaging.requirements import Requirement
 
 FRAMEWORKS = {
-    "adk": ({"google-adk"}, "google.adk", "surestream.integrations.adk"),
-    "langgraph": (
-        {"langgraph", "langchain-core"},
-        "langgraph",
-        "surestream.integrations.langgraph",
-    ),
-    "openai-agents": ({"openai-agents"}, "agents", "surestream.integrations.openai_agents"),
-    "pydantic-ai": ({"pydantic-ai-slim"}, "pydantic_ai", "surestream.integrations.pydantic_ai"),
+    "adk": ({"google-adk"}, "google.adk", "adk"),
+    "langgraph": ({"langgraph", "langchain-core"}, "langgraph", "langgraph"),
+    "openai-agents": ({"openai-agents"}, "agents", "openai_agents"),
+    "pydantic-ai": ({"pydantic-ai-slim"}, "pydantic_ai", "pydantic_ai"),
 }
+"""extra -> (its framework's distributions, its top module, our adapter module)."""
 ADAPTERS = ["adk"]
 """The extras whose adapter has landed."""
 FRAMEWORK_PACKAGES = set().union(*(names for names, _, _ in FRAMEWORKS.values()))
