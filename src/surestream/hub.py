@@ -257,7 +257,7 @@ class _Producer:
         if isinstance(exc, JournalFull):
             await store.finish(stream_id, Done(FinishReason.LENGTH))
         elif isinstance(exc, StoreUnavailable):
-            log.warning("stream %s: store unavailable, producer stops: %s", stream_id, exc)
+            log.debug("stream %s: store unavailable, producer stops: %s", stream_id, exc)
             with contextlib.suppress(StoreUnavailable):
                 await store.release(stream_id, self.token)
         return False
@@ -406,7 +406,7 @@ class Hub(AsyncClosing):
             try:
                 await self.store.watch((stream_id,), self.instance, self.watch_ttl)
             except StoreUnavailable as exc:
-                log.warning("stream %s: cannot register subscriber: %s", stream_id, exc)
+                log.debug("stream %s: cannot register subscriber: %s", stream_id, exc)
         self._ensure_ticker()
         return Subscription(self, stream_id, inner)
 
@@ -455,8 +455,8 @@ class Hub(AsyncClosing):
             await asyncio.sleep(self.tick)
             try:
                 await self._tick()
-            except StoreUnavailable as exc:
-                log.warning("hub heartbeat failed: %s", exc)
+            except StoreUnavailable as exc:  # the store logs the incident once
+                log.debug("hub heartbeat failed: %s", exc)
             except Exception:
                 log.exception("hub heartbeat failed")
 

@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heartbeat", type=float, metavar="S")
     p.add_argument("--idle-timeout", type=_optional_float, metavar="S|none")
     p.add_argument("--orphan-grace", type=float, metavar="S")
+    p.add_argument("--lease-ttl", type=float, metavar="S")
     p.add_argument("--retention", type=float, metavar="S")
     p.add_argument("--read-token-ttl", type=float, metavar="S")
     p.add_argument("--upstream-connect-timeout", type=float, metavar="S")

@@ -23,7 +23,12 @@ from fastapi.staticfiles import StaticFiles
 from surestream.dialects import DIALECTS
 from surestream.gateway.auth import ANONYMOUS
 from surestream.gateway.completions import completion
-from surestream.gateway.errors import ApiError, BodyLimitMiddleware, install_error_handlers
+from surestream.gateway.errors import (
+    ApiError,
+    BodyLimitMiddleware,
+    install_error_handlers,
+    store_unavailable,
+)
 from surestream.gateway.logs import install_log_redaction
 from surestream.gateway.metrics import CONTENT_TYPE
 from surestream.gateway.models import (
@@ -167,9 +172,7 @@ async def _subscribe_response(
     except InvalidResumePoint as exc:
         raise ApiError(400, "invalid_last_event_id", str(exc), field="Last-Event-ID") from None
     except StoreUnavailable:
-        raise ApiError(
-            503, "unavailable", "the journal store is unavailable", headers={"Retry-After": "1"}
-        ) from None
+        raise store_unavailable() from None
     metrics = gateway.metrics
     metrics.active_subscribers.inc()
     metrics.events_sent.track(subscription, dialect)
@@ -261,7 +264,7 @@ def _api_router() -> APIRouter:
         except StreamExpired:
             raise ApiError(410, "gone", f"stream {stream_id!r} has expired") from None
         except StoreUnavailable:
-            raise ApiError(503, "unavailable", "the journal store is unavailable") from None
+            raise store_unavailable() from None
         return {"id": stream_id, "cancelled": cancelled}
 
     @router.post("/chat/stream", response_class=Response, responses={200: _SSE}, tags=["streams"])
@@ -374,6 +377,15 @@ def create_app(
     async def healthz() -> dict[str, str]:
         """Liveness: the process serves requests."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], responses={503: {"model": ErrorBody}})
+    async def readyz() -> dict[str, str]:
+        """Readiness: the stream store takes writes now (503 with ``Retry-After`` if not)."""
+        try:
+            await gateway.store.ready(fresh=True)
+        except StoreUnavailable:
+            raise store_unavailable() from None
+        return {"status": "ready"}
 
     @app.get("/metrics", response_class=Response, tags=["ops"])
     async def metrics() -> Response:

@@ -23,7 +23,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from surestream.gateway.models import error_body
 
-__all__ = ["ApiError", "BodyLimitMiddleware", "install_error_handlers", "json_error"]
+__all__ = [
+    "ApiError",
+    "BodyLimitMiddleware",
+    "install_error_handlers",
+    "json_error",
+    "store_unavailable",
+]
 
 log = logging.getLogger("surestream.gateway")
 
@@ -61,6 +67,13 @@ class ApiError(Exception):
         self.message = message
         self.field = field
         self.headers = dict(headers or {})
+
+
+def store_unavailable() -> ApiError:
+    """The 503 for a store that cannot be used now; says nothing of where the store is."""
+    return ApiError(
+        503, "unavailable", "the stream store is unavailable", headers={"Retry-After": "1"}
+    )
 
 
 def json_error(

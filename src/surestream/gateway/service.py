@@ -19,7 +19,7 @@ from surestream._watchdog import idle_limited
 from surestream.errors import SourceFailed
 from surestream.events import Done, Error, ErrorCode, Event, Text
 from surestream.gateway.auth import Authenticator
-from surestream.gateway.errors import ApiError
+from surestream.gateway.errors import ApiError, store_unavailable
 from surestream.gateway.metrics import GatewayMetrics
 from surestream.gateway.settings import Settings
 from surestream.hub import Hub, HubClosed
@@ -101,7 +101,7 @@ class Gateway:
             read_token_ttl=settings.read_token_ttl,
         )
         self.store = store if store is not None else build_store(settings)
-        self.hub = Hub(self.store, orphan_grace=settings.orphan_grace)
+        self.hub = Hub(self.store, orphan_grace=settings.orphan_grace, lease_ttl=settings.lease_ttl)
         self.upstreams = dict(upstreams) if upstreams is not None else build_upstreams(settings)
         self.routes = settings.model_routes()
         for model, (upstream, _) in self.routes.items():
@@ -245,17 +245,27 @@ class Gateway:
             raise
 
     async def start_stream(self, owner: str, upstream: Upstream, request: ChatRequest) -> str:
-        """Open the upstream and start a journaled stream of its answer; the stream id."""
+        """Open the upstream and start a journaled stream of its answer; the stream id.
+
+        The store is asked first (from what its last calls said, or a probe write after a
+        failure), so a store that is down costs no upstream call."""
+        try:
+            await self.store.ready()
+        except StoreUnavailable:
+            raise store_unavailable() from None
         opened = await self.open_upstream(owner, upstream, request)
         source = self._produce(owner, opened)
         try:
             return await self.hub.start(source, owner=owner, model=request.model)
-        except (StoreUnavailable, HubClosed) as exc:
+        except StoreUnavailable:
+            await source.aclose()
+            raise store_unavailable() from None
+        except HubClosed:
             await source.aclose()
             raise ApiError(
                 503,
                 "unavailable",
-                f"cannot start a stream now: {exc}",
+                "the gateway is shutting down",
                 headers={"Retry-After": "1"},
             ) from None
 
@@ -321,12 +331,7 @@ class Gateway:
         except StreamExpired:
             raise ApiError(410, "gone", f"stream {stream_id!r} has expired") from None
         except StoreUnavailable:
-            raise ApiError(
-                503,
-                "unavailable",
-                "the journal store is unavailable",
-                headers={"Retry-After": "1"},
-            ) from None
+            raise store_unavailable() from None
         if info.owner != owner:
             raise ApiError(404, "not_found", f"no stream {stream_id!r}")
         return info

@@ -85,6 +85,10 @@ class Settings(BaseModel):
     """Seconds of source silence before ``error idle_timeout`` (None: never)."""
     orphan_grace: float = Field(default=30.0, ge=0)
     """Seconds a stream keeps generating with no subscriber before it is cancelled."""
+    lease_ttl: float = Field(default=10.0, gt=0)
+    """Seconds a producer's lease lives unrenewed: how soon the readers of a stream whose
+    instance died get ``error producer_lost``, and how long a producer rides out a store
+    that fails before it gives up."""
     retention: float = Field(default=600.0, gt=0)
     """Seconds a journal is kept after its terminal event (resume window)."""
     max_body_bytes: int = Field(default=1_048_576, gt=0)

@@ -46,7 +46,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from surestream.events import Error, ErrorCode, Event, is_terminal, loads
-from surestream.store._redis_call import FAILURES, bulk, call, ms
+from surestream.store._redis_call import FAILURES, Health, bulk, call, ms
 from surestream.store.base import StoreUnavailable, StreamExpired, StreamNotFound
 
 __all__ = ["Tail", "TailReader", "unavailable"]
@@ -110,12 +110,14 @@ class TailReader:
     def __init__(
         self,
         redis: aioredis.Redis,
+        health: Health,
         *,
         read_block: float,
         read_batch: int,
         lost: Callable[[str], Awaitable[None]],
     ) -> None:
         self._redis = redis
+        self._health = health
         self.read_block = read_block
         self.read_batch = read_batch
         self._lost = lost
@@ -146,7 +148,7 @@ class TailReader:
                         yield pos, event
                         pos += 1
                 except StoreUnavailable as exc:
-                    log.warning("journal %s unreadable: %s", stream_id, exc)
+                    log.debug("journal %s unreadable: %s", stream_id, exc)
                     yield pos - 1, unavailable()
                     return
             while True:
@@ -196,7 +198,8 @@ class TailReader:
 
     def fail(self, tail: Tail, exc: Exception) -> None:
         """End ``tail`` on a store failure: its readers get ``store_unavailable``."""
-        log.warning("journal %s unreadable: %s", tail.stream_id, exc)
+        level = logging.DEBUG if isinstance(exc, StoreUnavailable) else logging.WARNING
+        log.log(level, "journal %s unreadable: %s", tail.stream_id, exc)
         tail.failed = True
         tail.notify()
         if self._live.get(tail.key) is tail:
@@ -216,7 +219,7 @@ class TailReader:
                 tails, self._stale = dict(self._live), False
                 block = ms(min(self.read_block, self._check_at - now))
                 try:
-                    reply = await call(functools.partial(self._xread, tails, block))
+                    reply = await call(functools.partial(self._xread, tails, block), self._health)
                 except StoreUnavailable as exc:
                     for tail in tails.values():
                         self.fail(tail, exc)
@@ -311,7 +314,8 @@ class TailReader:
             entries: Any = await call(
                 functools.partial(
                     self._redis.xrange, key, f"{first}-1", f"{last}-1", count=self.read_batch
-                )
+                ),
+                self._health,
             )
             if not entries:
                 raise StoreUnavailable(f"journal {stream_id} lost events {first}..{last}")

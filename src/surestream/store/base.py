@@ -32,7 +32,8 @@ The exceptions, by whose fault::
     ├── StreamExists          ``create`` with an id already used
     ├── JournalClosed         ``append`` after the terminal event
     ├── JournalFull           ``append`` past ``max_events``; the journal can still be ended
-    └── StoreUnavailable      the backing store (Redis) could not be reached in time (503)
+    └── StoreUnavailable      the backing store (Redis) could not be reached in time, or
+                              refused the command (full, read-only replica) (503)
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ class JournalFull(SurestreamError):
 
 
 class StoreUnavailable(SurestreamError):
-    """The store (Redis) did not answer within its timeout or refused the connection."""
+    """The store (Redis) did not answer within its timeout, refused the connection, or
+    answered with an error (full under ``noeviction``, a read-only replica)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +272,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def unwatch(self, stream_id: str, member: str) -> None:
         """``member`` has no subscriber left on ``stream_id``."""
+
+    async def ready(self, *, fresh: bool = False) -> None:
+        """Raise ``StoreUnavailable`` unless the store takes writes now (for readiness checks,
+        and before a caller pays for work it could not journal). Without ``fresh`` a store
+        may answer from what its last calls said; with it, it asks its backend."""
+        return None
 
     @abc.abstractmethod
     async def aclose(self) -> None:

@@ -49,7 +49,7 @@ from redis.commands.core import AsyncScript
 from surestream.events import Event, dumps
 from surestream.store import _redis_scripts as scripts
 from surestream.store._redis_appends import AppendPipeline
-from surestream.store._redis_call import STALE, UNSURE, call, ms
+from surestream.store._redis_call import STALE, UNSURE, Health, call, ms
 from surestream.store._redis_tails import TailReader
 from surestream.store.base import (
     DEFAULT_MAX_EVENTS,
@@ -162,9 +162,14 @@ class RedisStore(Store):
         self._heartbeat_script = self._redis.register_script(scripts.HEARTBEAT)
         self._watch_script = self._redis.register_script(scripts.WATCH)
         self._release_script = self._redis.register_script(scripts.RELEASE)
+        self._health = Health()
         self._appends = AppendPipeline(self._redis, self._append_script, scripts.APPEND)
         self._tail_reader = TailReader(
-            self._redis, read_block=read_block, read_batch=read_batch, lost=self._lost
+            self._redis,
+            self._health,
+            read_block=read_block,
+            read_batch=read_batch,
+            lost=self._lost,
         )
 
     @property
@@ -185,11 +190,19 @@ class RedisStore(Store):
                     await script(keys, args, client=pipe)
                 return await pipe.execute()
 
-        return await call(run)
+        return await call(run, self._health, write=True)
 
     async def ping(self) -> None:
         """Raise ``StoreUnavailable`` unless Redis answers (for health checks)."""
-        await call(self._redis.ping)
+        await call(self._redis.ping, self._health)
+
+    async def ready(self, *, fresh: bool = False) -> None:
+        """Raise ``StoreUnavailable`` unless Redis takes writes (see ``Store.ready``): a
+        probe ``SET`` with a short expiry when ``fresh`` or when the last calls failed."""
+        if self._health.ok and not fresh:
+            return
+        key = self.prefix + "ready"
+        await call(lambda: self._redis.set(key, b"1", px=1000), self._health, write=True)
 
     async def create(
         self,
@@ -210,12 +223,17 @@ class RedisStore(Store):
             ms(self.tombstone_ttl),
         ]
         keys = self._keys(stream_id)
-        created = await call(lambda: self._create_script(keys, args), retry=STALE if lease else ())
+        created = await call(
+            lambda: self._create_script(keys, args),
+            self._health,
+            retry=STALE if lease else (),
+            write=True,
+        )
         if not created:
             raise StreamExists(f"stream {stream_id} already exists")
 
     async def _missing(self, stream_id: str) -> Exception:
-        gone = await call(lambda: self._redis.exists(self._keys(stream_id)[4]))
+        gone = await call(lambda: self._redis.exists(self._keys(stream_id)[4]), self._health)
         if gone:
             return StreamExpired(f"stream {stream_id} has expired")
         return StreamNotFound(f"no stream {stream_id}")
@@ -224,7 +242,8 @@ class RedisStore(Store):
         """The stream's metadata (see ``Store.info``)."""
         key = self._keys(stream_id)[1]
         raw: dict[bytes, bytes] = await call(
-            lambda: self._redis.hgetall(key)  # type: ignore[arg-type,return-value]
+            lambda: self._redis.hgetall(key),  # type: ignore[arg-type,return-value]
+            self._health,
         )
         if not raw:
             raise await self._missing(stream_id)
@@ -258,7 +277,7 @@ class RedisStore(Store):
             return await self._appends.submit(script_call)
 
         safe = expect is not None or mode == "l"
-        reply = await call(run, retry=UNSURE if safe else ())
+        reply = await call(run, self._health, retry=UNSURE if safe else (), write=mode == "a")
         status, last = int(reply[0]), int(reply[1])
         if status == -5:
             assert expect is not None
@@ -314,7 +333,7 @@ class RedisStore(Store):
     async def release(self, stream_id: str, token: str) -> None:
         """Drop the lease (see ``Store.release``)."""
         keys = self._keys(stream_id)
-        await call(lambda: self._release_script(keys, [token]))
+        await call(lambda: self._release_script(keys, [token]), self._health)
 
     async def watch(self, stream_ids: Iterable[str], member: str, ttl: float) -> None:
         """Refresh ``member``'s watch on each stream, in one pipeline (see ``Store.watch``)."""
@@ -326,7 +345,7 @@ class RedisStore(Store):
     async def unwatch(self, stream_id: str, member: str) -> None:
         """Forget ``member``'s watch (see ``Store.unwatch``)."""
         key = self._keys(stream_id)[3]
-        await call(lambda: self._redis.zrem(key, member))
+        await call(lambda: self._redis.zrem(key, member), self._health)
 
     async def _lost(self, stream_id: str) -> None:
         """Append ``producer_lost`` if the lease is gone (the tail reader's lease check)."""
