@@ -25,7 +25,7 @@ from tests.integrations import fakes
 from tests.integrations._helpers import kinds, post, reading_until_text, tag
 from tests.integrations.adk_agents.weather.agent import root_agent
 from tests.server._helpers import assert_verdict
-from tests.support.servers import ServerThread, serve_in_thread
+from tests.support.servers import ServerThread, command_process, free_port, serve_in_thread
 
 AGENTS_DIR = Path(__file__).parent / "adk_agents"
 IDLE = 2.0
@@ -166,6 +166,39 @@ def test_adks_own_run_sse_beside_ours(served: ServerThread, text: str) -> None:
         assert fakes.SECRET.encode() not in ours.raw
 
 
+def test_adks_own_run_sse_on_a_hung_model_sends_nothing_and_stays_open(
+    served: ServerThread, markers: Path
+) -> None:
+    """Ours ends a hung run with ``idle_timeout`` (above); ADK's sends nothing, not even a
+    heartbeat, for twice that long and is still open."""
+    name = tag()
+    payload = body(f"hang #{name}", new_session(served.url))
+    timeout = httpx.Timeout(60, read=2 * IDLE + 1)
+    with (
+        httpx.Client(timeout=timeout) as client,
+        client.stream("POST", f"{served.url}/run_sse", json=payload) as response,
+    ):
+        received = b""
+        with pytest.raises(httpx.ReadTimeout):
+            for chunk in response.iter_raw():
+                received += chunk
+    assert fakes.wait_marker(markers, name, "hanging")
+    assert b"ping" not in received and b'"error"' not in received
+
+
+def test_adks_own_run_sse_cancels_the_run_when_the_client_leaves(
+    served: ServerThread, markers: Path
+) -> None:
+    name = tag()
+    payload = body(f"hang #{name}", new_session(served.url))
+    with (
+        httpx.Client(timeout=60) as client,
+        client.stream("POST", f"{served.url}/run_sse", json=payload),
+    ):
+        assert fakes.wait_marker(markers, name, "hanging")
+    assert fakes.wait_marker(markers, name, "cancelled")
+
+
 def test_a_journaled_run_resumes_after_last_event_id(served: ServerThread) -> None:
     first = post(f"{served.url}/surestream/run_sse", body("weather", new_session(served.url)))
     location = first.headers["location"]
@@ -230,13 +263,19 @@ def check(url: str, payload: dict[str, Any], tmp_path: Path) -> str:
 
 
 def test_check_says_ok_for_ours_and_no_terminal_signal_for_adks(
-    served: ServerThread, tmp_path: Path
+    markers: Path, tmp_path: Path
 ) -> None:
-    theirs = check(f"{served.url}/run_sse", body("weather", new_session(served.url)), tmp_path)
+    """``python -m surestream.integrations.adk AGENTS_DIR`` (``surestream adk``) in a process."""
+    port = free_port()
+    argv = [sys.executable, "-m", "surestream.integrations.adk", str(AGENTS_DIR)]
+    argv += ["--port", str(port), "--session_service_uri", "memory://"]
+    env = {"PYTHONPATH": str(Path(__file__).parents[2]), "SURESTREAM_TEST_MARKERS": str(markers)}
+    with command_process(argv, port=port, ready_text="listening on", env=env) as served:
+        theirs = check(f"{served.url}/run_sse", body("weather", new_session(served.url)), tmp_path)
+        ours = check(
+            f"{served.url}/surestream/run_sse", body("weather", new_session(served.url)), tmp_path
+        )
     assert "closed without a terminal signal" in theirs
     assert "verdict: PROBLEM" in theirs
-    ours = check(
-        f"{served.url}/surestream/run_sse", body("weather", new_session(served.url)), tmp_path
-    )
     assert "verdict: OK" in ours, ours
     assert "native done (finish_reason 'stop')" in ours
