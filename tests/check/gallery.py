@@ -251,7 +251,7 @@ async def ours(request: Request) -> Response:
     return EventStreamResponse(
         journal(),
         dialect=request.path_params["dialect"],
-        start=False,
+        journal=True,
         first_seq=after + 1,
         stream_id="st_gallery",
         model="demo",

@@ -445,7 +445,7 @@ def test_journal_source_keeps_its_seqs_and_resumes_from_last_event_id() -> None:
 
     def resp(request: Request) -> EventStreamResponse:
         after = int(request.headers.get("last-event-id", "-1"))
-        return EventStreamResponse(replay(after), start=False, first_seq=after + 1)
+        return EventStreamResponse(replay(after), journal=True, first_seq=after + 1)
 
     with serving(resp) as server:
         whole = fetch(server.url + "/s")
@@ -466,7 +466,7 @@ def test_journal_stream_ended_by_the_server_keeps_the_resume_point() -> None:
 
     def resp(request: Request) -> EventStreamResponse:
         after = int(request.headers.get("last-event-id", "-1"))
-        return EventStreamResponse(tail(after), start=False, first_seq=after + 1, idle_timeout=0.3)
+        return EventStreamResponse(tail(after), journal=True, first_seq=after + 1, idle_timeout=0.3)
 
     with serving(resp) as server:
         live = fetch(server.url + "/s", **{"last-event-id": "6"})

@@ -193,7 +193,7 @@ async def _subscribe_response(
         stream_id=stream_id,
         model=model,
         include_usage=include_usage,
-        start=False,
+        journal=True,
         first_seq=0 if after is None else after + 1,
         on_close=on_close,
     )
