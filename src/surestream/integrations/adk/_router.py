@@ -216,6 +216,6 @@ async def _subscribe(
         idle_timeout=None,
         stream_id=stream_id,
         model=model,
-        start=False,
+        journal=True,
         first_seq=0 if after is None else after + 1,
     )
