@@ -17,7 +17,13 @@ import orjson
 import pytest
 from tests.support.servers import ServerProcess, command_process
 
-from surestream.gateway.settings import Settings, SettingsError, load_settings
+from surestream.gateway.settings import (
+    Settings,
+    SettingsError,
+    load_settings,
+    setting_flag,
+    value_shape,
+)
 
 SERVE = [sys.executable, "-m", "surestream.cli", "serve"]
 READY = "curl -N "
@@ -220,22 +226,52 @@ def test_precedence_is_flags_then_environment_then_file(tmp_path: Path) -> None:
         load_settings(env={"SURESTREAM_HEARTBEAT": "soon"}, config_file=config)
 
 
-def test_every_setting_has_an_environment_name_and_most_a_flag() -> None:
-    from surestream.cli.serve import build_parser
+def test_every_setting_has_an_environment_name_and_a_flag_derived_from_the_model() -> None:
+    from surestream.cli.serve import _flags, build_parser
 
-    flags = {a.dest for a in build_parser()._actions}
-    renamed = {"upstreams": "upstream", "models": "model", "api_keys": "api_key"}
-    renamed |= {"cors_origins": "cors_origin", "demo": "no_demo"}
-    renamed |= {"cors_allow_headers": "cors_allow_header"}
-    env_only = {"upstream_api_keys", "token_secret"}
-    for name in Settings.model_fields:
+    parser = build_parser()
+    for name, field in Settings.model_fields.items():
         value = {"api_keys": "k1", "cors_origins": "https://x", "upstreams": "u=http://h"}.get(name)
-        if name in {"upstream_api_keys", "models"}:
+        if name not in {"upstream_api_keys", "models"}:
+            loaded = load_settings(env={f"SURESTREAM_{name.upper()}": value or _sample(name)})
+            assert name in loaded.model_fields_set, name
+        flag = setting_flag(name, field)
+        if flag.name is None:
+            assert name in {"upstream_api_keys", "token_secret"}, name
             continue
-        loaded = load_settings(env={f"SURESTREAM_{name.upper()}": value or _sample(name)})
+        if value_shape(field) == "bool":
+            args = [flag.name.replace("--", "--no-", 1)]
+        elif name == "models":
+            args = ["--upstream", "u=http://h", flag.name, "m=u:x"]
+        else:
+            args = [flag.name, value or _sample(name)]
+        loaded = load_settings(flags=_flags(parser.parse_args(args)), env={})
         assert name in loaded.model_fields_set, name
-        if name not in env_only:
-            assert renamed.get(name, name) in flags, name
+        assert loaded != Settings(), name
+
+
+def test_the_readme_table_is_the_settings_model() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    table = readme[readme.index("| setting (TOML key") :].split("\n\n")[0]
+    rows = re.findall(r"^\| `([a-z_]+)` \| (.+?) \| (.+?) \| .+ \|$", table, re.M)
+    assert sorted(name for name, _, _ in rows) == sorted(Settings.model_fields)
+    for name, flag_cell, default_cell in rows:
+        field = Settings.model_fields[name]
+        flag = setting_flag(name, field).name
+        assert (flag or "env") in flag_cell.replace("--no-", "--"), name
+        shown = _shown(field.get_default(call_default_factory=True))
+        if shown is not None:
+            assert default_cell.split()[0].strip("`") == shown, name
+
+
+def _shown(default: object) -> str | None:
+    if isinstance(default, bool):
+        return str(default).lower()
+    if isinstance(default, float):
+        return f"{default:g}"
+    if isinstance(default, int | str):
+        return str(default)
+    return None
 
 
 def _sample(name: str) -> str:

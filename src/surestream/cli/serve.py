@@ -1,8 +1,9 @@
 """``surestream serve``: start the gateway with settings from flags, environment or a file.
 
-Strategy: parse flags into the names of ``Settings`` fields, let ``load_settings`` merge and
-validate them (a wrong value exits with status 2 and one clear line per problem), build the
-app and run it under uvicorn. Once the socket is bound it prints where it listens and a
+Strategy: the flags are derived from ``Settings`` (one per field, named after it unless the
+field's ``Flag`` says otherwise), parsed into the fields' names; ``load_settings`` merges and
+validates them (a wrong value exits with status 2 and one clear line per problem); the app is
+built and run under uvicorn. Once the socket is bound it prints where it listens and a
 ``curl -N`` line that shows a streamed answer. SIGTERM and Ctrl-C shut down gracefully.
 """
 
@@ -11,82 +12,52 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
 import uvicorn
+from pydantic.fields import FieldInfo
 from rich.console import Console
 
-from surestream.gateway.settings import Settings, SettingsError, load_settings, parse_pairs
+from surestream.gateway.settings import (
+    Settings,
+    SettingsError,
+    ValueShape,
+    load_settings,
+    parse_pairs,
+    setting_flag,
+    value_shape,
+)
 
-__all__ = ["build_parser", "main"]
+__all__ = ["SHUTDOWN_GRACE", "build_parser", "curl_line", "main"]
 
 SHUTDOWN_GRACE = 10
 """Seconds uvicorn waits for open streams to end after SIGTERM."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``surestream serve`` argument parser; every flag maps to a ``Settings`` field."""
+    """The ``surestream serve`` argument parser: one flag per ``Settings`` field, derived from
+    the model (name, type, help and default), except the fields marked ``ENV_ONLY``."""
     p = argparse.ArgumentParser(
         prog="surestream serve",
         description="Start the surestream gateway. Flags override SURESTREAM_* environment "
         "variables, which override the --config TOML file.",
     )
     p.add_argument("--config", metavar="FILE", help="TOML file with settings")
-    p.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port to listen on (default 8000; 0: any free)")
-    p.add_argument("--store", help="'memory' (default) or redis://HOST:PORT/DB")
-    p.add_argument("--redis-prefix", metavar="PREFIX", help="prefix of every Redis key")
-    p.add_argument(
-        "--upstream",
-        action="append",
-        metavar="NAME=URL",
-        help="an OpenAI-compatible upstream (repeatable)",
-    )
-    p.add_argument(
-        "--model",
-        action="append",
-        metavar="NAME=UPSTREAM[:MODEL]",
-        help="route model NAME to an upstream (repeatable)",
-    )
-    p.add_argument(
-        "--api-key",
-        action="append",
-        metavar="KEY",
-        help="require this bearer key (repeatable; prefer SURESTREAM_API_KEYS)",
-    )
-    p.add_argument("--cors-origin", action="append", metavar="ORIGIN", help="allow this origin")
-    p.add_argument(
-        "--cors-allow-header",
-        action="append",
-        metavar="HEADER",
-        help="allow only these request headers from allowed origins (default: any asked for)",
-    )
-    p.add_argument("--no-demo", action="store_true", help="do not offer the demo model")
-    p.add_argument("--demo-tokens-per-second", type=float, metavar="N")
-    p.add_argument("--heartbeat", type=float, metavar="S")
-    p.add_argument("--idle-timeout", type=_optional_float, metavar="S|none")
-    p.add_argument("--orphan-grace", type=float, metavar="S")
-    p.add_argument("--lease-ttl", type=float, metavar="S")
-    p.add_argument("--retention", type=float, metavar="S")
-    p.add_argument("--read-token-ttl", type=float, metavar="S")
-    p.add_argument("--upstream-connect-timeout", type=float, metavar="S")
-    p.add_argument("--upstream-first-token-timeout", type=_optional_float, metavar="S|none")
-    p.add_argument("--upstream-idle-timeout", type=_optional_float, metavar="S|none")
-    for limit in (
-        "max-body-bytes",
-        "max-messages",
-        "max-tokens-limit",
-        "max-streams",
-        "max-streams-per-key",
-        "max-subscribers",
-        "max-events-per-stream",
-        "max-metadata-items",
-        "max-metadata-chars",
-    ):
-        p.add_argument(f"--{limit}", type=int, metavar="N")
-    p.add_argument("--log-level")
+    for name, field in Settings.model_fields.items():
+        flag = setting_flag(name, field)
+        if flag.name is None:
+            continue
+        shape = value_shape(field)
+        options: dict[str, Any] = {"dest": name, "help": _help(field, shape)}
+        if shape == "bool":
+            options["action"] = argparse.BooleanOptionalAction
+        elif shape in {"list", "map"}:
+            options.update(action="append", metavar=flag.metavar)
+        else:
+            options.update(type=_PARSERS.get(shape, str), metavar=flag.metavar)
+        p.add_argument(flag.name, **options)
     return p
 
 
@@ -94,17 +65,33 @@ def _optional_float(text: str) -> float | None:
     return None if text.lower() in {"none", "never", "off"} else float(text)
 
 
+_PARSERS: dict[ValueShape, Callable[[str], Any]] = {
+    "int": int,
+    "float": float,
+    "optional float": _optional_float,
+}
+
+
+def _help(field: FieldInfo, shape: ValueShape) -> str:
+    text = " ".join((field.description or "").split()).replace("``", "").removesuffix(".")
+    default = field.get_default(call_default_factory=True)
+    if shape in {"list", "map"}:
+        shown = ",".join(default) if default else None
+        text += f" (repeatable; default {shown})" if shown else " (repeatable)"
+    elif shape == "bool":
+        text += f" (default {'on' if default else 'off'})"
+    elif isinstance(default, float):
+        text += f" (default {default:g})"
+    else:
+        text += f" (default {'none' if default is None else default})"
+    return text.replace("%", "%%")
+
+
 def _flags(ns: argparse.Namespace) -> dict[str, Any]:
-    flags = {k: v for k, v in vars(ns).items() if k not in {"config", "no_demo"}}
-    flags["upstreams"] = parse_pairs(ns.upstream, "--upstream") if ns.upstream else None
-    flags["models"] = parse_pairs(ns.model, "--model") if ns.model else None
-    flags["api_keys"] = flags.pop("api_key")
-    flags["cors_origins"] = flags.pop("cors_origin")
-    flags["cors_allow_headers"] = flags.pop("cors_allow_header")
-    flags.pop("upstream")
-    flags.pop("model")
-    if ns.no_demo:
-        flags["demo"] = False
+    flags = {k: v for k, v in vars(ns).items() if k != "config"}
+    for name, field in Settings.model_fields.items():
+        if value_shape(field) == "map" and flags.get(name) is not None:
+            flags[name] = parse_pairs(flags[name], setting_flag(name, field).name or name)
     return flags
 
 

@@ -16,10 +16,13 @@ import secrets
 import time
 from collections.abc import Sequence
 
-__all__ = ["ANONYMOUS", "Authenticator"]
+__all__ = ["ANONYMOUS", "DEFAULT_READ_TOKEN_TTL", "Authenticator"]
 
 ANONYMOUS = "anonymous"
 """The owner of every stream when no API key is configured."""
+
+DEFAULT_READ_TOKEN_TTL = 300.0
+"""Seconds a stream's read token stays valid."""
 
 
 def _owner_of(key: str) -> str:
@@ -34,7 +37,7 @@ class Authenticator:
         api_keys: Sequence[str],
         *,
         token_secret: str | None = None,
-        read_token_ttl: float = 300.0,
+        read_token_ttl: float = DEFAULT_READ_TOKEN_TTL,
     ) -> None:
         self._keys = [key.encode() for key in api_keys]
         self._owners = [_owner_of(key) for key in api_keys]

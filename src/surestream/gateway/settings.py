@@ -1,10 +1,13 @@
 """Gateway settings: defaults, a TOML file, ``SURESTREAM_*`` environment, command-line flags.
 
 Strategy: one validated pydantic model, ``Settings``, is the only place a setting is defined,
-with its default and documentation. ``load_settings`` merges the sources (flags over
-environment over file over defaults) and turns every invalid value into a ``SettingsError``
-whose message names the setting, its source and what is wrong, so ``surestream serve``
-fails at start with a clear line instead of later with a traceback.
+with its default (the library's own constant where the setting configures a library part)
+and documentation (the attribute's docstring). ``surestream serve``'s flags are derived from
+it (``Flag`` marks the few that are spelled otherwise or kept off the command line), and so
+are the environment names. ``load_settings`` merges the sources (flags over environment over
+file over defaults) and turns every invalid value into a ``SettingsError`` whose message
+names the setting, its source and what is wrong, so ``surestream serve`` fails at start with
+a clear line instead of later with a traceback.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -23,12 +27,54 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic.fields import FieldInfo
 
 from surestream.errors import SurestreamError
+from surestream.gateway.auth import DEFAULT_READ_TOKEN_TTL
+from surestream.hub import DEFAULT_LEASE_TTL, DEFAULT_ORPHAN_GRACE
+from surestream.lifecycle import DEFAULT_HEARTBEAT, DEFAULT_IDLE_TIMEOUT
+from surestream.store import DEFAULT_MAX_EVENTS, DEFAULT_RETENTION
+from surestream.store.redis import DEFAULT_PREFIX
+from surestream.upstream.demo import DEFAULT_TOKENS_PER_SECOND
+from surestream.upstream.openai_compat import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_FIRST_TOKEN_TIMEOUT,
+)
+from surestream.upstream.openai_compat import DEFAULT_IDLE_TIMEOUT as DEFAULT_UPSTREAM_IDLE_TIMEOUT
 
-__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "load_settings", "route_problems"]
+__all__ = [
+    "ENV_ONLY",
+    "ENV_PREFIX",
+    "Flag",
+    "Settings",
+    "SettingsError",
+    "ValueShape",
+    "load_settings",
+    "parse_pairs",
+    "route_problems",
+    "setting_flag",
+    "value_shape",
+]
 
 ENV_PREFIX = "SURESTREAM_"
+"""Prefix of the environment names: ``SURESTREAM_`` + the setting's name in upper case."""
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """How a setting is spelled on ``surestream serve``'s command line, where the rule
+    (``--`` and the name with dashes) does not fit; put it in the field's ``Annotated``.
+
+    ``name``: the flag (``--api-key`` for ``api_keys``); None keeps the setting off the
+    command line (secrets: environment or file only). ``metavar``: the value's placeholder.
+    """
+
+    name: str | None
+    metavar: str | None = None
+
+
+ENV_ONLY = Flag(None)
+"""A setting with no flag: from the environment or the file only."""
 
 
 class SettingsError(SurestreamError):
@@ -38,7 +84,7 @@ class SettingsError(SurestreamError):
 class Settings(BaseModel):
     """Everything the gateway can be told. Each field documents its default and unit."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     host: str = "127.0.0.1"
     """Interface to listen on."""
@@ -46,50 +92,58 @@ class Settings(BaseModel):
     """TCP port to listen on (0: any free port)."""
     store: str = "memory"
     """``memory`` (one process) or a ``redis://`` / ``rediss://`` URL (several instances)."""
-    redis_prefix: str = "surestream:"
+    redis_prefix: str = DEFAULT_PREFIX
     """Key prefix of every Redis key the gateway writes."""
-    upstreams: dict[str, str] = Field(default_factory=dict)
+    upstreams: Annotated[dict[str, str], Flag("--upstream", "NAME=URL")] = Field(
+        default_factory=dict
+    )
     """Named OpenAI-compatible upstreams: NAME -> base URL (e.g. ``http://localhost:11434/v1``)."""
-    upstream_api_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    upstream_api_keys: Annotated[dict[str, SecretStr], ENV_ONLY] = Field(default_factory=dict)
     """NAME -> API key sent to that upstream (also from ``SURESTREAM_UPSTREAM_KEY_<NAME>``)."""
-    models: dict[str, str] = Field(default_factory=dict)
+    models: Annotated[dict[str, str], Flag("--model", "NAME=UPSTREAM[:MODEL]")] = Field(
+        default_factory=dict
+    )
     """Model routing: our model name -> ``UPSTREAM`` or ``UPSTREAM:upstream_model``."""
-    upstream_connect_timeout: float = Field(default=10.0, gt=0)
+    upstream_connect_timeout: float = Field(default=DEFAULT_CONNECT_TIMEOUT, gt=0)
     """Seconds to connect to an upstream and send the request (504 beyond)."""
-    upstream_first_token_timeout: float | None = Field(default=300.0, gt=0)
+    upstream_first_token_timeout: float | None = Field(default=DEFAULT_FIRST_TOKEN_TIMEOUT, gt=0)
     """Seconds an upstream may take to its first token (504 on the create call, or
     ``error upstream_timeout`` once the response has begun; None: never)."""
-    upstream_idle_timeout: float | None = Field(default=300.0, gt=0)
+    upstream_idle_timeout: float | None = Field(default=DEFAULT_UPSTREAM_IDLE_TIMEOUT, gt=0)
     """Seconds an upstream may stay silent between chunks (``error upstream_timeout``;
     None: never)."""
     demo: bool = True
     """Offer the built-in ``demo`` model."""
-    demo_tokens_per_second: float = Field(default=20.0, ge=0)
+    demo_tokens_per_second: float = Field(default=DEFAULT_TOKENS_PER_SECOND, ge=0)
     """Pace of the demo model (0: as fast as possible)."""
-    api_keys: list[SecretStr] = Field(default_factory=list)
+    api_keys: Annotated[list[SecretStr], Flag("--api-key", "KEY")] = Field(default_factory=list)
     """Bearer keys; when any is set every ``/v1`` call needs one and streams are per key."""
-    token_secret: SecretStr | None = None
+    token_secret: Annotated[SecretStr | None, ENV_ONLY] = None
     """Secret that signs read tokens; instances behind one balancer must share it.
     Default: derived from the API keys (so instances with the same keys agree)."""
-    read_token_ttl: float = Field(default=300.0, gt=0)
+    read_token_ttl: float = Field(default=DEFAULT_READ_TOKEN_TTL, gt=0)
     """Seconds a stream's read token (``?token=``) stays valid."""
-    cors_origins: list[str] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], Flag("--cors-origin", "ORIGIN")] = Field(
+        default_factory=list
+    )
     """Origins allowed by CORS; none by default."""
-    cors_allow_headers: list[str] = Field(default_factory=lambda: ["*"])
+    cors_allow_headers: Annotated[list[str], Flag("--cors-allow-header", "HEADER")] = Field(
+        default_factory=lambda: ["*"]
+    )
     """Request headers an allowed origin may send; ``*`` (the default) allows the ones the
     browser asks for in its preflight, such as the openai and anthropic SDKs'
     ``x-stainless-*``. A list (``Authorization,Content-Type,...``) allows only those."""
-    heartbeat: float = Field(default=15.0, gt=0)
+    heartbeat: float = Field(default=DEFAULT_HEARTBEAT, gt=0)
     """Seconds without a write before a ``: ping`` comment."""
-    idle_timeout: float | None = Field(default=300.0, gt=0)
+    idle_timeout: float | None = Field(default=DEFAULT_IDLE_TIMEOUT, gt=0)
     """Seconds of source silence before ``error idle_timeout`` (None: never)."""
-    orphan_grace: float = Field(default=30.0, ge=0)
+    orphan_grace: float = Field(default=DEFAULT_ORPHAN_GRACE, ge=0)
     """Seconds a stream keeps generating with no subscriber before it is cancelled."""
-    lease_ttl: float = Field(default=10.0, gt=0)
+    lease_ttl: float = Field(default=DEFAULT_LEASE_TTL, gt=0)
     """Seconds a producer's lease lives unrenewed: how soon the readers of a stream whose
     instance died get ``error producer_lost``, and how long a producer rides out a store
     that fails before it gives up."""
-    retention: float = Field(default=600.0, gt=0)
+    retention: float = Field(default=DEFAULT_RETENTION, gt=0)
     """Seconds a journal is kept after its terminal event (resume window)."""
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     """Largest request body accepted (413 beyond)."""
@@ -107,7 +161,7 @@ class Settings(BaseModel):
     """Concurrent generating streams per API key (429 beyond)."""
     max_subscribers: int = Field(default=64, gt=0)
     """Concurrent readers of one stream (429 beyond)."""
-    max_events_per_stream: int = Field(default=100_000, gt=0)
+    max_events_per_stream: int = Field(default=DEFAULT_MAX_EVENTS, gt=0)
     """Events one journal may hold; a longer answer ends with ``finish_reason: length``."""
     log_level: str = "info"
     """uvicorn and surestream log level."""
@@ -143,23 +197,62 @@ class Settings(BaseModel):
         return routes
 
 
-_LIST_FIELDS = {"api_keys", "cors_origins", "cors_allow_headers"}
-_MAP_FIELDS = {"upstreams", "models", "upstream_api_keys"}
+ValueShape = Literal["bool", "int", "float", "optional float", "str", "list", "map", "secret"]
+"""What a setting's value looks like, for the command line and the environment."""
+
+
+def value_shape(field: FieldInfo) -> ValueShape:
+    """The shape of a ``Settings`` field's value (from its annotation)."""
+    annotation = field.annotation
+    origin = get_origin(annotation)
+    if origin is list:
+        return "list"
+    if origin is dict:
+        return "map"
+    args = set(get_args(annotation))
+    if annotation is SecretStr or args == {SecretStr, type(None)}:
+        return "secret"
+    if annotation is bool:
+        return "bool"
+    if annotation is int:
+        return "int"
+    if annotation is float:
+        return "float"
+    if args == {float, type(None)}:
+        return "optional float"
+    if annotation is str:
+        return "str"
+    raise TypeError(f"no value shape for {annotation!r}")
+
+
+_METAVARS: dict[ValueShape, str] = {"int": "N", "float": "N", "optional float": "N|none"}
+
+
+def setting_flag(name: str, field: FieldInfo) -> Flag:
+    """The command-line flag of the setting ``name`` (its ``Flag`` or the derived one)."""
+    declared = next((m for m in field.metadata if isinstance(m, Flag)), None)
+    derived = Flag("--" + name.replace("_", "-"), _METAVARS.get(value_shape(field)))
+    if declared is None:
+        return derived
+    return Flag(declared.name, declared.metavar or derived.metavar)
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    fields = Settings.model_fields
     for key, value in env.items():
         if not key.startswith(ENV_PREFIX):
             continue
         name = key[len(ENV_PREFIX) :].lower()
         if name.startswith("upstream_key_"):
             out.setdefault("upstream_api_keys", {})[name[len("upstream_key_") :]] = value
-        elif name in _LIST_FIELDS:
+        elif name not in fields:
+            continue
+        elif value_shape(fields[name]) == "list":
             out[name] = [part.strip() for part in value.split(",") if part.strip()]
-        elif name in _MAP_FIELDS:
+        elif value_shape(fields[name]) == "map":
             out[name] = parse_pairs(value.split(","), name)
-        elif name in Settings.model_fields:
+        else:
             out[name] = None if value.lower() in {"none", "null"} else value
     return out
 
