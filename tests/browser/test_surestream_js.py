@@ -197,7 +197,9 @@ def test_stream_gives_up_when_the_stream_is_gone(page: Page, proxy: ThreadedProx
     assert result["status"] == 404
     assert "the stream is gone (HTTP 404)" in result["reason"]
     assert result["attempts"] == 1
-    assert 0 < len(result["text"]) < len(expected_answer("hello there"))
+    # The cut is a TCP reset: bytes the page had not read yet may be lost with it.
+    expected = expected_answer("hello there")
+    assert expected.startswith(result["text"]) and len(result["text"]) < len(expected)
     assert len(routed) == 2, "one resume attempt, then it stopped"
 
 

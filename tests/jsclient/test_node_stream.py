@@ -4,31 +4,11 @@ connection cut mid-answer resumed with ``Last-Event-ID`` (nothing lost, nothing 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tests.browser.conftest import Gateway, ThreadedProxy, expected_answer
 from tests.browser.test_agent_events import ANSWER_TEXT, REASONING
-from tests.support.node import run_node
-
-# Prints {ok: result, seen} or {name, ..., seen}: one line of JSON for run_node.
-STREAM = """
-import { stream } from "surestream";
-const [url, options] = [process.argv[2], JSON.parse(process.argv[3])];
-const seen = [];
-const out = await stream(url, { ...options,
-  onEvent: (event, meta) => seen.push([event, meta.id ?? null]) })
-  .then((ok) => ({ ok }))
-  .catch((e) => ({ name: e.name, code: e.code ?? null, status: e.status ?? null,
-                   reason: e.reason ?? null, text: e.text }));
-console.log(JSON.stringify({ ...out, seen }));
-"""
-
-
-def run_stream(url: str, **options: Any) -> dict[str, Any]:
-    """``stream(url, options)`` in Node: ``{ok}`` or the error's fields, and ``seen``."""
-    result: dict[str, Any] = run_node(STREAM, url, json.dumps(options))
-    return result
+from tests.jsclient.streams import run_stream
 
 
 def chat(prompt: str, model: str = "demo") -> dict[str, Any]:

@@ -11,6 +11,12 @@ export declare const DEFAULT_RETRY_DELAY: number;
 export declare const DEFAULT_MAX_RETRY_DELAY: number;
 /** Random extra delay, as a fraction of the delay (0.5: up to 50 % longer). */
 export declare const DEFAULT_JITTER: number;
+/** Smallest delay between two reconnection attempts, in ms, whatever the server's `retry:`. */
+export declare const DEFAULT_MIN_RETRY_DELAY: number;
+/** Reconnections in all, new events or not, before `stream()` gives up on one stream. */
+export declare const DEFAULT_MAX_RESUMES: number;
+/** Redirects one reconnection follows before it is given up (a redirect loop). */
+export declare const DEFAULT_MAX_REDIRECTS: number;
 /** Milliseconds without any byte (heartbeats count) before a connection counts as lost. */
 export declare const DEFAULT_READ_TIMEOUT: number;
 /** Milliseconds without an event (heartbeats do not count) before the stream is given up. */
@@ -281,8 +287,14 @@ export interface StreamOptions {
   signal?: AbortSignal;
   /** Every event once, in order, and the client's own states (see `UnknownEvent`). */
   onEvent?: (event: KnownEvent | StateEvent, meta: EventMeta) => void;
+  /** Reconnections in a row without a new event (default `DEFAULT_MAX_RETRIES`). */
   maxRetries?: number;
+  /** Reconnections in all (default `DEFAULT_MAX_RESUMES`). */
+  maxResumes?: number;
+  /** Redirects one reconnection follows (default `DEFAULT_MAX_REDIRECTS`). */
+  maxRedirects?: number;
   retryDelay?: number;
+  minRetryDelay?: number;
   maxRetryDelay?: number;
   jitter?: number;
   readTimeout?: number;
@@ -305,6 +317,7 @@ export declare function fatalStatus(status: number): boolean;
 
 export interface BackoffOptions {
   retryDelay?: number;
+  minRetryDelay?: number;
   maxRetryDelay?: number;
   jitter?: number;
   random?: () => number;

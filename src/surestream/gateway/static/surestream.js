@@ -1,19 +1,28 @@
-// surestream.js — the browser client of surestream streams. ES module, no build step, no dependency.
+// surestream.js — the client of surestream streams, for browsers and Node 18+. ES module, no
+// build step, no dependency; `surestream.d.ts` declares it, `package.json` makes it the npm
+// package `surestream`.
 //
-// Strategy: two layers. `SSEDecoder` is the WHATWG "interpreting an event stream" algorithm
+// Strategy: three layers. `SSEDecoder` is the WHATWG "interpreting an event stream" algorithm
 // over bytes or text, with no I/O (the same contract and the same conformance vectors as the
-// Python `surestream.sse.Decoder`). `stream()` drives it over `fetch`: it delivers each typed
-// event once, in order, and settles with the stream's verdict — it resolves on `done` and
-// rejects with `StreamFailed` on `error` (or an HTTP refusal) and with `StreamInterrupted`
-// when the connection ended without a verdict and resuming did not work. Resuming is a GET of
-// the events URL (the request URL for a GET, the `Location` of the response otherwise: a
-// request that created a stream is never sent twice) with `Last-Event-ID`, after an
-// exponential, jittered delay based on the server's `retry:`, at most `maxRetries` times in a
-// row without a new event; 404, 410 and other final 4xx stop it. No listener on
-// `visibilitychange`, `online` or `focus`: nothing but a lost connection starts a
-// reconnection, and nothing after a terminal event. Two timers: `readTimeout` on bytes
-// (heartbeats count; a silent connection is a lost one, resumed) and `idleTimeout` on events
-// (heartbeats do not count; a stream with no event for that long is reported interrupted).
+// Python `surestream.sse.Decoder`). `Answer` folds typed events into the answer's ordered
+// parts (text, reasoning, tool calls, steps), with no I/O either. `stream()` drives them over
+// `fetch`: it delivers each typed event once, in order, and settles with the stream's verdict
+// — it resolves on `done` and rejects with `StreamFailed` on `error` (or an HTTP refusal, or
+// a protocol error) and with `StreamInterrupted` when the connection ended without a verdict
+// and resuming did not work; whatever the peer does, it settles with one of those three.
+// Resuming is a GET of the events URL (the request URL for a GET, the `Location` of the
+// response otherwise: a request that created a stream is never sent twice) with
+// `Last-Event-ID`, after an exponential, jittered delay based on the server's `retry:` and
+// kept between `minRetryDelay` and `maxRetryDelay`, at most `maxRetries` times in a row
+// without a new event and `maxResumes` times in all; 404, 410 and other final 4xx stop it.
+// Replays are skipped (by seq, or by the ids already seen), a restarted or different stream
+// is reported, and the caller's headers never go to another origin. The consumer rules —
+// held retryable errors, the resume-id grammar — are those of Python's
+// `surestream.lifecycle`. No listener on `visibilitychange`, `online` or `focus`: nothing but
+// a lost connection starts a reconnection, and nothing after a terminal event. Two timers:
+// `readTimeout` on bytes (heartbeats count; a silent connection is a lost one, resumed) and
+// `idleTimeout` on events (heartbeats do not count; a stream with no event for that long is
+// reported interrupted).
 
 /** Largest event, in decoded characters (UTF-16 code units), before `SSEProtocolError`. */
 export const DEFAULT_MAX_EVENT_SIZE = 1024 * 1024;
@@ -31,6 +40,15 @@ export const DEFAULT_READ_TIMEOUT = 60000;
  * longer than the server's own 300 s `idle_timeout`, so the server's verdict arrives first. */
 export const DEFAULT_IDLE_TIMEOUT = 330000;
 
+/** Smallest delay between two reconnection attempts, in ms, whatever the server's `retry:`
+ * says (`retry: 0` must not turn a failing server into a request storm). */
+export const DEFAULT_MIN_RETRY_DELAY = 500;
+/** Reconnections in all, new events or not, before `stream()` gives up on one stream. */
+export const DEFAULT_MAX_RESUMES = 20;
+/** Redirects one reconnection follows before it is given up (a redirect loop). */
+export const DEFAULT_MAX_REDIRECTS = 10;
+
+const MAX_TIMER = 2 ** 31 - 1; // the longest delay setTimeout honours, in ms
 const RESUMABLE_ERRORS = new Set(["server_shutdown", "producer_lost", "store_unavailable"]);
 
 /** The peer sent an event stream this decoder refuses (an event over `maxEventSize`). */
@@ -328,21 +346,34 @@ export function fatalStatus(status) {
   return status >= 400 && status < 500 && status !== 408 && status !== 429;
 }
 
-/** Milliseconds to wait before reconnection number `failures` (1 for the first). */
+/** Milliseconds to wait before reconnection number `failures` (1 for the first): the
+ * server's `retry:` (else `retryDelay`), doubled per failure, within `minRetryDelay` and
+ * `maxRetryDelay`, plus jitter. A `retry: 0` or a `retry:` of a hundred digits stays in bounds. */
 export function backoffDelay(failures, serverRetry, options = {}) {
   const {
     retryDelay = DEFAULT_RETRY_DELAY,
+    minRetryDelay = DEFAULT_MIN_RETRY_DELAY,
     maxRetryDelay = DEFAULT_MAX_RETRY_DELAY,
     jitter = DEFAULT_JITTER,
     random = Math.random,
   } = options;
   const base = serverRetry ?? retryDelay;
   const delay = Math.min(maxRetryDelay, base * 2 ** Math.max(0, failures - 1));
-  return delay * (1 + jitter * random());
+  return Math.min(MAX_TIMER, Math.max(minRetryDelay, delay) * (1 + jitter * random()));
 }
 
+/** The seq an SSE id names (1 to `MAX_SEQ_DIGITS` ASCII digits, as a BigInt), or null. */
 function sequence(id) {
-  return id !== null && /^[0-9]+$/.test(id) ? Number(id) : null;
+  return id !== null && /^[0-9]{1,18}$/.test(id) ? BigInt(id) : null;
+}
+
+/** `Last-Event-ID` as a header value: the id's UTF-8 bytes, one character per byte. */
+function headerValue(id) {
+  if (/^[\x00-\x7f]*$/.test(id)) return id;
+  const bytes = new TextEncoder().encode(id);
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 8192) out += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  return out;
 }
 
 function sleep(ms, signal) {
@@ -355,7 +386,7 @@ function sleep(ms, signal) {
     const timer = setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);
       resolve();
-    }, ms);
+    }, Math.min(ms, MAX_TIMER));
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
@@ -379,6 +410,15 @@ async function refusal(response) {
 function isEventStream(response) {
   const type = response.headers.get("Content-Type") || "";
   return type.split(";")[0].trim().toLowerCase() === "text/event-stream";
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+// An outcome of one connection that ends the whole stream: `stream()` rejects with `error`.
+class Verdict {
+  constructor(error) {
+    this.error = error;
+  }
 }
 
 /**
@@ -406,7 +446,10 @@ export async function stream(url, options = {}) {
     signal,
     onEvent,
     maxRetries = DEFAULT_MAX_RETRIES,
+    maxResumes = DEFAULT_MAX_RESUMES,
+    maxRedirects = DEFAULT_MAX_REDIRECTS,
     retryDelay = DEFAULT_RETRY_DELAY,
+    minRetryDelay = DEFAULT_MIN_RETRY_DELAY,
     maxRetryDelay = DEFAULT_MAX_RETRY_DELAY,
     jitter = DEFAULT_JITTER,
     readTimeout = DEFAULT_READ_TIMEOUT,
@@ -419,20 +462,25 @@ export async function stream(url, options = {}) {
   const st = {
     lastEventId: null,
     lastSeq: null,
+    seenIds: new Set(), // ids that name no seq, to tell a replay from a new event
+    receivedAny: false,
+    started: false,
     retry: null,
     streamId: null,
     eventsUrl: method.toUpperCase() === "GET" ? base.href : null,
-    failures: 0,
+    held: null, // a retryable error held back while resuming: {error, event, id}
+    failures: 0, // reconnections in a row without a new event
+    resumes: 0, // reconnections in all
   };
-  const details = () => ({
+  const delivered = () => ({
     text: answer.text,
     reasoning: answer.reasoning,
     toolCalls: answer.toolCalls,
     parts: answer.parts,
     lastEventId: st.lastEventId,
     streamId: st.streamId,
-    attempts: st.failures,
   });
+  const details = (extra = {}) => ({ ...delivered(), attempts: st.resumes, ...extra });
   const emit = (event, meta) => {
     if (!onEvent) return;
     try {
@@ -445,102 +493,143 @@ export async function stream(url, options = {}) {
     }
   };
   const state = (name, extra = {}) => emit({ type: "state", state: name, local: true, ...extra }, {});
+  // The end without `done`: a held retryable error is the outcome if there is one (delivered
+  // now, as the terminal event), else the stream is interrupted for `reason`.
+  const ending = (reason, extra = {}) => {
+    if (st.held) {
+      emit(st.held.event, { id: st.held.id });
+      return new StreamFailed(st.held.error, details(extra));
+    }
+    return new StreamInterrupted(reason, details(extra));
+  };
 
-  const commonHeaders = new Headers(headers);
-  if (!commonHeaders.has("Accept")) commonHeaders.set("Accept", "text/event-stream");
-  let init = { method, headers: new Headers(commonHeaders), body };
+  const callerHeaders = new Headers(headers);
+  if (!callerHeaders.has("Accept")) callerHeaders.set("Accept", "text/event-stream");
+  const init = { method, headers: new Headers(callerHeaders), body };
   if (body !== undefined && body !== null && typeof body === "object" && !isBodyInit(body)) {
     init.body = JSON.stringify(body);
     if (!init.headers.has("Content-Type")) init.headers.set("Content-Type", "application/json");
   }
-  let target = base.href;
-  let first = true;
-  let heldError = null;
 
-  for (;;) {
+  for (let first = true; ; first = false) {
     signal?.throwIfAborted();
     const connection = new AbortController();
     const onAbort = () => connection.abort(signal.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     let reason;
     try {
-      let response;
-      try {
-        response = await fetchImpl(target, { ...init, cache: "no-store", signal: connection.signal });
-      } catch (error) {
-        if (signal?.aborted) throw signal.reason;
-        reason = `cannot connect: ${error.message || error}`;
-      }
-      if (response && !response.ok) {
-        if (first) throw new StreamFailed(await refusal(response), { ...details(), status: response.status });
+      const response = first ? await open(base.href, init, connection) : await resume(connection);
+      if (response instanceof Verdict) throw response.error;
+      if (typeof response === "string") {
+        reason = response;
+      } else if (!response.ok) {
+        if (first) throw new StreamFailed(await refusal(response), details({ status: response.status }));
         if (fatalStatus(response.status)) {
           const gone = response.status === 404 || response.status === 410;
-          reason = gone ? `the stream is gone (HTTP ${response.status})` : `HTTP ${response.status}`;
-          if (heldError) throw new StreamFailed(heldError, details());
-          throw new StreamInterrupted(reason, { ...details(), status: response.status });
+          throw ending(gone ? `the stream is gone (HTTP ${response.status})` : `HTTP ${response.status}`, {
+            status: response.status,
+          });
         }
         reason = `HTTP ${response.status}`;
-      } else if (response && response.status === 204 && !first) {
+      } else if (response.status === 204 && !first) {
         // 204: the id we resumed from is the stream's terminal event; a held retryable
         // error was that terminal event, so it is the outcome.
-        if (heldError) throw new StreamFailed(heldError, details());
-        throw new StreamInterrupted("the stream had already ended (HTTP 204)", { ...details(), status: 204 });
-      } else if (response && !isEventStream(response)) {
+        throw ending("the stream had already ended (HTTP 204)", { status: 204 });
+      } else if (!isEventStream(response)) {
         const type = response.headers.get("Content-Type");
         const error = { code: "not_a_stream", message: `expected text/event-stream, got ${type}`, retryable: false };
-        throw new StreamFailed(error, { ...details(), status: response.status });
-      } else if (response) {
+        throw new StreamFailed(error, details({ status: response.status }));
+      } else {
+        const other = response.headers.get("Surestream-Stream-Id");
         if (first) {
           const location = response.headers.get("Location");
           if (location) st.eventsUrl = new URL(location, response.url || base.href).href;
-          st.streamId = response.headers.get("Surestream-Stream-Id") ?? st.streamId;
+          st.streamId = other ?? st.streamId;
           state("streaming", { streamId: st.streamId, eventsUrl: st.eventsUrl });
+        } else if (other && st.streamId && other !== st.streamId) {
+          throw ending(`the resume answered another stream (${other}, not ${st.streamId})`);
         } else {
-          state("resumed", { attempt: st.failures, lastEventId: st.lastEventId });
+          state("resumed", { attempt: st.resumes, lastEventId: st.lastEventId });
         }
-        heldError = null;
-        const outcome = await read(response, connection);
-        if (outcome.done) {
-          const { text, reasoning, toolCalls, parts, streamId, lastEventId } = details();
-          return { ...outcome.done, text, reasoning, toolCalls, parts, streamId, eventsUrl: st.eventsUrl, lastEventId };
-        }
-        if (outcome.error) {
-          const resumable = outcome.error.retryable && RESUMABLE_ERRORS.has(outcome.error.code);
-          if (!resumable || !st.eventsUrl) throw new StreamFailed(outcome.error, details());
-          heldError = outcome.error;
-          reason = `${outcome.error.code}: ${outcome.error.message}`;
-        } else if (outcome.idle) {
-          throw new StreamInterrupted(outcome.idle, details());
-        } else {
-          reason = outcome.lost;
-        }
+        const outcome = await read(response, connection, first);
+        if (outcome instanceof Verdict) throw outcome.error;
+        if (outcome.done) return { ...outcome.done, ...delivered(), eventsUrl: st.eventsUrl };
+        reason = outcome.lost;
       }
     } finally {
       signal?.removeEventListener("abort", onAbort);
       connection.abort();
     }
-    first = false;
-    if (!st.eventsUrl) throw new StreamInterrupted(`${reason}; no events URL to resume from`, details());
+    const where = resumeUrl();
+    if (!where.ok) throw ending(`${reason}; ${where.why}`);
     st.failures += 1;
-    if (st.failures > maxRetries) {
-      st.failures -= 1;
-      if (heldError) throw new StreamFailed(heldError, details());
-      throw new StreamInterrupted(`${reason}; gave up after ${maxRetries} attempts`, details());
+    st.resumes += 1;
+    if (st.failures > maxRetries || st.resumes > maxResumes) {
+      st.resumes -= 1;
+      const limit = st.failures > maxRetries ? `${maxRetries} attempts in a row` : `${maxResumes} resumes`;
+      throw ending(`${reason}; gave up after ${limit}`);
     }
-    const delay = backoffDelay(st.failures, st.retry, { retryDelay, maxRetryDelay, jitter });
+    const delay = backoffDelay(st.failures, st.retry, { retryDelay, minRetryDelay, maxRetryDelay, jitter });
     state("resuming", { attempt: st.failures, maxRetries, delay, reason, lastEventId: st.lastEventId });
     await sleep(delay, signal);
-    target = st.eventsUrl;
-    const resumeHeaders = new Headers(commonHeaders);
-    resumeHeaders.delete("Content-Type");
-    if (st.lastEventId !== null) resumeHeaders.set("Last-Event-ID", st.lastEventId);
-    init = { method: "GET", headers: resumeHeaders };
   }
 
-  async function read(response, connection) {
+  async function open(target, request, connection) {
+    try {
+      return await fetchImpl(target, { ...request, cache: "no-store", signal: connection.signal });
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      return `cannot connect: ${error.message || error}`;
+    }
+  }
+
+  // Whether and why not the stream can be resumed: it needs an http(s) events URL, and an
+  // id to resume from unless nothing arrived yet (resuming a stream whose events carry no id
+  // would repeat them).
+  function resumeUrl() {
+    if (!st.eventsUrl) return { ok: false, why: "no events URL to resume from" };
+    if (!/^https?:$/.test(new URL(st.eventsUrl).protocol)) return { ok: false, why: "the events URL is not http(s)" };
+    if (st.lastEventId === null && st.receivedAny) return { ok: false, why: "the events carry no id to resume from" };
+    return { ok: true };
+  }
+
+  // A GET of the events URL with Last-Event-ID. The caller's headers (its credentials) go
+  // only to the origin of the first request: a `Location` or a redirect that leads
+  // elsewhere is followed without them. Redirects are followed here, at most
+  // `maxRedirects`, so that the origin of each hop is known; a browser hides where a
+  // redirect leads (an opaque redirect), so there it is followed with no caller header.
+  async function resume(connection) {
+    const safe = new Headers({ Accept: callerHeaders.get("Accept") });
+    if (st.lastEventId !== null) safe.set("Last-Event-ID", headerValue(st.lastEventId));
+    const trusted = new Headers(callerHeaders);
+    trusted.delete("Content-Type");
+    if (st.lastEventId !== null) trusted.set("Last-Event-ID", headerValue(st.lastEventId));
+    let target = st.eventsUrl;
+    for (let hops = 0; ; hops += 1) {
+      const same = new URL(target).origin === base.origin;
+      const request = { method: "GET", headers: same ? trusted : safe, redirect: "manual" };
+      if (!same) request.credentials = "omit";
+      const response = await open(target, request, connection);
+      if (typeof response === "string") return response;
+      if (response.type === "opaqueredirect") {
+        return open(target, { method: "GET", headers: safe, credentials: "omit" }, connection);
+      }
+      const location = REDIRECTS.has(response.status) ? response.headers.get("Location") : null;
+      if (location === null) return response;
+      if (hops >= maxRedirects) {
+        return new Verdict(ending(`more than ${maxRedirects} redirects while resuming`, { status: response.status }));
+      }
+      target = new URL(location, target).href;
+    }
+  }
+
+  // One connection's events. Returns {done}, {lost: reason} or a Verdict (the stream is
+  // over: an error event, a protocol error, the idle timer, another stream).
+  async function read(response, connection, first) {
     const reader = response.body.getReader();
     const decoder = new SSEDecoder({ maxEventSize });
     let previousId = null;
+    let replaying = false;
     let lost = null;
     let idle = null;
     let readTimer = null;
@@ -572,7 +661,10 @@ export async function stream(url, options = {}) {
           chunk = await reader.read();
         } catch (error) {
           if (signal?.aborted) throw signal.reason;
-          if (idle) return { idle };
+          if (idle) {
+            st.held = null; // the client's own reason ends the stream: interrupted
+            return new Verdict(ending(idle));
+          }
           return { lost: lost ?? `the connection was lost (${error.message || error})` };
         }
         if (chunk.done) {
@@ -585,7 +677,8 @@ export async function stream(url, options = {}) {
           events = decoder.feed(chunk.value);
         } catch (error) {
           if (!(error instanceof SSEProtocolError)) throw error;
-          throw new StreamFailed({ code: "protocol_error", message: error.message, retryable: false }, details());
+          const failure = { code: "protocol_error", message: error.message, retryable: false };
+          return new Verdict(new StreamFailed(failure, details()));
         }
         if (decoder.retry !== null) st.retry = decoder.retry;
         for (const sse of events) {
@@ -598,31 +691,49 @@ export async function stream(url, options = {}) {
             continue; // not ours: the protocol's data is always one JSON object
           }
           if (!event || typeof event !== "object" || typeof event.type !== "string") continue;
+          // A replay: an event this stream already delivered (its seq is not past the last
+          // one, or its id was seen), and the events without an id that follow one.
           if (ownId !== null) {
             const seq = sequence(ownId);
-            // A verdict the server made up at the resume point (shutdown, timeout) carries the
-            // id of the event before it: it is not a replay.
-            const verdict = event.type === "done" || event.type === "error";
-            if (seq !== null && st.lastSeq !== null && seq <= st.lastSeq && !verdict) continue;
-            if (seq !== null && (st.lastSeq === null || seq > st.lastSeq)) st.lastSeq = seq;
+            replaying = seq !== null ? st.lastSeq !== null && seq <= st.lastSeq : st.seenIds.has(ownId);
+          }
+          const verdict = event.type === "done" || event.type === "error";
+          if (event.type === "start" && !first) {
+            if (typeof event.stream === "string" && st.streamId && event.stream !== st.streamId) {
+              return new Verdict(ending(`the resume answered another stream (${event.stream}, not ${st.streamId})`));
+            }
+            if (st.started && !replaying) {
+              return new Verdict(ending("the server restarted the stream instead of resuming it"));
+            }
+          }
+          // A verdict the server made up at the resume point (shutdown, timeout) carries the
+          // id of the event before it: it is not a replay.
+          if (replaying && !verdict) continue;
+          st.receivedAny = true;
+          if (ownId !== null) {
+            const seq = sequence(ownId);
+            if (seq === null) st.seenIds.add(ownId);
+            else if (st.lastSeq === null || seq > st.lastSeq) st.lastSeq = seq;
             st.lastEventId = ownId;
           }
-          st.failures = 0;
           armIdle();
-          if (event.type === "start" && typeof event.stream === "string") st.streamId ??= event.stream;
-          const part = answer.apply(event);
-          emit(event, part ? { id: ownId ?? sse.id, part } : { id: ownId ?? sse.id });
-          if (event.type === "done") return { done: event };
           if (event.type === "error") {
-            const error = event.error && typeof event.error === "object" ? event.error : {};
-            return {
-              error: {
-                code: String(error.code ?? "unknown_error"),
-                message: String(error.message ?? "the stream failed"),
-                retryable: Boolean(error.retryable),
-              },
-            };
+            const outcome = errorOutcome(event, ownId ?? sse.id);
+            if (outcome) return outcome;
+            return { lost: `${st.held.error.code}: ${st.held.error.message}` };
           }
+          if (!replaying) {
+            st.failures = 0;
+            st.held = null; // the stream went on after a held error
+          }
+          if (event.type === "start") {
+            st.started = true;
+            if (typeof event.stream === "string") st.streamId ??= event.stream;
+          }
+          const part = answer.apply(event);
+          const meta = part ? { id: ownId ?? sse.id, part } : { id: ownId ?? sse.id };
+          emit(event, meta);
+          if (event.type === "done") return { done: event };
         }
       }
     } finally {
@@ -630,6 +741,26 @@ export async function stream(url, options = {}) {
       clearTimeout(idleTimer);
       reader.cancel().catch(() => {});
     }
+  }
+
+  // An `error` event: the stream's outcome (a Verdict), or null when it is held back and the
+  // stream resumes (a retryable error of a server going away). The same error again at the
+  // same id was made up at the resume point: the server means it.
+  function errorOutcome(event, id) {
+    const raw = event.error && typeof event.error === "object" ? event.error : {};
+    const error = {
+      code: String(raw.code ?? "unknown_error"),
+      message: String(raw.message ?? "the stream failed"),
+      retryable: Boolean(raw.retryable),
+    };
+    const again = st.held && st.held.id === id && st.held.error.code === error.code;
+    if (error.retryable && RESUMABLE_ERRORS.has(error.code) && resumeUrl().ok && !again) {
+      st.held = { error, event, id };
+      return null;
+    }
+    st.held = null;
+    emit(event, { id });
+    return new Verdict(new StreamFailed(error, details()));
   }
 }
 
