@@ -410,6 +410,29 @@ class Hub(AsyncClosing):
         self._ensure_ticker()
         return Subscription(self, stream_id, inner)
 
+    async def history(self, stream_id: str, through: int) -> list[Event]:
+        """Events 0..``through`` of a stream: what a client resuming after ``through`` has.
+
+        For dialects whose encoder must be primed on resume. Raises ``StreamNotFound``,
+        ``StreamExpired``, ``InvalidResumePoint`` (``through`` is not in the journal) or
+        ``StoreUnavailable`` (also when the store fails mid-read).
+        """
+        _check_id(stream_id)
+        if not 0 <= through < (await self.store.info(stream_id)).length:
+            raise InvalidResumePoint(f"event {through} is not in the journal of {stream_id}")
+        events: list[Event] = []
+        reader = await self.store.read(stream_id, None)
+        try:
+            async for seq, event in reader:
+                if seq != len(events):  # the error a failing read makes up repeats a seq
+                    raise StoreUnavailable(f"reading the history of {stream_id} failed")
+                events.append(event)
+                if seq == through:
+                    break
+        finally:
+            await _aclose(reader)
+        return events
+
     async def _unwatch(self, stream_id: str) -> None:
         count = self._watching.get(stream_id, 0) - 1
         if count > 0:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from surestream.dialects import DIALECTS, EncoderOptions, get_dialect
@@ -22,7 +24,16 @@ from surestream.events import (
     is_terminal,
 )
 from surestream.sse import ServerSentEvent, encode_comment
-from tests.dialects._helpers import decode_every_way, decode_stream, encode_stream, sse_events
+from tests.dialects._agent_events import AGENT, STREAMS
+from tests.dialects._helpers import (
+    chunkings,
+    decode_every_way,
+    decode_stream,
+    encode_stream,
+    sse_events,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
 
 # The example of design.md "The native wire protocol", with a concrete stream id.
 DESIGN_EXAMPLE = (
@@ -175,6 +186,7 @@ def test_decoder_rejects_non_json(data: str) -> None:
         NativeDecoder().decode(ServerSentEvent(data=data))
 
 
+@settings(deadline=None)
 @given(st.lists(st.text(min_size=0, max_size=20), max_size=8), st.booleans())
 def test_property_text_round_trip(texts: list[str], named: bool) -> None:
     events: list[Event] = [Start("s", "m"), *map(Text, texts), Done()]
@@ -184,3 +196,23 @@ def test_property_text_round_trip(texts: list[str], named: bool) -> None:
         events,
         True,
     )
+
+
+def test_golden_agent_stream() -> None:
+    # Every agent event is one block, its native JSON shape on one data line (docs/protocol.md).
+    body = encode_stream("native", AGENT, stream_id="msg_123")
+    assert body == (GOLDEN / "native_agent.sse").read_bytes()
+    assert decode_every_way("native", body) == AGENT
+
+
+def test_agent_events_in_named_mode() -> None:
+    body = encode_stream("native", AGENT, named=True, retry=None)
+    assert [s.event for s in sse_events([body])] == [e.type for e in AGENT]
+
+
+@settings(max_examples=200, deadline=None)
+@given(STREAMS, st.booleans())
+def test_property_any_stream_round_trips_exactly(events: list[Event], named: bool) -> None:
+    body = encode_stream("native", events, named=named)
+    for chunks in list(chunkings(body))[:4]:
+        assert decode_stream("native", chunks) == (events, True)

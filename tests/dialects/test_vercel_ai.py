@@ -19,9 +19,13 @@ from surestream.events import (
     Error,
     ErrorCode,
     Event,
+    Reasoning,
     Start,
     Status,
+    Step,
     Text,
+    ToolCall,
+    ToolResult,
     Unknown,
 )
 from surestream.sse import ServerSentEvent
@@ -248,11 +252,17 @@ def test_nothing_after_the_terminal_part() -> None:
 
 def test_other_parts_are_skippable_or_unknown() -> None:
     decoder = VercelAIDecoder()
-    reasoning = {"type": "reasoning-delta", "id": "r", "delta": "hm"}
+    source = {"type": "source-url", "sourceId": "s", "url": "https://example.com"}
+    approval = {"type": "tool-approval-request", "approvalId": "a", "toolCallId": "c"}
     events = _feed(
         decoder,
         {"type": "start-step"},
-        reasoning,
+        {"type": "reasoning-start", "id": "r"},
+        {"type": "reasoning-delta", "id": "r", "delta": "hm"},
+        {"type": "reasoning-end", "id": "r"},
+        source,
+        approval,
+        {"type": "tool-input-error", "toolCallId": "c", "toolName": "t", "errorText": "bad"},
         {"type": "data-status", "data": {"message": "not transient"}},
         {"type": "data-status", "data": "odd", "transient": True},
         {"type": "data-data", "data": [1]},
@@ -260,7 +270,12 @@ def test_other_parts_are_skippable_or_unknown() -> None:
         {"type": "finish", "finishReason": "error", "messageMetadata": {"x": 1}},
     )
     assert events == [
-        Unknown("reasoning-delta", reasoning),
+        Step(),
+        Reasoning("hm"),
+        Unknown("source-url", source),
+        Unknown("tool-approval-request", approval),
+        ToolCall("c", "t", None),
+        ToolResult("c", error="bad"),
         Data({"message": "not transient"}, "status"),
         Data("odd", "status"),
         Data([1]),
@@ -276,6 +291,10 @@ def test_other_parts_are_skippable_or_unknown() -> None:
         '{"type":"text-delta","id":"t","delta":3}',
         '{"type":"error"}',
         '{"type":"finish","finishReason":1}',
+        '{"type":"reasoning-delta","id":"r","delta":null}',
+        '{"type":"tool-input-start","toolCallId":"c"}',
+        '{"type":"tool-input-delta","toolCallId":1,"inputTextDelta":"{"}',
+        '{"type":"tool-output-error","toolCallId":"c","errorText":{}}',
     ],
 )
 def test_malformed_parts_raise(data: str) -> None:
@@ -283,7 +302,7 @@ def test_malformed_parts_raise(data: str) -> None:
         VercelAIDecoder().decode(ServerSentEvent(data=data))
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(st.text(max_size=12), max_size=10), st.text(max_size=20))
 def test_property_text_round_trip(texts: list[str], status: str) -> None:
     events: list[Event] = [Start("m1"), *map(Text, texts), Status(status), Done()]

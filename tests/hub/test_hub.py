@@ -225,6 +225,30 @@ async def test_cap_ends_with_done_length(make_store: StoreFactory) -> None:
         assert finished.is_set()
 
 
+async def test_history_is_what_a_client_resuming_there_has(make_store: StoreFactory) -> None:
+    gate = asyncio.Event()
+
+    async def two_then_wait() -> AsyncIterator[str]:
+        yield "a"
+        yield "b"
+        await gate.wait()
+
+    async with Hub(make_store()) as hub:
+        stream_id = await hub.start(two_then_wait())
+        async with await hub.subscribe(stream_id) as sub:
+            live = [await anext(sub) for _ in range(3)]
+            assert await hub.history(stream_id, 2) == events(live), "a live stream: no wait"
+            assert await hub.history(stream_id, 0) == events(live[:1])
+            for beyond in (3, -1):
+                with pytest.raises(InvalidResumePoint):
+                    await hub.history(stream_id, beyond)
+            gate.set()
+            whole = live + [item async for item in sub]
+        assert await hub.history(stream_id, len(whole) - 1) == events(whole)
+        with pytest.raises(StreamNotFound):
+            await hub.history(new_stream_id(), 0)
+
+
 async def test_resume_via_hub_exactly_once(make_store: StoreFactory) -> None:
     async with Hub(make_store()) as hub:
         stream_id = await hub.start(words([f"w{i}" for i in range(30)]))

@@ -3,21 +3,25 @@
 // `readUIMessageStream` builds the message. Prints one JSON line:
 //   {status, headers, chunks, invalid, message, errors, thrown}
 // Usage: node read_ui_stream.mjs URL ['{"method":"POST","headers":{...},"body":"..."}']
+//        node read_ui_stream.mjs --many '[[URL, INIT], ...]'   (prints a list of those, in order)
 import { parseJsonEventStream } from "@ai-sdk/provider-utils";
 import { readUIMessageStream, uiMessageChunkSchema } from "ai";
 
-const [url, init = "{}"] = process.argv.slice(2);
-const response = await fetch(url, JSON.parse(init));
-const out = {
-  status: response.status,
-  headers: Object.fromEntries(response.headers),
-  chunks: [],
-  invalid: [],
-  message: null,
-  errors: [],
-  thrown: null,
-};
-if (response.body && response.ok) {
+async function readUIStream(url, init) {
+  const response = await fetch(url, init);
+  const out = {
+    status: response.status,
+    headers: Object.fromEntries(response.headers),
+    chunks: [],
+    invalid: [],
+    message: null,
+    errors: [],
+    thrown: null,
+  };
+  if (!response.body || !response.ok) {
+    out.body = await response.text();
+    return out;
+  }
   const chunks = parseJsonEventStream({ stream: response.body, schema: uiMessageChunkSchema })
     .pipeThrough(
       new TransformStream({
@@ -40,7 +44,15 @@ if (response.body && response.ok) {
   } catch (error) {
     out.thrown = `${error?.name ?? "Error"}: ${error?.message ?? error}`;
   }
-} else {
-  out.body = await response.text();
+  return out;
 }
-console.log(JSON.stringify(out));
+
+const args = process.argv.slice(2);
+if (args[0] === "--many") {
+  const results = [];
+  for (const [url, init] of JSON.parse(args[1])) results.push(await readUIStream(url, init ?? {}));
+  console.log(JSON.stringify(results));
+} else {
+  const [url, init = "{}"] = args;
+  console.log(JSON.stringify(await readUIStream(url, JSON.parse(init))));
+}

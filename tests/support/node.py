@@ -4,7 +4,8 @@
 which then resolves its imports from ``tests/js/node_modules`` -- and returns the JSON value
 printed on its last line of output. ``read_ui_stream(url, ...)`` reads a UI message stream
 the way the AI SDK's ``DefaultChatTransport`` does (every chunk validated against
-``uiMessageChunkSchema``, the message built by ``readUIMessageStream``).
+``uiMessageChunkSchema``, the message built by ``readUIMessageStream``); ``read_ui_streams``
+reads several in one Node process (``data:`` URLs work too, for bytes without a server).
 """
 
 from __future__ import annotations
@@ -86,3 +87,10 @@ def bundle_for_browser(entry_source: str) -> str:
     """``entry_source`` (an ES module importing from ``tests/js``) bundled by esbuild for a page."""
     code: str = run_node(BUNDLE, entry_source)
     return code
+
+
+def read_ui_streams(requests: list[tuple[str, dict[str, Any] | None]]) -> list[dict[str, Any]]:
+    """``read_ui_stream`` of each ``(url, init)``, in order, in one Node process."""
+    many = json.dumps([[url, init or {}] for url, init in requests])
+    results: list[dict[str, Any]] = run_node(JS_DIR / "read_ui_stream.mjs", "--many", many)
+    return results

@@ -7,12 +7,14 @@ returns the bytes for one typed event (possibly several SSE blocks, possibly non
 ``StreamDecoder.decode(sse)`` turns one received ``ServerSentEvent`` into zero or more typed
 events. ``seq`` is the event's sequence number in its stream; encoders that write ``id:``
 put it on the *last* block an event produces, so ``Last-Event-ID: n`` always means "event n
-arrived whole".
+arrived whole". An encoder whose output depends on earlier events (open blocks, started
+calls) says so with ``Dialect.resume_needs_history``: a stream resumed after event n then
+gets an encoder ``prime``d with events 0..n, so it continues validly where the client stopped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -67,6 +69,10 @@ class StreamEncoder(Protocol):
         """Fast path for ``encode(Text(text), seq)``, byte-for-byte the same."""
         ...
 
+    def prime(self, history: Iterable[Event]) -> None:
+        """Take in the events a resuming client already has, writing nothing for them."""
+        ...
+
 
 class StreamDecoder(Protocol):
     """Turns the received SSE events of one incoming stream into typed events."""
@@ -92,6 +98,11 @@ class Dialect(Protocol):
     @property
     def headers(self) -> Mapping[str, str]:
         """Response headers this dialect adds beside the SSE ones."""
+        ...
+
+    @property
+    def resume_needs_history(self) -> bool:
+        """True when a resumed stream's encoder must be ``prime``d with the events before it."""
         ...
 
     def encoder(self, options: EncoderOptions) -> StreamEncoder:

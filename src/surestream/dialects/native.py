@@ -8,7 +8,7 @@ See docs/protocol.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import orjson
 
@@ -54,6 +54,9 @@ class NativeEncoder:
             head += b"event: text\n"
         return head + b'data: {"type":"text","text":' + orjson.dumps(text) + b"}\n\n"
 
+    def prime(self, history: Iterable[Event]) -> None:
+        """Nothing to do: each native event stands alone."""
+
 
 class NativeDecoder:
     """Reads native SSE events back into typed events; non-JSON data raises."""
@@ -87,6 +90,8 @@ class NativeDialect:
 
     name = "native"
     headers: Mapping[str, str] = {"Surestream-Protocol": PROTOCOL_VERSION}
+    resume_needs_history = False
+    """Each event stands alone: a resumed stream needs nothing from before it."""
 
     def encoder(self, options: EncoderOptions) -> NativeEncoder:
         """A new native encoder."""

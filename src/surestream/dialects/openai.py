@@ -59,7 +59,7 @@ continues the last call). Text that is not JSON raises in both. Sans-IO.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -264,6 +264,11 @@ class OpenAIEncoder:
             role = self._start(None)
             return self._blocks([role, self._content(text)])
         return b"data: " + self._content(text) + b"\n\n"
+
+    def prime(self, history: Iterable[Event]) -> None:
+        """Encode ``history`` and discard it (OpenAI clients never resume)."""
+        for event in history:
+            self.encode(event, 0)
 
     def _content(self, text: str) -> bytes:
         return self._head + b'{"content":' + orjson.dumps(text) + b"}" + self._tail
@@ -515,6 +520,8 @@ class OpenAIDialect:
 
     name = "openai"
     headers: Mapping[str, str] = {}
+    resume_needs_history = False
+    """This dialect writes no ids: its clients never resume."""
 
     def __init__(self, *, forward_tool_calls: bool = False) -> None:
         self.forward_tool_calls = forward_tool_calls

@@ -20,7 +20,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
-from surestream.dialects import DIALECTS
+from surestream.dialects import DIALECTS, get_dialect
+from surestream.events import Event
 from surestream.gateway.auth import ANONYMOUS
 from surestream.gateway.completions import completion
 from surestream.gateway.errors import (
@@ -163,7 +164,10 @@ async def _subscribe_response(
             f"stream has max_subscribers ({settings.max_subscribers}) readers",
             headers={"Retry-After": "1"},
         )
+    history: list[Event] = []
     try:
+        if after is not None and get_dialect(dialect).resume_needs_history:
+            history = await gateway.hub.history(stream_id, after)
         subscription = await gateway.hub.subscribe(stream_id, after)
     except StreamNotFound:
         raise ApiError(404, "not_found", f"no stream {stream_id!r}") from None
@@ -195,6 +199,7 @@ async def _subscribe_response(
         include_usage=include_usage,
         journal=True,
         first_seq=0 if after is None else after + 1,
+        history=history,
         on_close=on_close,
     )
 

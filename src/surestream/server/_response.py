@@ -35,7 +35,7 @@ import functools
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -143,6 +143,9 @@ class EventStreamResponse(Response):
     event)`` pairs, written with their own seqs (and its own ``Start``), and an error the
     response makes up itself (timeout, shutdown) carries the id of the last journal event
     written (``first_seq - 1`` before any), so a client resuming from it loses nothing.
+    A resumed journal in a dialect whose ``resume_needs_history`` is true needs ``history``,
+    the events 0..``first_seq - 1`` the client already has: they prime the encoder (nothing
+    of them is written), so what follows is valid on its own.
 
     Exactly one terminal event ends every stream, and it is the last: the source's own
     ``Done`` / ``Error`` (nothing after it is read); ``Done()`` when the source ends without
@@ -205,6 +208,7 @@ class EventStreamResponse(Response):
         start: bool | None = None,
         journal: bool = False,
         first_seq: int = 0,
+        history: Sequence[Event] = (),
         on_close: OnClose | None = None,
         background: BackgroundTask | None = None,
     ) -> None:
@@ -234,6 +238,7 @@ class EventStreamResponse(Response):
         self.start = not journal if start is None else start
         self.journal = journal
         self.first_seq = first_seq
+        self.history = history
         self.on_close = on_close
         self.status_code = status_code
         self.background = background
@@ -340,6 +345,8 @@ class _Run:
         self.send = send
         self.loop = asyncio.get_running_loop()
         self.encoder: StreamEncoder = resp.dialect.encoder(resp.options)
+        if resp.history:
+            self.encoder.prime(resp.history)
         self.pending: list[bytes] = []
         self.pending_size = 0
         self.last_write = now = self.loop.time()
