@@ -1,7 +1,10 @@
-"""The public facade and the sans-IO promise of the bottom layers."""
+"""The public facade, the sans-IO promise of the bottom layers, one value per public constant."""
 
+import importlib
+import pkgutil
 import subprocess
 import sys
+from types import ModuleType
 
 import surestream
 
@@ -21,3 +24,28 @@ def test_sans_io_layers_import_no_io_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _public_modules() -> list[str]:
+    names = ["surestream"]
+    for info in pkgutil.walk_packages(surestream.__path__, "surestream."):
+        parts = info.name.split(".")
+        if not any(part.startswith("_") for part in parts):
+            names.append(info.name)
+    return names
+
+
+def test_no_two_public_constants_share_a_name_with_different_values() -> None:
+    values: dict[str, dict[str, object]] = {}
+    for name in _public_modules():
+        module = importlib.import_module(name)
+        for constant in getattr(module, "__all__", []):
+            value = getattr(module, constant)
+            if constant.isupper() and not callable(value) and not isinstance(value, ModuleType):
+                values.setdefault(constant, {})[name] = value
+    clashes = {
+        constant: where
+        for constant, where in values.items()
+        if any(value != next(iter(where.values())) for value in where.values())
+    }
+    assert clashes == {}

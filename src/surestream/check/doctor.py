@@ -15,8 +15,8 @@ import orjson
 
 from surestream.check.findings import Thresholds, analyse, resume_cut_point
 from surestream.check.record import (
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_TIMEOUT,
+    DEFAULT_CHECK_CONNECT_TIMEOUT,
+    DEFAULT_CHECK_TIMEOUT,
     arecord,
     arecord_resume,
 )
@@ -60,8 +60,8 @@ async def ainspect(
     body: str | bytes | None = None,
     expect_events: Sequence[str] = (),
     expect_fields: Sequence[str] = (),
-    timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 (reported in the result, not raised)
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    timeout: float = DEFAULT_CHECK_TIMEOUT,  # noqa: ASYNC109 (reported in the result, not raised)
+    connect_timeout: float = DEFAULT_CHECK_CONNECT_TIMEOUT,
     resume: bool = False,
     thresholds: Thresholds | None = None,
     verify: bool = True,
@@ -101,8 +101,8 @@ def inspect(
     body: str | bytes | None = None,
     expect_events: Sequence[str] = (),
     expect_fields: Sequence[str] = (),
-    timeout: float = DEFAULT_TIMEOUT,
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    timeout: float = DEFAULT_CHECK_TIMEOUT,
+    connect_timeout: float = DEFAULT_CHECK_CONNECT_TIMEOUT,
     resume: bool = False,
     thresholds: Thresholds | None = None,
     verify: bool = True,

@@ -33,16 +33,16 @@ from surestream.check.recording import (
 from surestream.errors import SSEProtocolError
 
 __all__ = [
-    "DEFAULT_CONNECT_TIMEOUT",
-    "DEFAULT_TIMEOUT",
+    "DEFAULT_CHECK_CONNECT_TIMEOUT",
+    "DEFAULT_CHECK_TIMEOUT",
     "arecord",
     "arecord_resume",
     "reconnect_request",
 ]
 
-DEFAULT_TIMEOUT = 30.0
+DEFAULT_CHECK_TIMEOUT = 30.0
 """Overall bound in seconds on one connection: connect, headers and the whole body."""
-DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_CHECK_CONNECT_TIMEOUT = 10.0
 """Bound in seconds on opening the TCP (and TLS) connection, within the overall bound."""
 
 _DEFAULT_HEADERS = (("Accept", "text/event-stream"), ("Cache-Control", "no-cache"))
@@ -57,8 +57,8 @@ def _with_defaults(request: Request) -> Request:
 async def arecord(
     request: Request,
     *,
-    timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 (reported in the result, not raised)
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    timeout: float = DEFAULT_CHECK_TIMEOUT,  # noqa: ASYNC109 (reported in the result, not raised)
+    connect_timeout: float = DEFAULT_CHECK_CONNECT_TIMEOUT,
     cut_after: int | None = None,
     verify: bool = True,
 ) -> Recording:
@@ -147,8 +147,8 @@ async def arecord_resume(
     request: Request,
     cut_after: int,
     *,
-    timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 (reported in the result, not raised)
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    timeout: float = DEFAULT_CHECK_TIMEOUT,  # noqa: ASYNC109 (reported in the result, not raised)
+    connect_timeout: float = DEFAULT_CHECK_CONNECT_TIMEOUT,
     verify: bool = True,
 ) -> ResumeRecording | Recording:
     """Read ``cut_after`` events, cut, reconnect with ``Last-Event-ID`` and record the rest.

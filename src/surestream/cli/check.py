@@ -16,7 +16,7 @@ import anyio
 from rich.console import Console
 
 from surestream.check.doctor import ainspect
-from surestream.check.record import DEFAULT_TIMEOUT
+from surestream.check.record import DEFAULT_CHECK_TIMEOUT
 from surestream.check.render import render
 from surestream.check.report import Report
 
@@ -61,9 +61,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--timeout",
         type=float,
-        default=DEFAULT_TIMEOUT,
+        default=DEFAULT_CHECK_TIMEOUT,
         metavar="S",
-        help=f"overall bound per connection in seconds (default {DEFAULT_TIMEOUT:g})",
+        help=f"overall bound per connection in seconds (default {DEFAULT_CHECK_TIMEOUT:g})",
     )
     p.add_argument(
         "--resume",

@@ -24,7 +24,7 @@ import orjson
 from rich.console import Console
 from rich.markup import escape
 
-from surestream.client import DEFAULT_IDLE_TIMEOUT, aconnect
+from surestream.client import DEFAULT_CLIENT_IDLE_TIMEOUT, aconnect
 from surestream.errors import SurestreamError
 from surestream.events import Done, Error, Status, Text
 
@@ -62,8 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--idle-timeout",
         type=float,
-        default=DEFAULT_IDLE_TIMEOUT,
-        help=f"seconds without an event before giving up (default {DEFAULT_IDLE_TIMEOUT})",
+        default=DEFAULT_CLIENT_IDLE_TIMEOUT,
+        help=f"seconds without an event before giving up (default {DEFAULT_CLIENT_IDLE_TIMEOUT})",
     )
     return parser
 

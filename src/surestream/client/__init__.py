@@ -13,16 +13,21 @@ from surestream.client._resume import (
     DEFAULT_RETRY_DELAY,
     Backoff,
 )
-from surestream.client._stream import DEFAULT_IDLE_TIMEOUT, DEFAULT_TIMEOUT, EventStream, aconnect
+from surestream.client._stream import (
+    DEFAULT_CLIENT_IDLE_TIMEOUT,
+    DEFAULT_HTTP_TIMEOUT,
+    EventStream,
+    aconnect,
+)
 from surestream.client._sync import SyncEventStream, connect
 from surestream.client._transport import StreamingTransport
 
 __all__ = [
-    "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_CLIENT_IDLE_TIMEOUT",
+    "DEFAULT_HTTP_TIMEOUT",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_MAX_RETRY_DELAY",
     "DEFAULT_RETRY_DELAY",
-    "DEFAULT_TIMEOUT",
     "Backoff",
     "EventStream",
     "StreamError",

@@ -48,15 +48,12 @@ from surestream.client._transport import StreamingTransport
 from surestream.dialects import StreamDecoder
 from surestream.errors import RemoteProtocolError
 from surestream.events import Done, Error, Event, Text
+from surestream.lifecycle import DEFAULT_CLIENT_IDLE_TIMEOUT
 from surestream.sse import Decoder, ServerSentEvent
 
-__all__ = ["DEFAULT_IDLE_TIMEOUT", "DEFAULT_TIMEOUT", "EventStream", "aconnect"]
+__all__ = ["DEFAULT_CLIENT_IDLE_TIMEOUT", "DEFAULT_HTTP_TIMEOUT", "EventStream", "aconnect"]
 
-DEFAULT_IDLE_TIMEOUT: float | None = 330.0
-"""Seconds without a complete event (heartbeats do not count) before the client gives up:
-longer than the server's own 300 s ``idle_timeout``, so the server's verdict arrives first."""
-
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, read=60.0)
+DEFAULT_HTTP_TIMEOUT = httpx.Timeout(10.0, read=60.0)
 """httpx timeouts of the client ``aconnect`` makes: 10 s to connect, write and get a pooled
 connection; 60 s without any byte (four missed 15 s heartbeats) is a lost connection."""
 
@@ -93,7 +90,7 @@ class EventStream:
         dialect: str = "auto",
         resume: bool = True,
         max_retries: int = DEFAULT_MAX_RETRIES,
-        idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+        idle_timeout: float | None = DEFAULT_CLIENT_IDLE_TIMEOUT,
         backoff: Backoff | None = None,
     ) -> None:
         if max_retries < 0:
@@ -398,8 +395,8 @@ async def aconnect(
     dialect: str = "auto",
     resume: bool = True,
     max_retries: int = DEFAULT_MAX_RETRIES,
-    idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
-    http_timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
+    idle_timeout: float | None = DEFAULT_CLIENT_IDLE_TIMEOUT,
+    http_timeout: httpx.Timeout | float | None = DEFAULT_HTTP_TIMEOUT,
     retry_delay: float = DEFAULT_RETRY_DELAY,
     max_retry_delay: float = DEFAULT_MAX_RETRY_DELAY,
     http_client: httpx.AsyncClient | None = None,
@@ -413,8 +410,8 @@ async def aconnect(
     ``max_retries`` bounds reconnection attempts in a row without a new event
     (``DEFAULT_MAX_RETRIES``); ``retry_delay`` is the first delay when the server sent no
     ``retry:`` and ``max_retry_delay`` caps the exponential backoff (jitter added on top).
-    ``idle_timeout`` (``DEFAULT_IDLE_TIMEOUT``, None for never) bounds the wait for a
-    complete event; ``http_timeout`` (``DEFAULT_TIMEOUT``) are the byte-level httpx timeouts.
+    ``idle_timeout`` (``DEFAULT_CLIENT_IDLE_TIMEOUT``, None for never) bounds the wait for a
+    complete event; ``http_timeout`` (``DEFAULT_HTTP_TIMEOUT``) are the byte-level httpx timeouts.
 
     Without ``http_client``, an ``httpx.AsyncClient`` with ``StreamingTransport`` (bulk body
     reads, one connection per stream) is made and closed on exit; a client passed in is used

@@ -21,7 +21,12 @@ from surestream.client._resume import (
     DEFAULT_MAX_RETRY_DELAY,
     DEFAULT_RETRY_DELAY,
 )
-from surestream.client._stream import DEFAULT_IDLE_TIMEOUT, DEFAULT_TIMEOUT, EventStream, aconnect
+from surestream.client._stream import (
+    DEFAULT_CLIENT_IDLE_TIMEOUT,
+    DEFAULT_HTTP_TIMEOUT,
+    EventStream,
+    aconnect,
+)
 from surestream.events import Done, Error, Event
 
 __all__ = ["SyncEventStream", "connect"]
@@ -104,8 +109,8 @@ def connect(
     dialect: str = "auto",
     resume: bool = True,
     max_retries: int = DEFAULT_MAX_RETRIES,
-    idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
-    http_timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
+    idle_timeout: float | None = DEFAULT_CLIENT_IDLE_TIMEOUT,
+    http_timeout: httpx.Timeout | float | None = DEFAULT_HTTP_TIMEOUT,
     retry_delay: float = DEFAULT_RETRY_DELAY,
     max_retry_delay: float = DEFAULT_MAX_RETRY_DELAY,
     http_client: httpx.AsyncClient | None = None,

@@ -86,8 +86,8 @@ from surestream.sse import ServerSentEvent
 
 __all__ = [
     "HEADER",
-    "PROTOCOL_VERSION",
     "TEXT_ID",
+    "UI_MESSAGE_STREAM_VERSION",
     "VercelAIDecoder",
     "VercelAIDialect",
     "VercelAIEncoder",
@@ -95,7 +95,7 @@ __all__ = [
 
 HEADER = "x-vercel-ai-ui-message-stream"
 """The response header that tells the AI SDK client the stream is a UI message stream."""
-PROTOCOL_VERSION = "v1"
+UI_MESSAGE_STREAM_VERSION = "v1"
 """Its value."""
 TEXT_ID = "text-1"
 """The id of the first text block of a message (later ones are ``text-2``, ``text-3``...)."""
@@ -456,7 +456,7 @@ class VercelAIDialect:
     """``vercel-ai``: the AI SDK UI message stream, protocol v1."""
 
     name = "vercel-ai"
-    headers: Mapping[str, str] = {HEADER: PROTOCOL_VERSION}
+    headers: Mapping[str, str] = {HEADER: UI_MESSAGE_STREAM_VERSION}
     resume_needs_history = True
     """A resumed stream's encoder is primed with the events the client has (see ``prime``)."""
 

@@ -37,10 +37,10 @@ from surestream.store import DEFAULT_MAX_EVENTS, DEFAULT_RETENTION
 from surestream.store.redis import DEFAULT_PREFIX
 from surestream.upstream.demo import DEFAULT_TOKENS_PER_SECOND
 from surestream.upstream.openai_compat import (
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_FIRST_TOKEN_TIMEOUT,
+    DEFAULT_UPSTREAM_CONNECT_TIMEOUT,
+    DEFAULT_UPSTREAM_FIRST_TOKEN_TIMEOUT,
+    DEFAULT_UPSTREAM_IDLE_TIMEOUT,
 )
-from surestream.upstream.openai_compat import DEFAULT_IDLE_TIMEOUT as DEFAULT_UPSTREAM_IDLE_TIMEOUT
 
 __all__ = [
     "ENV_ONLY",
@@ -104,9 +104,11 @@ class Settings(BaseModel):
         default_factory=dict
     )
     """Model routing: our model name -> ``UPSTREAM`` or ``UPSTREAM:upstream_model``."""
-    upstream_connect_timeout: float = Field(default=DEFAULT_CONNECT_TIMEOUT, gt=0)
+    upstream_connect_timeout: float = Field(default=DEFAULT_UPSTREAM_CONNECT_TIMEOUT, gt=0)
     """Seconds to connect to an upstream and send the request (504 beyond)."""
-    upstream_first_token_timeout: float | None = Field(default=DEFAULT_FIRST_TOKEN_TIMEOUT, gt=0)
+    upstream_first_token_timeout: float | None = Field(
+        default=DEFAULT_UPSTREAM_FIRST_TOKEN_TIMEOUT, gt=0
+    )
     """Seconds an upstream may take to its first token (504 on the create call, or
     ``error upstream_timeout`` once the response has begun; None: never)."""
     upstream_idle_timeout: float | None = Field(default=DEFAULT_UPSTREAM_IDLE_TIMEOUT, gt=0)

@@ -75,10 +75,10 @@ from surestream.upstream.base import (
 
 __all__ = [
     "DEFAULT_AFTER_FINISH_TIMEOUT",
-    "DEFAULT_CONNECT_TIMEOUT",
-    "DEFAULT_FIRST_TOKEN_TIMEOUT",
-    "DEFAULT_IDLE_TIMEOUT",
     "DEFAULT_MAX_ERROR_BODY",
+    "DEFAULT_UPSTREAM_CONNECT_TIMEOUT",
+    "DEFAULT_UPSTREAM_FIRST_TOKEN_TIMEOUT",
+    "DEFAULT_UPSTREAM_IDLE_TIMEOUT",
     "OpenAICompatibleUpstream",
     "OpenAIStream",
     "map_status",
@@ -87,14 +87,14 @@ __all__ = [
 
 logger = logging.getLogger("surestream.upstream")
 
-DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_UPSTREAM_CONNECT_TIMEOUT = 10.0
 """Seconds to open the TCP/TLS connection and write the request."""
 
-DEFAULT_FIRST_TOKEN_TIMEOUT = 300.0
+DEFAULT_UPSTREAM_FIRST_TOKEN_TIMEOUT = 300.0
 """Seconds from sending the request to the first data chunk (long prompts on local models
 take minutes to prefill)."""
 
-DEFAULT_IDLE_TIMEOUT = 300.0
+DEFAULT_UPSTREAM_IDLE_TIMEOUT = 300.0
 """Seconds of silence allowed between two data chunks (not 10 s: slow streams are healthy)."""
 
 DEFAULT_AFTER_FINISH_TIMEOUT = 10.0
@@ -376,9 +376,9 @@ class OpenAICompatibleUpstream:
         *,
         api_key: str | None = None,
         model_map: Mapping[str, str] | None = None,
-        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
-        first_token_timeout: float | None = DEFAULT_FIRST_TOKEN_TIMEOUT,
-        idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+        connect_timeout: float | None = DEFAULT_UPSTREAM_CONNECT_TIMEOUT,
+        first_token_timeout: float | None = DEFAULT_UPSTREAM_FIRST_TOKEN_TIMEOUT,
+        idle_timeout: float | None = DEFAULT_UPSTREAM_IDLE_TIMEOUT,
         after_finish_timeout: float | None = DEFAULT_AFTER_FINISH_TIMEOUT,
         include_usage: bool = True,
         max_tokens_field: str = "max_tokens",
