@@ -34,7 +34,7 @@ from surestream.gateway.settings import Settings
 from surestream.testing.fake_upstream import FakeUpstream
 from surestream.upstream import ChatMessage, ChatRequest, DemoModel
 from tests.support.proxy import Proxy
-from tests.support.scripted import EchoModel, ScriptedModel
+from tests.support.scripted import EchoModel, ScriptedModel, WithTools
 from tests.support.servers import serve_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -70,6 +70,20 @@ AGENT_EVENTS: list[Event] = [
 ]
 """The ``agent`` model's answer: reasoning, a streamed tool call with its result, a complete
 call whose tool failed, a step, then text."""
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "unit": {"enum": ["C", "F"]}},
+            "required": ["city"],
+        },
+    },
+}
+"""The tool the ``demo-tools`` model is offered with every request."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -113,7 +127,9 @@ class Gateway:
 def gateway() -> Iterator[Gateway]:
     """The gateway with ``demo``, ``slow`` (a slower demo), ``broken`` (a fake upstream
     whose stream fails after three words), ``broken-at-once`` (fails before any), ``agent``
-    (``AGENT_EVENTS``) and ``echo`` (answers the prompt, five characters per event)."""
+    (``AGENT_EVENTS``), ``echo`` (answers the prompt, five characters per event), and the
+    demo model reasoning before its answer (``demo-thinking``) or offered ``WEATHER_TOOL``
+    (``demo-tools``: it reasons, then calls it)."""
     fake = FakeUpstream()
     with serve_in_thread(fake.app) as upstream:
         spec = f"error_after=3,error_message={FAKE_ERROR_MESSAGE.replace(' ', '+')}"
@@ -126,6 +142,8 @@ def gateway() -> Iterator[Gateway]:
                 "slow": "slow",
                 "agent": "agent",
                 "echo": "echo",
+                "demo-thinking": "demo-thinking",
+                "demo-tools": "demo-tools",
             },
         )
         upstreams = {
@@ -133,6 +151,8 @@ def gateway() -> Iterator[Gateway]:
             "slow": DemoModel(tokens_per_second=SLOW_PACE),
             "agent": ScriptedModel(AGENT_EVENTS, pause=AGENT_PAUSE, name="agent"),
             "echo": EchoModel(name="echo"),
+            "demo-thinking": DemoModel(tokens_per_second=DEMO_PACE, reasoning=True),
+            "demo-tools": WithTools(DemoModel(tokens_per_second=DEMO_PACE), [WEATHER_TOOL]),
         }
         with serve_in_thread(create_app(settings, upstreams=upstreams)) as server:
             yield Gateway(server.url, server.port)

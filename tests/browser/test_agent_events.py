@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Gateway
+from tests.browser.conftest import Gateway, expected_answer
 from tests.browser.test_chat_page import ask, open_page
 from tests.browser.test_surestream_js import STREAM
 
@@ -178,3 +178,43 @@ def test_on_event_gets_the_part_each_event_changed(page: Page, gateway: Gateway)
     assert reasoning == ["The user asks about the weather.", REASONING]
     texts = [part["text"] for kind, part in snapshots if kind == "text"]
     assert texts == ["It is 21 °C", ANSWER_TEXT]
+
+
+def test_the_demo_model_s_reasoning_and_tool_call_on_the_chat_page(
+    page: Page, gateway: Gateway
+) -> None:
+    """The built-in demo model, offered a tool, reasons and then calls it: a reasoning block
+    and a tool card with the arguments it built from the tool's schema; the stream ends
+    ``tool_calls``, the call waiting for its result."""
+    open_page(page, gateway.url)
+    ask(page, "What is the weather in Lisbon today?", model="demo-tools")
+
+    expect(page.locator("#status")).to_have_attribute("data-state", "done")
+    expect(page.locator("#status-text")).to_contain_text("Done — the model asked for a tool")
+    parts = page.locator(f"{CONTENT} > .part")
+    classes = [c.split()[1] for c in parts.evaluate_all("ns => ns.map(n => n.className)")]
+    assert classes == ["reasoning", "tool-card"]
+    reasoning = page.locator(f"{CONTENT} details.reasoning")
+    reasoning.locator("summary").click()
+    expect(reasoning.locator(".reasoning-text")).not_to_be_empty()
+    card = page.locator(f"{CONTENT} .tool-card")
+    expect(card.locator(".tool-name")).to_have_text("get_weather")
+    expect(card).to_have_attribute("data-state", "input-available")
+    expect(card.locator(".tool-state")).to_have_text("called")
+    args = json.loads(card.locator(".tool-args").inner_text())
+    assert isinstance(args["city"], str) and args["city"]
+    expect(card.locator(".tool-result")).to_have_count(0)
+
+
+def test_the_demo_model_s_reasoning_before_a_text_answer(page: Page, gateway: Gateway) -> None:
+    open_page(page, gateway.url)
+    prompt = "Why do streams need a verdict?"
+    ask(page, prompt, model="demo-thinking")
+
+    reasoning = page.locator(f"{CONTENT} details.reasoning")
+    expect(page.locator("#status")).to_have_attribute("data-state", "done")
+    expect(reasoning).not_to_have_attribute("open", "")
+    parts = page.locator(f"{CONTENT} > .part")
+    classes = [c.split()[1] for c in parts.evaluate_all("ns => ns.map(n => n.className)")]
+    assert classes == ["reasoning", "text"]
+    expect(page.locator(f"{CONTENT} .part.text")).to_have_text(expected_answer(prompt))

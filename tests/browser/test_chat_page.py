@@ -168,7 +168,16 @@ def test_keyboard_and_labels(page: Page, gateway: Gateway) -> None:
     expect(prompt).to_be_focused()
     expect(page.get_by_label("Model")).to_have_value("demo")
     options = page.locator("#model option").all_text_contents()
-    assert options == ["agent", "broken", "broken-at-once", "demo", "echo", "slow"]
+    assert options == [
+        "agent",
+        "broken",
+        "broken-at-once",
+        "demo",
+        "demo-thinking",
+        "demo-tools",
+        "echo",
+        "slow",
+    ]
     expect(page.locator("#status")).to_have_attribute("aria-live", "polite")
 
     prompt.type("first line")

@@ -1,5 +1,6 @@
 """Upstreams for front-end tests: ``ScriptedModel`` answers every request with the same
-events, ``EchoModel`` answers with the last user message.
+events, ``EchoModel`` answers with the last user message, ``WithTools`` offers tools to a
+real model with every request.
 
 ``ScriptedModel`` sends what no real upstream of the suite sends yet (reasoning, tool calls,
 tool results, steps); ``EchoModel`` lets a test choose the model's text (hostile Markdown)
@@ -9,10 +10,12 @@ and splits it anywhere. The gateway journals and encodes both like any other ans
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import dataclasses
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
 
 from surestream.events import Done, Event, Text
-from surestream.upstream import ChatRequest, ModelInfo
+from surestream.upstream import ChatRequest, ModelInfo, OpenedStream, Upstream
 from surestream.upstream.demo import DemoStream
 
 
@@ -53,3 +56,25 @@ class EchoModel(ScriptedModel):
         text = next((m.text for m in reversed(request.messages) if m.role == "user"), "")
         pieces = [Text(text[i : i + self.chunk]) for i in range(0, len(text), self.chunk)]
         return DemoStream(self._paced([*pieces, Done()]))
+
+
+class WithTools:
+    """An ``Upstream`` that offers ``tools`` with every request to ``upstream`` (the demo model
+    calls the first one): a real model's tool call, whatever the client sent."""
+
+    def __init__(self, upstream: Upstream, tools: Sequence[Mapping[str, Any]]) -> None:
+        self.upstream = upstream
+        self.tools = [dict(tool) for tool in tools]
+
+    async def open(self, request: ChatRequest) -> OpenedStream:
+        """``request`` with ``tools``, opened on ``upstream``."""
+        params = {**request.params, "tools": self.tools}
+        return await self.upstream.open(dataclasses.replace(request, params=params))
+
+    async def models(self) -> list[ModelInfo]:
+        """The wrapped upstream's models."""
+        return await self.upstream.models()
+
+    async def aclose(self) -> None:
+        """Close the wrapped upstream."""
+        await self.upstream.aclose()
