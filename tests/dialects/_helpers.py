@@ -15,6 +15,14 @@ def encode_stream(dialect: str, events: Sequence[Event], **options: object) -> b
     return encoder.preamble() + b"".join(encoder.encode(e, seq) for seq, e in enumerate(events))
 
 
+def encode_resumed(dialect: str, events: Sequence[Event], after: int, **options: object) -> bytes:
+    """The body a client resuming after event ``after`` gets: a primed encoder, then the rest."""
+    encoder = get_dialect(dialect).encoder(EncoderOptions(**options))  # type: ignore[arg-type]
+    encoder.prime(events[: after + 1])
+    rest = enumerate(events[after + 1 :], start=after + 1)
+    return encoder.preamble() + b"".join(encoder.encode(e, seq) for seq, e in rest)
+
+
 def chunkings(data: bytes) -> Iterator[list[bytes]]:
     """``data`` whole, byte by byte, in fixed sizes, and split in two at a spread of points."""
     yield [data]

@@ -34,7 +34,13 @@ from surestream.events import (
     ToolResult,
 )
 from tests.dialects._agent_events import AGENT, STREAMS, WEATHER, assert_agent_message
-from tests.dialects._helpers import chunkings, decode_every_way, decode_stream, encode_stream
+from tests.dialects._helpers import (
+    chunkings,
+    decode_every_way,
+    decode_stream,
+    encode_resumed,
+    encode_stream,
+)
 from tests.dialects._ui_stream import ui_chunks, ui_stream_problems
 from tests.support.node import read_ui_streams
 
@@ -70,14 +76,6 @@ def _golden(name: str) -> bytes:
     return (GOLDEN / name).read_bytes()
 
 
-def _resumed(events: list[Event], after: int, **options: Any) -> bytes:
-    """The body a client resuming after event ``after`` gets: a primed encoder, then the rest."""
-    encoder = get_dialect("vercel-ai").encoder(EncoderOptions(**options))
-    encoder.prime(events[: after + 1])
-    rest = enumerate(events[after + 1 :], start=after + 1)
-    return encoder.preamble() + b"".join(encoder.encode(e, seq) for seq, e in rest)
-
-
 def _data_url(body: bytes) -> str:
     return "data:text/event-stream;base64," + base64.b64encode(body).decode()
 
@@ -92,7 +90,7 @@ def test_golden_stream(name: str, events: list[Event], options: dict[str, Any]) 
 def test_golden_resumed_stream() -> None:
     # Resumed after event 6 (the first argument fragment): start again, the call named again
     # before its input completes, the text after it in a new block.
-    body = _resumed(AGENT, 6, stream_id="msg_123", retry=None)
+    body = encode_resumed("vercel-ai", AGENT, 6, stream_id="msg_123", retry=None)
     assert body == _golden("vercel_ai_agent_resumed.sse")
     assert ui_stream_problems(body) == []
 
@@ -287,6 +285,6 @@ def test_property_a_resumed_stream_is_valid_on_its_own(
     events: list[Event], data: st.DataObject
 ) -> None:
     after = data.draw(st.integers(0, len(events) - 2), label="after")
-    body = _resumed(events, after)
+    body = encode_resumed("vercel-ai", events, after)
     assert ui_stream_problems(body) == []
     assert decode_stream("vercel-ai", [body])[1]
