@@ -26,7 +26,9 @@ the store fails                        readers get ``store_unavailable``; the pr
                                        stops its source and releases the lease
 =====================================  =================================================
 
-Stopping writes the verdict first (the store keeps the first terminal only) and then
+The grammar of what the pump hands on (``Start`` skipped, ``str`` as ``Text``, nothing after
+the terminal) and every verdict in the table are ``surestream.lifecycle``'s; the hub is its
+I/O driver. Stopping writes the verdict first (the store keeps the first terminal only) and then
 cancels the producer task, so the verdict is right even when the producer is elsewhere: a
 producer learns at its next append or heartbeat that its journal has ended and stops its
 source. One background *ticker* per hub, every ``tick`` seconds, renews the leases of the
@@ -48,17 +50,8 @@ from typing import Any
 
 from surestream._closing import AsyncClosing
 from surestream.errors import SourceFailed, SurestreamError
-from surestream.events import (
-    RETRYABLE,
-    Done,
-    Error,
-    ErrorCode,
-    Event,
-    FinishReason,
-    Start,
-    Text,
-    is_terminal,
-)
+from surestream.events import Done, Error, Event, Text, is_terminal
+from surestream.lifecycle import Clock, Ending, ProducerState, failure_verdict, verdict
 from surestream.store.base import (
     InvalidResumePoint,
     JournalClosed,
@@ -127,11 +120,6 @@ def _check_id(stream_id: str) -> None:
         raise StreamNotFound("no such stream")
 
 
-def _failure(exc: SourceFailed) -> Error:
-    retryable = exc.code in RETRYABLE if exc.retryable is None else exc.retryable
-    return Error(exc.code, exc.message or exc.code.replace("_", " "), retryable)
-
-
 async def _aclose(obj: object) -> None:
     close = getattr(obj, "aclose", None)
     if close is not None:
@@ -148,6 +136,7 @@ class _Producer:
 
     __slots__ = (
         "hub",
+        "life",
         "next_seq",
         "orphan_since",
         "source",
@@ -157,14 +146,24 @@ class _Producer:
         "token",
     )
 
-    def __init__(self, hub: Hub, stream_id: str, token: str, source: AsyncIterable[Any]) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        stream_id: str,
+        token: str,
+        source: AsyncIterable[Any],
+        life: ProducerState,
+    ) -> None:
         self.hub = hub
         self.stream_id = stream_id
         self.token = token
         self.source = source
-        self.orphan_since: float | None = time.monotonic()
+        self.life = life
+        """The stream's lifecycle: what to hand on, and the one verdict."""
+        self.orphan_since: float | None = hub.clock()
         self.stopping = False
-        self.next_seq = 1
+        self.next_seq = life.next_seq
+        """The seq the store gives the next append (its idempotency key)."""
         self.task: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
@@ -191,32 +190,36 @@ class _Producer:
             await asyncio.gather(pump, return_exceptions=True)
 
     async def _pump(self, put: Callable[[Event], Awaitable[bool]]) -> None:
-        """Hand each event of the source to ``put``, then its terminal (False from ``put``:
+        """Hand each event of the source to ``put``, then the verdict (False from ``put``:
         stop reading)."""
-        terminal: Done | Error
+        life = self.life
+        accept = life.accept
         iterator = aiter(self.source)
         try:
             async for item in iterator:
                 if type(item) is Text:
+                    # life.accept(item), inlined: a Text only takes the next seq.
+                    life.next_seq += 1
                     if not await put(item):
                         return
                     continue
-                event: Event = Text(item) if isinstance(item, str) else item
-                if isinstance(event, Done | Error):
-                    terminal = event
+                accepted = accept(item)
+                if accepted is None:
+                    continue
+                if life.terminal is not None:
                     break
-                if not isinstance(event, Start) and not await put(event):
+                if not await put(accepted[1]):
                     return
             else:
-                terminal = Done()
-        except SourceFailed as exc:
-            terminal = _failure(exc)
-        except Exception:
-            log.exception("stream %s: the event source failed", self.stream_id)
-            terminal = Error.of(ErrorCode.INTERNAL_ERROR, "internal error")
+                life.conclude(verdict(Ending.SOURCE_ENDED))
+        except Exception as exc:
+            if not isinstance(exc, SourceFailed):
+                log.exception("stream %s: the event source failed", self.stream_id)
+            life.conclude(failure_verdict(exc))
         finally:
             await _aclose(iterator)
-        await put(terminal)
+        if life.terminal is not None:
+            await put(life.terminal)
 
     async def _write(self, queue: asyncio.Queue[Event]) -> None:
         while True:
@@ -255,7 +258,9 @@ class _Producer:
         """Act on an append the store refused; False: the producer is done."""
         store, stream_id = self.hub.store, self.stream_id
         if isinstance(exc, JournalFull):
-            await store.finish(stream_id, Done(FinishReason.LENGTH))
+            full = verdict(Ending.JOURNAL_FULL)
+            self.life.conclude(full)
+            await store.finish(stream_id, full)
         elif isinstance(exc, StoreUnavailable):
             log.debug("stream %s: store unavailable, producer stops: %s", stream_id, exc)
             with contextlib.suppress(StoreUnavailable):
@@ -313,8 +318,9 @@ class Hub(AsyncClosing):
     ``lease_ttl``: seconds the producer lease lives unrenewed; ``watch_ttl``: seconds a
     process's subscriber watch lives unrenewed; ``max_pending``: events read ahead of the
     store; ``max_batch``: events per append; ``shutdown_timeout``: seconds ``aclose`` waits
-    per producer. The ticker runs every third of the shortest of ``lease_ttl``,
-    ``watch_ttl`` and ``orphan_grace``. The hub does not own the store: close it yourself.
+    per producer; ``clock``: the monotonic clock of the orphan grace. The ticker runs every
+    third of the shortest of ``lease_ttl``, ``watch_ttl`` and ``orphan_grace``. The hub does
+    not own the store: close it yourself.
     """
 
     def __init__(
@@ -327,8 +333,10 @@ class Hub(AsyncClosing):
         max_pending: int = DEFAULT_MAX_PENDING,
         max_batch: int = DEFAULT_MAX_BATCH,
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.store = store
+        self.clock = clock
         self.orphan_grace = orphan_grace
         self.lease_ttl = lease_ttl
         self.watch_ttl = watch_ttl
@@ -373,11 +381,13 @@ class Hub(AsyncClosing):
             await self.store.create(
                 stream_id, owner=owner, model=model, lease=token, lease_ttl=self.lease_ttl
             )
-            await self.store.append(stream_id, Start(stream=stream_id, model=model), expect=0)
+            life = ProducerState(self.clock())
+            seq, opening = life.opening(stream_id, model)
+            await self.store.append(stream_id, opening, expect=seq)
         except BaseException:
             await _aclose(source)
             raise
-        producer = _Producer(self, stream_id, token, source)
+        producer = _Producer(self, stream_id, token, source, life)
         self._producers[stream_id] = producer
         producer.task = asyncio.create_task(producer.run(), name=f"surestream-producer-{stream_id}")
         self._ensure_ticker()
@@ -449,14 +459,14 @@ class Hub(AsyncClosing):
         ``StreamNotFound``, ``StreamExpired`` or ``StoreUnavailable``.
         """
         _check_id(stream_id)
-        return await self._stop(stream_id, Done(FinishReason.CANCELLED))
+        return await self._stop(stream_id, verdict(Ending.CANCELLED))
 
-    async def _stop(self, stream_id: str, verdict: Done | Error) -> bool:
+    async def _stop(self, stream_id: str, terminal: Done | Error) -> bool:
         producer = self._producers.get(stream_id)
         if producer is not None:
             producer.stopping = True
         try:
-            ended = await self.store.finish(stream_id, verdict)
+            ended = await self.store.finish(stream_id, terminal)
         finally:
             if producer is not None and producer.task is not None:
                 producer.task.cancel()
@@ -488,7 +498,7 @@ class Hub(AsyncClosing):
             await self.store.watch(list(self._watching), self.instance, self.watch_ttl)
         leases = {sid: p.token for sid, p in self._producers.items() if not p.stopping}
         states = await self.store.heartbeat(leases, self.lease_ttl)
-        now = time.monotonic()
+        now = self.clock()
         for stream_id, state in states.items():
             producer = self._producers.get(stream_id)
             if producer is None or producer.stopping or producer.task is None:
@@ -506,7 +516,7 @@ class Hub(AsyncClosing):
                     stream_id,
                     now - producer.orphan_since,
                 )
-                self._spawn(self._stop(stream_id, Done(FinishReason.CANCELLED)))
+                self._spawn(self._stop(stream_id, verdict(Ending.ORPHANED)))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -519,9 +529,9 @@ class Hub(AsyncClosing):
         Waits up to ``shutdown_timeout`` for the producers; the store stays open.
         """
         self._closed = True
-        verdict = Error.of(ErrorCode.SERVER_SHUTDOWN, "the server is shutting down")
+        shutdown = verdict(Ending.SHUTDOWN)
         results = await asyncio.gather(
-            *(self._stop(stream_id, verdict) for stream_id in list(self._producers)),
+            *(self._stop(stream_id, shutdown) for stream_id in list(self._producers)),
             return_exceptions=True,
         )
         for result in results:

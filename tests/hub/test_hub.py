@@ -260,3 +260,15 @@ async def test_resume_via_hub_exactly_once(make_store: StoreFactory) -> None:
         for bad in ("", "../x", "st_" + "a" * 80):
             with pytest.raises(StreamNotFound):
                 await hub.subscribe(bad)
+
+
+async def test_the_orphan_grace_runs_on_the_hubs_clock(make_store: StoreFactory) -> None:
+    now = [0.0]
+    hub = Hub(make_store(), orphan_grace=600.0, lease_ttl=0.3, watch_ttl=0.3, clock=lambda: now[0])
+    async with hub:
+        finished = asyncio.Event()
+        stream_id = await hub.start(endless(finished))
+        now[0] = 600.0
+        await asyncio.wait_for(hub.wait(stream_id), 10)
+        assert finished.is_set()
+        assert events(await read_all(hub, stream_id))[-1] == Done("cancelled")

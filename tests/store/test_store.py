@@ -12,6 +12,7 @@ from surestream.store import (
     InvalidResumePoint,
     JournalClosed,
     JournalFull,
+    MemoryStore,
     Store,
     StreamExists,
     StreamExpired,
@@ -267,3 +268,18 @@ async def test_live_readers_from_different_points_each_get_their_suffix(
     await store.append_many("s1", [Text("more"), ENDING])
     whole = list(enumerate([*BODY, Text("more"), ENDING]))
     assert [await task for task in tasks] == [whole[5:], whole, whole[2:]]
+
+
+async def test_memory_store_retention_and_tombstones_run_on_its_clock() -> None:
+    now = [1000.0]
+    store = MemoryStore(retention=600.0, tombstone_ttl=3600.0, clock=lambda: now[0])
+    await full_journal(store)
+    now[0] += 599.0
+    assert (await store.info("s1")).terminal, "within retention"
+    now[0] += 1.0
+    with pytest.raises(StreamExpired):
+        await store.info("s1")
+    now[0] += 3600.0
+    with pytest.raises(StreamNotFound):
+        await store.info("s1")
+    await store.aclose()

@@ -11,7 +11,7 @@ every waiting reader once. No timer runs per wait: one timer per store looks eve
 stopped renewing its lease with ``producer_lost`` (which wakes its readers). Expiry is
 lazy: deadlines sit in a heap that every call sweeps, so no background task is needed; an
 expired journal leaves a tombstone (its id and a deadline) for ``tombstone_ttl`` seconds.
-Times are ``time.monotonic()``.
+Times come from ``clock`` (``time.monotonic`` unless a test passes its own).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 
 from surestream.events import Event, Text, is_terminal
+from surestream.lifecycle import Clock
 from surestream.store.base import (
     DEFAULT_MAX_EVENTS,
     DEFAULT_RETENTION,
@@ -93,7 +94,8 @@ class MemoryStore(Store):
     ``retention``: seconds a journal stays after its terminal event; ``max_events``: events
     per journal, terminal included; ``tombstone_ttl``: seconds an expired id is remembered
     (``StreamExpired`` rather than ``StreamNotFound``); ``lease_check``: seconds between two
-    producer-lease checks of the journals that readers wait on.
+    producer-lease checks of the journals that readers wait on; ``clock``: the monotonic
+    clock of retention, tombstones, leases and watches.
     """
 
     synchronous_appends = True
@@ -106,6 +108,7 @@ class MemoryStore(Store):
         max_events: int = DEFAULT_MAX_EVENTS,
         tombstone_ttl: float = DEFAULT_TOMBSTONE_TTL,
         lease_check: float = DEFAULT_LEASE_CHECK,
+        clock: Clock = time.monotonic,
     ) -> None:
         if max_events < 2:
             raise ValueError("max_events must leave room for one event and the terminal one")
@@ -113,6 +116,7 @@ class MemoryStore(Store):
         self.max_events = max_events
         self.tombstone_ttl = tombstone_ttl
         self.lease_check = lease_check
+        self.clock = clock
         self._journals: dict[str, _Journal] = {}
         self._expiry: list[tuple[float, str]] = []
         self._tombstones: dict[str, float] = {}
@@ -128,7 +132,7 @@ class MemoryStore(Store):
         return len(self._journals)
 
     def _sweep(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         while self._expiry and self._expiry[0][0] <= now:
             deadline, stream_id = heapq.heappop(self._expiry)
             if self._journals.pop(stream_id, None) is not None:
@@ -164,7 +168,7 @@ class MemoryStore(Store):
         journal = _Journal(owner, model)
         if lease is not None:
             journal.lease = lease
-            journal.lease_until = time.monotonic() + lease_ttl
+            journal.lease_until = self.clock() + lease_ttl
         self._journals[stream_id] = journal
 
     async def info(self, stream_id: str) -> StreamInfo:
@@ -214,7 +218,7 @@ class MemoryStore(Store):
             journal.events.append(events[-1])
             journal.terminal = True
             journal.lease = None
-            heapq.heappush(self._expiry, (time.monotonic() + self.retention, stream_id))
+            heapq.heappush(self._expiry, (self.clock() + self.retention, stream_id))
         journal.notify()
         return len(journal.events) - 1
 
@@ -275,7 +279,7 @@ class MemoryStore(Store):
 
     def _check_leases(self) -> None:
         """End the waited-on journals whose producer lease ran out with ``producer_lost``."""
-        now = time.monotonic()
+        now = self.clock()
         waited_on = self._waited_on
         done: list[str] = []
         lost: list[tuple[str, _Journal]] = []
@@ -298,7 +302,7 @@ class MemoryStore(Store):
     async def heartbeat(self, leases: Mapping[str, str], lease_ttl: float) -> dict[str, LeaseState]:
         """Renew leases and report (see ``Store.heartbeat``)."""
         self._sweep()
-        now = time.monotonic()
+        now = self.clock()
         out: dict[str, LeaseState] = {}
         for stream_id, token in leases.items():
             journal = self._journals.get(stream_id)
@@ -328,7 +332,7 @@ class MemoryStore(Store):
 
     async def watch(self, stream_ids: Iterable[str], member: str, ttl: float) -> None:
         """Refresh ``member``'s watch on each stream (see ``Store.watch``)."""
-        until = time.monotonic() + ttl
+        until = self.clock() + ttl
         for stream_id in stream_ids:
             journal = self._journals.get(stream_id)
             if journal is not None:
