@@ -9,16 +9,18 @@ with JSON or an ``EventStreamResponse``. Every failure is a JSON ``ErrorBody`` (
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager, suppress
 from importlib import resources
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Security
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 
 from surestream.dialects import DIALECTS, get_dialect
 from surestream.events import Event
@@ -43,6 +45,7 @@ from surestream.gateway.models import (
 from surestream.gateway.openapi import install_openapi
 from surestream.gateway.service import Gateway
 from surestream.gateway.settings import Settings
+from surestream.gateway.ui_chat import UIChatRequest, chat_link_name
 from surestream.server import DetachStreams, EventStreamResponse
 from surestream.store import (
     InvalidResumePoint,
@@ -58,6 +61,10 @@ __all__ = ["create_app"]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody} for status in (400, 401, 404, 410, 413, 422, 429, 502, 503, 504)
 }
+UI_CHAT_LINK_TTL = 3600.0
+"""Seconds beyond ``retention`` that a chat's link to its latest stream lives (the longest
+answer ``GET /v1/ui/chat/{id}/stream`` can still find running)."""
+
 _SSE = {"content": {"text/event-stream": {}}, "description": "the stream as Server-Sent Events"}
 
 
@@ -318,7 +325,66 @@ def _api_router() -> APIRouter:
             cancel_on_disconnect=True,
         )
 
+    @router.post("/ui/chat", response_class=Response, responses={200: _SSE}, tags=["ui"])
+    async def ui_chat(request: Request, body: UIChatRequest, owner: Owner) -> Response:
+        """The AI SDK's ``useChat`` (``DefaultChatTransport``): its chat request in, the UI
+        message stream out, journaled; ``GET /v1/ui/chat/{id}/stream`` resumes it."""
+        gateway = _gateway(request)
+        names = gateway.model_names()
+        limit = gateway.settings.max_messages
+        if len(body.messages) > limit:
+            message = f"messages: at most {limit} messages (max_messages)"
+            raise ApiError(422, "invalid_request", message, field="messages")
+        try:
+            stream_body = body.stream_request(names[0])
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors()) from None
+        stream_id = await _start(gateway, owner, stream_body)
+        link_ttl = gateway.settings.retention + UI_CHAT_LINK_TTL
+        with _store_errors():
+            await gateway.hub.store.link(chat_link_name(owner, body.id), stream_id, link_ttl)
+        headers = {"Location": _events_url(stream_id), "Surestream-Stream-Id": stream_id}
+        return await _subscribe_response(
+            gateway, stream_id, stream_body.model, after=None, dialect="vercel-ai", headers=headers
+        )
+
+    @router.get(
+        "/ui/chat/{chat_id}/stream",
+        response_class=Response,
+        responses={200: _SSE, 204: {"description": "the chat has no running stream"}},
+        tags=["ui"],
+    )
+    async def ui_chat_stream(request: Request, chat_id: str, owner: Owner) -> Response:
+        """The chat's running stream from its start (``useChat`` with ``resume: true``), or
+        204 when it has none."""
+        gateway = _gateway(request)
+        with _store_errors():
+            stream_id = await gateway.hub.store.resolve(chat_link_name(owner, chat_id))
+        if stream_id is None:
+            return Response(status_code=204)
+        try:
+            info = await gateway.owned_info(stream_id, owner)
+        except ApiError as exc:
+            if exc.status in {404, 410}:
+                return Response(status_code=204)
+            raise
+        if info.terminal:
+            return Response(status_code=204)
+        return await _subscribe_response(
+            gateway, stream_id, info.model, after=None, dialect="vercel-ai"
+        )
+
     return router
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    try:
+        yield
+    except StoreUnavailable:
+        raise ApiError(
+            503, "unavailable", "the journal store is unavailable", headers={"Retry-After": "1"}
+        ) from None
 
 
 async def _start(gateway: Gateway, owner: str, body: StreamRequest) -> str:

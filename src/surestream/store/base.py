@@ -20,7 +20,9 @@ Every store method is a coroutine; ``read`` validates eagerly (so a caller can a
   reader that waits on a journal without a terminal event and finds the lease gone appends
   ``error`` ``producer_lost`` itself, so every later reader sees that verdict too;
 - *watchers*: each process with subscribers on a stream keeps a membership with a TTL
-  fresh; the producer's ``heartbeat`` counts them to find orphans.
+  fresh; the producer's ``heartbeat`` counts them to find orphans;
+- *links*: a name that points at a stream for a while (``link`` / ``resolve``), such as a
+  chat's latest stream for ``GET /v1/ui/chat/{id}/stream``.
 
 The exceptions, by whose fault::
 
@@ -278,6 +280,15 @@ class Store(abc.ABC):
         and before a caller pays for work it could not journal). Without ``fresh`` a store
         may answer from what its last calls said; with it, it asks its backend."""
         return None
+
+    @abc.abstractmethod
+    async def link(self, name: str, stream_id: str, ttl: float) -> None:
+        """Make ``name`` point at ``stream_id`` for ``ttl`` seconds (replacing any earlier
+        link): e.g. a chat's latest stream, for every instance that shares the store."""
+
+    @abc.abstractmethod
+    async def resolve(self, name: str) -> str | None:
+        """The stream ``name`` points at, or None when it points nowhere (or expired)."""
 
     @abc.abstractmethod
     async def aclose(self) -> None:

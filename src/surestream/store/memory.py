@@ -125,6 +125,7 @@ class MemoryStore(Store):
         self._lease_states: tuple[dict[int, LeaseState], dict[int, LeaseState]] = ({}, {})
         self._lease_timer: asyncio.TimerHandle | None = None
         self._lease_loop: asyncio.AbstractEventLoop | None = None
+        self._links: dict[str, tuple[str, float]] = {}
 
     def __len__(self) -> int:
         """Journals currently held (live or within their retention)."""
@@ -343,6 +344,21 @@ class MemoryStore(Store):
         journal = self._journals.get(stream_id)
         if journal is not None:
             journal.watchers.pop(member, None)
+
+    async def link(self, name: str, stream_id: str, ttl: float) -> None:
+        """Point ``name`` at ``stream_id`` for ``ttl`` seconds (see ``Store.link``)."""
+        now = time.monotonic()
+        if len(self._links) >= len(self._journals) + 1024:
+            self._links = {k: v for k, v in self._links.items() if v[1] > now}
+        self._links[name] = (stream_id, now + ttl)
+
+    async def resolve(self, name: str) -> str | None:
+        """The stream ``name`` points at (see ``Store.resolve``)."""
+        target = self._links.get(name)
+        if target is None or target[1] <= time.monotonic():
+            self._links.pop(name, None)
+            return None
+        return target[0]
 
     async def aclose(self) -> None:
         """Drop every journal."""

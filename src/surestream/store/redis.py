@@ -352,6 +352,19 @@ class RedisStore(Store):
         with contextlib.suppress(JournalClosed):
             await self._run_append(stream_id, (producer_lost(),), "l", None)
 
+    async def link(self, name: str, stream_id: str, ttl: float) -> None:
+        """Point ``name`` at ``stream_id`` for ``ttl`` seconds (see ``Store.link``)."""
+        key = f"{self.prefix}link:{name}"
+        await call(lambda: self._redis.set(key, stream_id, px=ms(ttl)))
+
+    async def resolve(self, name: str) -> str | None:
+        """The stream ``name`` points at (see ``Store.resolve``)."""
+        key = f"{self.prefix}link:{name}"
+        value = await call(lambda: self._redis.get(key))
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
+
     async def aclose(self) -> None:
         """Stop the reader and the lease checks; close the connection pool (unless the client
         was passed in)."""
