@@ -355,12 +355,12 @@ class RedisStore(Store):
     async def link(self, name: str, stream_id: str, ttl: float) -> None:
         """Point ``name`` at ``stream_id`` for ``ttl`` seconds (see ``Store.link``)."""
         key = f"{self.prefix}link:{name}"
-        await call(lambda: self._redis.set(key, stream_id, px=ms(ttl)))
+        await call(lambda: self._redis.set(key, stream_id, px=ms(ttl)), self._health, write=True)
 
     async def resolve(self, name: str) -> str | None:
         """The stream ``name`` points at (see ``Store.resolve``)."""
         key = f"{self.prefix}link:{name}"
-        value = await call(lambda: self._redis.get(key))
+        value = await call(lambda: self._redis.get(key), self._health)
         if value is None:
             return None
         return value.decode() if isinstance(value, bytes) else str(value)
