@@ -10,7 +10,6 @@ from hypothesis import settings
 
 from tests.support.servers import ServerProcess, redis_process
 
-
 # Two shared, noisy cores: a property test asserts properties, never how fast an example ran.
 settings.register_profile("surestream", deadline=None)
 settings.load_profile("surestream")
