@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -49,3 +52,18 @@ def reading_until_text(url: str, body: Any) -> Iterator[httpx.Response]:
 def kinds(events: list[Event]) -> list[str]:
     """The ``type`` of each event."""
     return [event.type for event in events]
+
+
+def check(url: str, payload: Any, tmp_path: Path) -> str:
+    """What ``surestream check URL -d @body.json`` prints for a POST of ``payload``."""
+    request = tmp_path / "body.json"
+    request.write_bytes(httpx.Request("POST", url, json=payload).content)
+    out = subprocess.run(
+        [sys.executable, "-m", "surestream.cli", "check", url, "-d", f"@{request}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"COLUMNS": "200", "PATH": ""},
+        check=False,
+    )
+    return out.stdout + out.stderr

@@ -18,7 +18,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 MARKERS_ENV = "SURESTREAM_TEST_MARKERS"
-SCENARIOS = ("boom", "hang", "safety", "bad-code", "tool-error", "max-tokens", "approval")
+SCENARIOS = (
+    "boom",
+    "hang",
+    "safety",
+    "bad-code",
+    "tool-error",
+    "tool-raises",
+    "max-tokens",
+    "approval",
+)
 """The fault scenarios; a message naming none is the normal weather answer."""
 SECRET = "sk-secret-detail-42"
 """Part of the ``boom`` exception text: it must never reach a client by default."""

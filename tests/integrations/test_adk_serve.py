@@ -6,7 +6,6 @@ Real uvicorn on loopback, real ADK ``Runner`` / ``ApiServer``, the fake ``BaseLl
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from surestream.events import Done, Error, Text
 from surestream.integrations.adk import adk_router, create_app
 from surestream.sse import Decoder
 from tests.integrations import fakes
-from tests.integrations._helpers import kinds, post, reading_until_text, tag
+from tests.integrations._helpers import check, kinds, post, reading_until_text, tag
 from tests.integrations.adk_agents.weather.agent import root_agent
 from tests.server._helpers import assert_verdict
 from tests.support.servers import ServerThread, command_process, free_port, serve_in_thread
@@ -246,20 +245,6 @@ def test_text_reaches_the_vercel_ai_dialect(served: ServerThread) -> None:
         fakes.FIRST_TEXT + fakes.FINAL_TEXT
     )
     assert got.events[-1] == Done("stop")
-
-
-def check(url: str, payload: dict[str, Any], tmp_path: Path) -> str:
-    request = tmp_path / "body.json"
-    request.write_text(httpx.Request("POST", url, json=payload).content.decode())
-    out = subprocess.run(
-        [sys.executable, "-m", "surestream.cli", "check", url, "-d", f"@{request}"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"COLUMNS": "200", "PATH": ""},
-        check=False,
-    )
-    return out.stdout + out.stderr
 
 
 def test_check_says_ok_for_ours_and_no_terminal_signal_for_adks(

@@ -2,29 +2,60 @@
 
 Strategy: a framework's stream is read by ``adapt`` through a *mapper*, a plain object with
 no I/O whose ``feed(item)`` returns the typed events an item of the framework's stream
-stands for and whose ``end()`` returns the closing ``Done`` (or raises ``SourceFailed``).
+stands for and whose ``end()`` returns the events that close it, the last one its ``Done``
+(or raises ``SourceFailed``).
 ``adapt`` owns the rest, once for every framework: it turns an exception of the framework
 into ``SourceFailed("upstream_error")`` with a safe message and logs the details, and it
 closes the framework's generator in every case, so a cancelled or closed adapter cancels
-the model call inside it.
+the model call inside it. Mappers share two pieces of bookkeeping: ``SentText`` (what a
+model call already streamed, so its final aggregate adds only the rest) and ``RunTally``
+(finish reason, usage and unanswered tool calls, for the closing ``Done``).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
-from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
-from surestream.errors import SourceFailed
-from surestream.events import Done, ErrorCode, Event
+import orjson
 
-__all__ = ["FAILED_MESSAGE", "Mapper", "UsageTotals", "adapt", "failure", "require"]
+from surestream.errors import SourceFailed
+from surestream.events import Done, ErrorCode, Event, FinishReason, Reasoning, Text
+
+__all__ = [
+    "CONTENT_FILTER_CODES",
+    "FAILED_MESSAGE",
+    "Mapper",
+    "RunTally",
+    "SentText",
+    "UsageTotals",
+    "adapt",
+    "failure",
+    "finish_reason",
+    "json_or_text",
+    "require",
+]
 
 log = logging.getLogger("surestream.integrations")
 
 FAILED_MESSAGE = "the agent failed"
 """The message a client gets when a framework raises and ``expose_errors`` is off."""
+
+CONTENT_FILTER_CODES = frozenset(
+    {
+        "SAFETY",
+        "PROHIBITED_CONTENT",
+        "BLOCKLIST",
+        "SPII",
+        "RECITATION",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+    }
+)
+"""Gemini's (and ADK's) finish reasons and error codes that mean a content filter."""
 
 T_contra = TypeVar("T_contra", contravariant=True)
 
@@ -47,9 +78,9 @@ class Mapper(Protocol[T_contra]):
         """The events ``item`` stands for (often none)."""
         ...
 
-    def end(self) -> Done:
-        """The closing ``Done`` once the stream ended without an exception (or
-        ``SourceFailed`` when what was seen means the run failed)."""
+    def end(self) -> Iterable[Event]:
+        """Once the stream ended without an exception: what is left to send, then the
+        closing ``Done`` (or ``SourceFailed`` when what was seen means the run failed)."""
         ...
 
 
@@ -66,7 +97,7 @@ async def adapt(
     framework: str,
     expose_errors: bool,
 ) -> AsyncGenerator[Event, None]:
-    """The events of ``source`` through ``mapper``, then ``mapper.end()``.
+    """The events of ``source`` through ``mapper``, then those of ``mapper.end()``.
 
     An exception of ``source`` is logged (with its traceback, to the
     ``surestream.integrations`` logger) and raised as ``SourceFailed("upstream_error")``.
@@ -89,7 +120,8 @@ async def adapt(
         close = getattr(iterator, "aclose", None)
         if close is not None:
             await close()
-    yield mapper.end()
+    for event in mapper.end():
+        yield event
 
 
 class UsageTotals:
@@ -113,3 +145,84 @@ class UsageTotals:
     def mapping(self) -> Mapping[str, Any] | None:
         """The totals for ``Done.usage``, or None when no call reported any."""
         return dict(self._totals) if self._totals else None
+
+
+class SentText:
+    """Per model call (any hashable key), the text and reasoning streamed so far."""
+
+    __slots__ = ("_sent",)
+
+    def __init__(self) -> None:
+        self._sent: dict[tuple[Any, bool], str] = {}
+
+    def partial(self, key: Any, text: str, *, reasoning: bool = False) -> Text | Reasoning:
+        """Record a streamed piece and return its event."""
+        slot = (key, reasoning)
+        self._sent[slot] = self._sent.get(slot, "") + text
+        return Reasoning(text) if reasoning else Text(text)
+
+    def whole(self, key: Any, text: str, reasoning: str = "") -> Iterator[Text | Reasoning]:
+        """The final aggregate of a call: only what its pieces did not send (all of it when
+        none were streamed), reasoning first; the call is then forgotten."""
+        for whole, is_reasoning in ((reasoning, True), (text, False)):
+            sent = self._sent.pop((key, is_reasoning), "")
+            rest = whole[len(sent) :] if whole.startswith(sent) else ("" if sent else whole)
+            if rest:
+                yield Reasoning(rest) if is_reasoning else Text(rest)
+
+
+_FINISH_REASONS: dict[str, str] = {
+    **dict.fromkeys(("stop", "end_turn", "stop_sequence", "STOP"), FinishReason.STOP),
+    **dict.fromkeys(("length", "max_tokens", "MAX_TOKENS"), FinishReason.LENGTH),
+    **dict.fromkeys(("tool_calls", "tool_use", "function_call"), FinishReason.TOOL_CALLS),
+    **dict.fromkeys(
+        ("content_filter", "refusal", *CONTENT_FILTER_CODES), FinishReason.CONTENT_FILTER
+    ),
+}
+
+
+def finish_reason(raw: object) -> str | None:
+    """A provider's finish / stop reason (OpenAI, Anthropic, Gemini spellings) in ours;
+    None for a reason that says nothing we know."""
+    return _FINISH_REASONS.get(str(getattr(raw, "value", raw))) if raw is not None else None
+
+
+class RunTally:
+    """What the closing ``Done`` of a run needs: the last model call's finish reason, the
+    usage of all calls, and the tool calls no result answered (then the run waits for them:
+    ``tool_calls``)."""
+
+    __slots__ = ("_finish", "_pending", "usage")
+
+    def __init__(self) -> None:
+        self._finish: str = FinishReason.STOP
+        self._pending: set[str] = set()
+        self.usage = UsageTotals()
+
+    def called(self, call_id: str) -> None:
+        """A complete tool call was sent."""
+        self._pending.add(call_id)
+
+    def answered(self, call_id: str) -> None:
+        """A tool result was sent."""
+        self._pending.discard(call_id)
+
+    def finished(self, raw_reason: object) -> None:
+        """A model call ended with this (provider-spelled) reason."""
+        reason = finish_reason(raw_reason)
+        self._finish = FinishReason.STOP if reason in (None, FinishReason.TOOL_CALLS) else reason
+
+    def done(self) -> Done:
+        """The closing ``Done``."""
+        reason = FinishReason.TOOL_CALLS if self._pending else self._finish
+        return Done(reason, self.usage.mapping())
+
+
+def json_or_text(value: Any) -> Any:
+    """A tool's output: JSON text parsed, anything else as it is."""
+    if isinstance(value, str | bytes):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value if isinstance(value, str) else value.decode(errors="replace")
+    return value

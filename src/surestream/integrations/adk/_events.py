@@ -16,18 +16,15 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from surestream.events import (
-    Done,
-    Event,
-    FinishReason,
-    Reasoning,
-    Step,
-    Text,
-    ToolCall,
-    ToolCallStart,
-    ToolResult,
+from surestream.events import Done, Event, FinishReason, Step, ToolCall, ToolCallStart, ToolResult
+from surestream.integrations._adapter import (
+    CONTENT_FILTER_CODES,
+    RunTally,
+    SentText,
+    adapt,
+    failure,
+    log,
 )
-from surestream.integrations._adapter import UsageTotals, adapt, failure, log
 
 if TYPE_CHECKING:
     from google.adk.events import Event as AdkEvent
@@ -35,29 +32,9 @@ if TYPE_CHECKING:
 
 __all__ = ["CONTENT_FILTER_CODES", "AdkMapper", "adk_events"]
 
-CONTENT_FILTER_CODES = frozenset(
-    {
-        "SAFETY",
-        "PROHIBITED_CONTENT",
-        "BLOCKLIST",
-        "SPII",
-        "RECITATION",
-        "IMAGE_SAFETY",
-        "IMAGE_PROHIBITED_CONTENT",
-        "IMAGE_RECITATION",
-    }
-)
-"""ADK / Gemini codes that end a stream with ``Done("content_filter")``, not an error."""
-
-
-_FINISH: dict[str, str] = {
-    "MAX_TOKENS": FinishReason.LENGTH,
-    **{code: FinishReason.CONTENT_FILTER for code in CONTENT_FILTER_CODES},
-}
-
 
 def _code(value: Any) -> str | None:
-    """An ADK error code or finish reason (str or enum) as its plain name."""
+    """An ADK error code (str or enum) as its plain name."""
     if value is None:
         return None
     return str(getattr(value, "value", value))
@@ -66,28 +43,15 @@ def _code(value: Any) -> str | None:
 class AdkMapper:
     """ADK ``Event`` objects -> typed events; ``end()`` gives the verdict (see the module)."""
 
-    __slots__ = (
-        "_current_id",
-        "_error",
-        "_expose_errors",
-        "_finish",
-        "_pending_long_running",
-        "_sent_reasoning",
-        "_sent_text",
-        "_started_calls",
-        "_usage",
-    )
+    __slots__ = ("_current_id", "_error", "_expose_errors", "_sent", "_started_calls", "_tally")
 
     def __init__(self, *, expose_errors: bool = False) -> None:
         self._expose_errors = expose_errors
         self._current_id: str | None = None
-        self._sent_text: dict[str, str] = {}
-        self._sent_reasoning: dict[str, str] = {}
+        self._sent = SentText()
         self._started_calls: set[str] = set()
-        self._pending_long_running: set[str] = set()
         self._error: tuple[str, str] | None = None
-        self._finish: str = FinishReason.STOP
-        self._usage = UsageTotals()
+        self._tally = RunTally()
 
     def feed(self, event: AdkEvent) -> Iterator[Event]:
         """The typed events of one ADK event."""
@@ -95,12 +59,8 @@ class AdkMapper:
         parts = (content.parts if content is not None else None) or []
         if not event.partial:
             self._final(event)
-        if (
-            parts
-            and content is not None
-            and content.role == "model"
-            and event.id != self._current_id
-        ):
+        from_model = content is not None and content.role == "model"
+        if parts and from_model and event.id != self._current_id:
             self._current_id = event.id
             yield Step(event.author or None)
         if event.partial:
@@ -112,77 +72,57 @@ class AdkMapper:
         for part in parts:
             call = part.function_call
             if part.text:
-                sent = self._sent_reasoning if part.thought else self._sent_text
-                sent[event_id] = sent.get(event_id, "") + part.text
-                yield Reasoning(part.text) if part.thought else Text(part.text)
+                yield self._sent.partial(event_id, part.text, reasoning=bool(part.thought))
             elif call is not None and call.id and call.id not in self._started_calls:
                 self._started_calls.add(call.id)
                 yield ToolCallStart(call.id, call.name or "")
 
     def _whole(self, event_id: str, parts: list[types.Part]) -> Iterator[Event]:
-        whole_text = "".join(p.text for p in parts if p.text and not p.thought)
-        whole_reasoning = "".join(p.text for p in parts if p.text and p.thought)
-        reasoning = _unsent(whole_reasoning, self._sent_reasoning.pop(event_id, ""))
-        if reasoning:
-            yield Reasoning(reasoning)
-        text = _unsent(whole_text, self._sent_text.pop(event_id, ""))
-        if text:
-            yield Text(text)
+        text = "".join(p.text for p in parts if p.text and not p.thought)
+        reasoning = "".join(p.text for p in parts if p.text and p.thought)
+        yield from self._sent.whole(event_id, text, reasoning)
         for part in parts:
             call, response = part.function_call, part.function_response
             if call is not None:
                 call_id = call.id or ""
                 self._started_calls.discard(call_id)
+                self._tally.called(call_id)
                 yield ToolCall(call_id, call.name or "", dict(call.args or {}))
             elif response is not None:
-                self._pending_long_running.discard(response.id or "")
+                self._tally.answered(response.id or "")
                 yield _tool_result(response.id or "", response.response)
 
     def _final(self, event: AdkEvent) -> None:
-        """Remember what the verdict needs: errors, finish reason, usage, paused tools."""
+        """Remember what the verdict needs: the last error code, finish reason and usage."""
         error_code = _code(event.error_code)
         if error_code is not None:
             self._error = (error_code, event.error_message or "")
             return
         content = event.content
-        if content is None and not event.long_running_tool_ids:
+        if content is None:
             return
         self._error = None
-        if event.long_running_tool_ids:
-            self._pending_long_running.update(event.long_running_tool_ids)
-        reason = _code(event.finish_reason)
-        if content is not None and content.role == "model" and reason is not None:
-            self._finish = _FINISH.get(reason, FinishReason.STOP)
+        if content.role == "model" and event.finish_reason is not None:
+            self._tally.finished(event.finish_reason)
         usage = event.usage_metadata
         if usage is not None:
-            self._usage.add(
+            completion = [usage.candidates_token_count, usage.thoughts_token_count]
+            self._tally.usage.add(
                 usage.prompt_token_count,
-                (usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0)
-                if usage.candidates_token_count is not None
-                or usage.thoughts_token_count is not None
-                else None,
+                sum(n or 0 for n in completion) if any(n is not None for n in completion) else None,
                 usage.total_token_count,
             )
 
-    def end(self) -> Done:
+    def end(self) -> Iterator[Done]:
         """The verdict of a run whose generator ended without an exception."""
-        usage = self._usage.mapping()
-        if self._error is not None:
-            code, message = self._error
-            if code in CONTENT_FILTER_CODES:
-                return Done(FinishReason.CONTENT_FILTER, usage)
+        if self._error is None:
+            yield self._tally.done()
+            return
+        code, message = self._error
+        if code not in CONTENT_FILTER_CODES:
             log.error("google-adk run ended with error code %s: %s", code, message)
             raise failure("google-adk", f"{code}: {message}", expose_errors=self._expose_errors)
-        if self._pending_long_running:
-            return Done(FinishReason.TOOL_CALLS, usage)
-        return Done(self._finish, usage)
-
-
-def _unsent(whole: str, sent: str) -> str:
-    """What of a final event's ``whole`` text the partials did not send already."""
-    if whole.startswith(sent):
-        return whole[len(sent) :]
-    return "" if sent else whole
+        yield Done(FinishReason.CONTENT_FILTER, self._tally.usage.mapping())
 
 
 def _tool_result(call_id: str, response: dict[str, Any] | None) -> ToolResult:
