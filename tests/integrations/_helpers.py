@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -15,6 +16,7 @@ import httpx
 from surestream.dialects import get_dialect
 from surestream.events import Event, Text
 from surestream.sse import Decoder
+from tests.integrations import fakes
 from tests.server._helpers import Received, decode
 
 
@@ -67,3 +69,35 @@ def check(url: str, payload: Any, tmp_path: Path) -> str:
         check=False,
     )
     return out.stdout + out.stderr
+
+
+def ui_post(url: str, payload: Any) -> tuple[str, dict[str, Any]]:
+    """``(url, init)`` of a JSON POST for ``read_ui_stream(s)``."""
+    init = {
+        "method": "POST",
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps(payload),
+    }
+    return url, init
+
+
+def assert_weather_message(result: dict[str, Any], *, tool: str = "get_weather") -> None:
+    """The AI SDK read the weather answer into the right parts, with no complaint."""
+    assert (result["invalid"], result["thrown"], result["errors"]) == ([], None, []), result
+    assert result["chunks"][-1] == {"type": "finish", "finishReason": "stop"}
+    parts = result["message"]["parts"]
+    assert [p["type"] for p in parts] == [
+        "step-start", "reasoning", "text", f"tool-{tool}", "step-start", "text",
+    ]  # fmt: skip
+    reasoning, first, call, final = parts[1], parts[2], parts[3], parts[5]
+    assert (reasoning["text"], reasoning["state"]) == (fakes.REASONING, "done")
+    assert (first["text"], first["state"]) == ("".join(fakes.FIRST_TEXT), "done")
+    assert (call["state"], call["toolCallId"]) == ("output-available", "call_1")
+    assert (call["input"], call["output"]) == (fakes.TOOL_ARGS, fakes.TOOL_OUTPUT)
+    assert final["text"] == "".join(fakes.FINAL_TEXT)
+
+
+def assert_failed_message(result: dict[str, Any]) -> None:
+    """The AI SDK saw the run's failure as one error with the safe message."""
+    assert (result["invalid"], result["thrown"]) == ([], None), result
+    assert result["errors"] == ["the agent failed"]

@@ -18,8 +18,18 @@ from pydantic import BaseModel
 from surestream.events import Done, Error, Event
 from surestream.server import EventStreamResponse
 from tests.integrations import fakes
-from tests.integrations._helpers import check, kinds, post, reading_until_text, tag
+from tests.integrations._helpers import (
+    assert_failed_message,
+    assert_weather_message,
+    check,
+    kinds,
+    post,
+    reading_until_text,
+    tag,
+    ui_post,
+)
 from tests.server._helpers import assert_verdict
+from tests.support.node import read_ui_streams
 from tests.support.servers import ServerThread, serve_in_thread
 
 IDLE = 2.0
@@ -85,6 +95,14 @@ class ServedAdapterTests:
         with reading_until_text(f"{served.url}/run", {"text": f"hang #{name}"}):
             assert fakes.wait_marker(markers, name, "hanging")
         assert fakes.wait_marker(markers, name, "cancelled")
+
+    def test_the_ai_sdk_reads_the_vercel_ai_stream_into_parts(self, served: ServerThread) -> None:
+        url = f"{served.url}/run?dialect=vercel-ai"
+        answer, failure = read_ui_streams(
+            [ui_post(url, {"text": "weather"}), ui_post(url, {"text": "boom"})]
+        )
+        assert_weather_message(answer)
+        assert_failed_message(failure)
 
     def test_check_says_ok(self, served: ServerThread, tmp_path: Path) -> None:
         report = check(f"{served.url}/run", {"text": "weather"}, tmp_path)

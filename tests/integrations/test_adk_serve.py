@@ -17,13 +17,23 @@ from fastapi import FastAPI
 from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
 
-from surestream.events import Done, Error, Text
+from surestream.events import Done, Error
 from surestream.integrations.adk import adk_router, create_app
 from surestream.sse import Decoder
 from tests.integrations import fakes
-from tests.integrations._helpers import check, kinds, post, reading_until_text, tag
+from tests.integrations._helpers import (
+    assert_failed_message,
+    assert_weather_message,
+    check,
+    kinds,
+    post,
+    reading_until_text,
+    tag,
+    ui_post,
+)
 from tests.integrations.adk_agents.weather.agent import root_agent
 from tests.server._helpers import assert_verdict
+from tests.support.node import read_ui_streams
 from tests.support.servers import ServerThread, command_process, free_port, serve_in_thread
 
 AGENTS_DIR = Path(__file__).parent / "adk_agents"
@@ -234,17 +244,35 @@ def test_a_journaled_run_nobody_reads_is_cancelled_after_orphan_grace(
     assert fakes.wait_marker(markers, name, "cancelled")
 
 
-def test_text_reaches_the_vercel_ai_dialect(served: ServerThread) -> None:
-    got = post(
-        f"{served.url}/surestream/run_sse?dialect=vercel-ai",
-        body("weather", new_session(served.url)),
-        dialect="vercel-ai",
+def test_the_ai_sdk_reads_the_router_s_vercel_ai_stream_into_parts(direct: ServerThread) -> None:
+    url = f"{direct.url}/run_sse?dialect=vercel-ai"
+    answer, failure = read_ui_streams(
+        [ui_post(url, body("weather", "s-ui-1")), ui_post(url, body("boom", "s-ui-2"))]
     )
-    assert got.headers["x-vercel-ai-ui-message-stream"] == "v1"
-    assert "".join(e.text for e in got.events if isinstance(e, Text)) == "".join(
-        fakes.FIRST_TEXT + fakes.FINAL_TEXT
+    assert_weather_message(answer)
+    assert_failed_message(failure)
+
+
+def test_the_ai_sdk_reads_a_journaled_run_whole_and_resumed_at_every_event(
+    served: ServerThread,
+) -> None:
+    """``useChat``'s reader on ``/surestream/run_sse?dialect=vercel-ai``, then the same run
+    resumed after each event id: each resumed stream is valid on its own."""
+    url = f"{served.url}/surestream/run_sse?dialect=vercel-ai"
+    [whole] = read_ui_streams([ui_post(url, body("weather", new_session(served.url)))])
+    assert_weather_message(whole)
+    location = whole["headers"]["location"]
+    native = httpx.get(f"{served.url}{location}", timeout=30).content
+    count = len(Decoder().feed(native))
+    events_url = f"{served.url}{location}?dialect=vercel-ai"
+    resumed = read_ui_streams(
+        [(events_url, {"headers": {"Last-Event-ID": str(after)}}) for after in range(count)]
     )
-    assert got.events[-1] == Done("stop")
+    *partial, after_the_end = resumed
+    assert after_the_end["status"] == 204
+    for after, result in enumerate(partial):
+        assert (result["invalid"], result["thrown"], result["errors"]) == ([], None, []), after
+        assert result["chunks"][-1] == {"type": "finish", "finishReason": "stop"}, after
 
 
 def test_check_says_ok_for_ours_and_no_terminal_signal_for_adks(

@@ -27,6 +27,7 @@ from google.adk.sessions.base_session_service import GetSessionConfig
 from pydantic import ValidationError
 
 from surestream._watchdog import idle_limited
+from surestream.dialects import get_dialect
 from surestream.events import Event
 from surestream.hub import Hub, HubClosed
 from surestream.integrations.adk._events import adk_events
@@ -198,7 +199,10 @@ async def _subscribe(
     heartbeat: float | None,
     headers: dict[str, str] | None,
 ) -> EventStreamResponse:
+    history: list[Event] = []
     try:
+        if after is not None and get_dialect(dialect).resume_needs_history:
+            history = await hub.history(stream_id, after)  # a resumed vercel-ai stream's blocks
         subscription = await hub.subscribe(stream_id, after)
     except StreamNotFound:
         raise HTTPException(404, f"no stream {stream_id!r}") from None
@@ -218,4 +222,5 @@ async def _subscribe(
         model=model,
         journal=True,
         first_seq=0 if after is None else after + 1,
+        history=history,
     )
