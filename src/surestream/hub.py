@@ -61,6 +61,7 @@ from surestream.store.base import (
     StreamExpired,
     StreamInfo,
     StreamNotFound,
+    TooManySubscribers,
     parse_last_event_id,
 )
 
@@ -78,6 +79,7 @@ __all__ = [
     "StreamExpired",
     "StreamNotFound",
     "Subscription",
+    "TooManySubscribers",
     "new_stream_id",
     "parse_last_event_id",
 ]
@@ -318,9 +320,10 @@ class Hub(AsyncClosing):
     ``lease_ttl``: seconds the producer lease lives unrenewed; ``watch_ttl``: seconds a
     process's subscriber watch lives unrenewed; ``max_pending``: events read ahead of the
     store; ``max_batch``: events per append; ``shutdown_timeout``: seconds ``aclose`` waits
-    per producer; ``clock``: the monotonic clock of the orphan grace. The ticker runs every
-    third of the shortest of ``lease_ttl``, ``watch_ttl`` and ``orphan_grace``. The hub does
-    not own the store: close it yourself.
+    per producer; ``clock``: the monotonic clock of the orphan grace; ``max_subscribers``:
+    readers of one stream across every process sharing the store (None: no limit). The
+    ticker runs every third of the shortest of ``lease_ttl``, ``watch_ttl`` and
+    ``orphan_grace``. The hub does not own the store: close it yourself.
     """
 
     def __init__(
@@ -334,9 +337,11 @@ class Hub(AsyncClosing):
         max_batch: int = DEFAULT_MAX_BATCH,
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
         clock: Clock = time.monotonic,
+        max_subscribers: int | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
+        self.max_subscribers = max_subscribers
         self.orphan_grace = orphan_grace
         self.lease_ttl = lease_ttl
         self.watch_ttl = watch_ttl
@@ -405,18 +410,23 @@ class Hub(AsyncClosing):
         """Open a subscription: events after seq ``after`` (None: from the start), then live.
 
         Validates before returning, so the caller can answer with an HTTP status: raises
-        ``StreamNotFound`` (404), ``StreamExpired`` (410), ``InvalidResumePoint`` (400) or
-        ``StoreUnavailable`` (503).
+        ``StreamNotFound`` (404), ``StreamExpired`` (410), ``InvalidResumePoint`` (400),
+        ``TooManySubscribers`` (429: ``max_subscribers`` across every process sharing the
+        store) or ``StoreUnavailable`` (503).
         """
         _check_id(stream_id)
         inner = await self.store.read(stream_id, after)
-        count = self._watching.get(stream_id, 0)
-        self._watching[stream_id] = count + 1
-        if count == 0:
-            try:
-                await self.store.watch((stream_id,), self.instance, self.watch_ttl)
-            except StoreUnavailable as exc:
-                log.debug("stream %s: cannot register subscriber: %s", stream_id, exc)
+        self._watching[stream_id] = self._watching.get(stream_id, 0) + 1
+        try:
+            await self.store.join(
+                stream_id, self.instance, self.watch_ttl, limit=self.max_subscribers
+            )
+        except StoreUnavailable as exc:
+            log.debug("stream %s: cannot register subscriber: %s", stream_id, exc)
+        except BaseException:
+            self._forget(stream_id)
+            await _aclose(inner)
+            raise
         self._ensure_ticker()
         return Subscription(self, stream_id, inner)
 
@@ -443,14 +453,17 @@ class Hub(AsyncClosing):
             await _aclose(reader)
         return events
 
-    async def _unwatch(self, stream_id: str) -> None:
+    def _forget(self, stream_id: str) -> None:
         count = self._watching.get(stream_id, 0) - 1
         if count > 0:
             self._watching[stream_id] = count
-            return
-        self._watching.pop(stream_id, None)
+        else:
+            self._watching.pop(stream_id, None)
+
+    async def _unwatch(self, stream_id: str) -> None:
+        self._forget(stream_id)
         with contextlib.suppress(StoreUnavailable):
-            await self.store.unwatch(stream_id, self.instance)
+            await self.store.leave(stream_id, self.instance)
 
     async def cancel(self, stream_id: str) -> bool:
         """End the stream with ``done`` ``cancelled`` and stop its producer, wherever it runs.
@@ -495,7 +508,7 @@ class Hub(AsyncClosing):
 
     async def _tick(self) -> None:
         if self._watching:
-            await self.store.watch(list(self._watching), self.instance, self.watch_ttl)
+            await self.store.watch(dict(self._watching), self.instance, self.watch_ttl)
         leases = {sid: p.token for sid, p in self._producers.items() if not p.stopping}
         states = await self.store.heartbeat(leases, self.lease_ttl)
         now = self.clock()

@@ -5,6 +5,7 @@ other).
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Iterator
 
@@ -111,3 +112,29 @@ def _settings_for(running: RunningGateway, **overrides: object) -> Settings:
     values["api_keys"] = [KEY]
     values.update(overrides)
     return Settings(**values)
+
+
+async def test_max_subscribers_holds_across_two_instances(
+    pair: tuple[RunningGateway, RunningGateway],
+) -> None:
+    one = pair[0]
+    with (
+        run_gateway(_settings_for(one, demo_tokens_per_second=1, max_subscribers=3)) as a,
+        run_gateway(_settings_for(one, demo_tokens_per_second=1, max_subscribers=3)) as b,
+    ):
+        async with (
+            httpx.AsyncClient(base_url=a.url, headers=AUTH) as on_a,
+            httpx.AsyncClient(base_url=b.url, headers=AUTH) as on_b,
+        ):
+            created = (await on_a.post("/v1/streams", json=CHAT)).json()
+            url = created["events_url"]
+            async with contextlib.AsyncExitStack() as readers:
+                for client in (on_a, on_b, on_b):
+                    response = await readers.enter_async_context(client.stream("GET", url))
+                    assert response.status_code == 200
+                for client in (on_a, on_b):
+                    refused = await client.get(url)
+                    assert refused.status_code == 429, refused.text
+                    assert "max_subscribers" in refused.json()["error"]["message"]
+                    assert refused.headers["retry-after"] == "1"
+            await on_b.delete(created["cancel_url"])

@@ -14,7 +14,7 @@ import pytest
 from surestream.errors import SourceFailed
 from surestream.events import Data, Done, Error, Event, Start, Status, Text
 from surestream.hub import Hub, HubClosed, new_stream_id
-from surestream.store import InvalidResumePoint, StreamNotFound
+from surestream.store import InvalidResumePoint, StreamNotFound, TooManySubscribers
 from tests.store.conftest import StoreFactory
 
 pytestmark = pytest.mark.anyio
@@ -75,6 +75,26 @@ async def test_start_journals_start_then_source_then_done(make_store: StoreFacto
         info = await hub.info(stream_id)
         assert (info.owner, info.model, info.terminal) == ("k1", "demo", True)
         assert hub.subscribers(stream_id) == 0
+
+
+async def test_max_subscribers_holds_across_hubs_sharing_the_store(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store()
+    async with Hub(store, max_subscribers=3) as one, Hub(store, max_subscribers=3) as two:
+        stream_id = await one.start(endless(asyncio.Event()))
+        subs = [await hub.subscribe(stream_id) for hub in (one, two, two)]
+        for hub in (one, two):
+            with pytest.raises(TooManySubscribers):
+                await hub.subscribe(stream_id)
+        assert (one.subscribers(stream_id), two.subscribers(stream_id)) == (1, 2)
+        await subs.pop().aclose()
+        subs.append(await one.subscribe(stream_id))
+        with pytest.raises(TooManySubscribers):
+            await two.subscribe(stream_id)
+        for sub in subs:
+            await sub.aclose()
+        await one.cancel(stream_id)
 
 
 async def test_stream_ids_are_unique_and_unguessable() -> None:

@@ -17,6 +17,7 @@ from surestream.store import (
     StreamExists,
     StreamExpired,
     StreamNotFound,
+    TooManySubscribers,
 )
 from tests.store.conftest import StoreFactory
 
@@ -213,18 +214,42 @@ async def test_reader_ends_journal_whose_lease_ran_out(make_store: StoreFactory)
 async def test_heartbeat_renews_lease_and_counts_watchers(make_store: StoreFactory) -> None:
     store = make_store()
     await store.create("s1", lease="token", lease_ttl=10)
-    await store.watch(["s1", "missing"], "proc-a", 10)
-    await store.watch(["s1"], "proc-b", 10)
+    await store.watch({"s1": 1, "missing": 1}, "proc-a", 10)
+    await store.watch({"s1": 2}, "proc-b", 10)
     states = await store.heartbeat({"s1": "token", "missing": "token"}, 10)
     assert states["s1"].exists and not states["s1"].terminal
     assert states["s1"].watchers == 2
     assert not states["missing"].exists
-    await store.unwatch("s1", "proc-a")
-    await store.watch(["s1"], "proc-b", 0.001)
+    await store.leave("s1", "proc-a")
+    await store.watch({"s1": 2}, "proc-b", 0.001)
     await asyncio.sleep(0.01)
     assert (await store.heartbeat({"s1": "token"}, 10))["s1"].watchers == 0
     await store.finish("s1", Done("cancelled"))
     assert (await store.heartbeat({"s1": "token"}, 10))["s1"].terminal
+
+
+async def test_join_holds_the_reader_cap_across_processes(make_store: StoreFactory) -> None:
+    store = make_store()
+    await store.create("s1")
+    for member in ("proc-a", "proc-b", "proc-a"):
+        await store.join("s1", member, 10, limit=3)
+    with pytest.raises(TooManySubscribers):
+        await store.join("s1", "proc-b", 10, limit=3)
+    await store.leave("s1", "proc-a")
+    await store.join("s1", "proc-c", 10, limit=3)
+    with pytest.raises(TooManySubscribers):
+        await store.join("s1", "proc-a", 10, limit=3)
+    await store.watch({"s1": 1}, "proc-b", 0.001)  # proc-b dies: its watch runs out
+    await asyncio.sleep(0.01)
+    await store.join("s1", "proc-c", 10, limit=3)
+    with pytest.raises(TooManySubscribers):
+        await store.join("s1", "proc-a", 10, limit=3)
+    await store.join("s1", "proc-a", 10)  # no limit
+    for member in ("proc-a", "proc-a", "proc-c", "proc-c", "proc-c"):
+        await store.leave("s1", member)
+    await store.join("s1", "proc-d", 10, limit=1)
+    await store.join("missing", "proc-a", 10, limit=0)  # nothing to count
+    await store.leave("missing", "proc-a")
 
 
 async def test_released_lease_lets_readers_report_producer_lost(make_store: StoreFactory) -> None:

@@ -52,6 +52,7 @@ from surestream.store import (
     StoreUnavailable,
     StreamExpired,
     StreamNotFound,
+    TooManySubscribers,
     parse_last_event_id,
 )
 from surestream.upstream import Upstream
@@ -164,18 +165,18 @@ async def _subscribe_response(
     cancel_on_disconnect: bool = False,
 ) -> EventStreamResponse:
     settings = gateway.settings
-    if gateway.hub.subscribers(stream_id) >= settings.max_subscribers:
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"stream has max_subscribers ({settings.max_subscribers}) readers",
-            headers={"Retry-After": "1"},
-        )
     history: list[Event] = []
     try:
         if after is not None and get_dialect(dialect).resume_needs_history:
             history = await gateway.hub.history(stream_id, after)
         subscription = await gateway.hub.subscribe(stream_id, after)
+    except TooManySubscribers:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"stream has max_subscribers ({settings.max_subscribers}) readers",
+            headers={"Retry-After": "1"},
+        ) from None
     except StreamNotFound:
         raise ApiError(404, "not_found", f"no stream {stream_id!r}") from None
     except StreamExpired:

@@ -101,7 +101,12 @@ class Gateway:
             read_token_ttl=settings.read_token_ttl,
         )
         self.store = store if store is not None else build_store(settings)
-        self.hub = Hub(self.store, orphan_grace=settings.orphan_grace, lease_ttl=settings.lease_ttl)
+        self.hub = Hub(
+            self.store,
+            orphan_grace=settings.orphan_grace,
+            lease_ttl=settings.lease_ttl,
+            max_subscribers=settings.max_subscribers,
+        )
         self.upstreams = dict(upstreams) if upstreams is not None else build_upstreams(settings)
         self.routes = settings.model_routes()
         for model, (upstream, _) in self.routes.items():

@@ -162,7 +162,8 @@ class Settings(BaseModel):
     max_streams_per_key: int = Field(default=64, gt=0)
     """Concurrent generating streams per API key (429 beyond)."""
     max_subscribers: int = Field(default=64, gt=0)
-    """Concurrent readers of one stream (429 beyond)."""
+    """Concurrent readers of one stream, across every instance sharing the store (429
+    beyond)."""
     max_events_per_stream: int = Field(default=DEFAULT_MAX_EVENTS, gt=0)
     """Events one journal may hold; a longer answer ends with ``finish_reason: length``."""
     log_level: str = "info"

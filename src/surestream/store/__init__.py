@@ -23,6 +23,7 @@ from surestream.store.base import (
     StreamExpired,
     StreamInfo,
     StreamNotFound,
+    TooManySubscribers,
     parse_last_event_id,
 )
 from surestream.store.memory import MemoryStore
@@ -46,6 +47,7 @@ __all__ = [
     "StreamExpired",
     "StreamInfo",
     "StreamNotFound",
+    "TooManySubscribers",
     "parse_last_event_id",
 ]
 

@@ -1,12 +1,13 @@
 """The Lua scripts of ``RedisStore``: every write is one of them, so check and write are atomic.
 
-KEYS are always a stream's five keys in this order: ``events``, ``meta``, ``lease``, ``watch``,
-``gone`` (see the layout in ``surestream.store.redis``).
+KEYS are always a stream's keys in this order: ``events``, ``meta``, ``lease``, ``watch``,
+``gone``, and for the scripts that count readers a sixth, ``readers`` (see the layout in
+``surestream.store.redis``).
 """
 
 from __future__ import annotations
 
-__all__ = ["APPEND", "CREATE", "HEARTBEAT", "RELEASE", "WATCH"]
+__all__ = ["APPEND", "CREATE", "HEARTBEAT", "JOIN", "LEAVE", "RELEASE", "WATCH"]
 
 APPEND = """
 local meta = redis.call('HMGET', KEYS[2], 'next', 'terminal', 'leased')
@@ -88,16 +89,74 @@ return {1, 0, watchers}
 """
 """Renew a lease and every key's expiry; report ``{exists, terminal, watchers}``."""
 
-WATCH = """
-if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+_NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+_KEEP_WATCH = """
 redis.call('ZADD', KEYS[4], now + tonumber(ARGV[2]), ARGV[1])
 local ttl = redis.call('PTTL', KEYS[2])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[4], ttl) end
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[4], ttl)
+  redis.call('PEXPIRE', KEYS[6], ttl)
+end
 return 1
 """
-"""Add or refresh a watcher (a process with subscribers) until Redis ``TIME`` + ttl."""
+"""The tail of WATCH and JOIN: member ARGV[1]'s watch until ``now`` + ARGV[2] ms; the watch
+and reader keys expire with the meta hash."""
+
+WATCH = (
+    """
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[6], ARGV[1], ARGV[3])
+"""
+    + _NOW
+    + _KEEP_WATCH
+)
+"""Add or refresh a watcher (a process with subscribers) until Redis ``TIME`` + ttl, with its
+reader count; ARGV: member, ttl ms, readers."""
+
+JOIN = (
+    """
+if redis.call('EXISTS', KEYS[2]) == 0 then return 1 end
+"""
+    + _NOW
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+local limit = tonumber(ARGV[3])
+if limit >= 0 then
+  local counts = redis.call('HGETALL', KEYS[6])
+  local total = 0
+  for i = 1, #counts, 2 do
+    if redis.call('ZSCORE', KEYS[4], counts[i]) then
+      total = total + tonumber(counts[i + 1])
+    else
+      redis.call('HDEL', KEYS[6], counts[i])
+    end
+  end
+  if total >= limit then return 0 end
+end
+redis.call('HINCRBY', KEYS[6], ARGV[1], 1)
+"""
+    + _KEEP_WATCH
+)
+"""One more reader in process ARGV[1] (watch refreshed for ARGV[2] ms) unless the live
+processes already have ARGV[3] readers (-1: no limit); 0 when refused. The counts of
+processes whose watch expired are dropped first."""
+
+LEAVE = """
+if redis.call('HEXISTS', KEYS[6], ARGV[1]) == 0 then
+  redis.call('ZREM', KEYS[4], ARGV[1])
+  return 0
+end
+if redis.call('HINCRBY', KEYS[6], ARGV[1], -1) <= 0 then
+  redis.call('HDEL', KEYS[6], ARGV[1])
+  redis.call('ZREM', KEYS[4], ARGV[1])
+end
+return 1
+"""
+"""One reader fewer in process ARGV[1]; its last reader ends its watch."""
 
 RELEASE = """
 if redis.call('GET', KEYS[3]) == ARGV[1] then return redis.call('DEL', KEYS[3]) end

@@ -20,7 +20,9 @@ Every store method is a coroutine; ``read`` validates eagerly (so a caller can a
   reader that waits on a journal without a terminal event and finds the lease gone appends
   ``error`` ``producer_lost`` itself, so every later reader sees that verdict too;
 - *watchers*: each process with subscribers on a stream keeps a membership with a TTL
-  fresh; the producer's ``heartbeat`` counts them to find orphans;
+  fresh, and its number of readers with it; the producer's ``heartbeat`` counts the
+  processes to find orphans, and ``join`` sums the readers of every live process to hold a
+  per-stream cap on readers across all the processes that share the store;
 - *links*: a name that points at a stream for a while (``link`` / ``resolve``), such as a
   chat's latest stream for ``GET /v1/ui/chat/{id}/stream``.
 
@@ -34,6 +36,7 @@ The exceptions, by whose fault::
     ├── StreamExists          ``create`` with an id already used
     ├── JournalClosed         ``append`` after the terminal event
     ├── JournalFull           ``append`` past ``max_events``; the journal can still be ended
+    ├── TooManySubscribers    ``join`` of a stream that has its ``limit`` of readers (429)
     └── StoreUnavailable      the backing store (Redis) could not be reached in time, or
                               refused the command (full, read-only replica) (503)
 """
@@ -42,7 +45,7 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from surestream.errors import SurestreamError
@@ -62,6 +65,7 @@ __all__ = [
     "StreamExpired",
     "StreamInfo",
     "StreamNotFound",
+    "TooManySubscribers",
     "parse_last_event_id",
 ]
 
@@ -100,6 +104,10 @@ class JournalClosed(SurestreamError):
 
 class JournalFull(SurestreamError):
     """The journal holds ``max_events - 1`` events; only a terminal event may follow."""
+
+
+class TooManySubscribers(SurestreamError):
+    """``join`` refused: the stream has its ``limit`` of readers across every process."""
 
 
 class StoreUnavailable(SurestreamError):
@@ -268,12 +276,23 @@ class Store(abc.ABC):
         """Drop the producer lease if ``token`` still holds it."""
 
     @abc.abstractmethod
-    async def watch(self, stream_ids: Iterable[str], member: str, ttl: float) -> None:
-        """Mark ``member`` (one process) as having subscribers on each stream for ``ttl`` s."""
+    async def watch(self, readers: Mapping[str, int], member: str, ttl: float) -> None:
+        """Mark ``member`` (one process) as having ``readers[stream_id]`` subscribers on each
+        stream, for ``ttl`` s (refreshed by the hub's ticker; a missing stream is skipped)."""
 
     @abc.abstractmethod
-    async def unwatch(self, stream_id: str, member: str) -> None:
-        """``member`` has no subscriber left on ``stream_id``."""
+    async def join(
+        self, stream_id: str, member: str, ttl: float, *, limit: int | None = None
+    ) -> None:
+        """One more subscriber of ``stream_id`` in ``member``, whose watch lives ``ttl`` s.
+
+        Raises ``TooManySubscribers`` when the processes whose watch is alive already have
+        ``limit`` subscribers of the stream in all; None: no limit.
+        """
+
+    @abc.abstractmethod
+    async def leave(self, stream_id: str, member: str) -> None:
+        """One subscriber fewer of ``stream_id`` in ``member``; its last ends the watch."""
 
     async def ready(self, *, fresh: bool = False) -> None:
         """Raise ``StoreUnavailable`` unless the store takes writes now (for readiness checks,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 from surestream.events import Event, Text, is_terminal
 from surestream.lifecycle import Clock
@@ -35,6 +35,7 @@ from surestream.store.base import (
     StreamExpired,
     StreamInfo,
     StreamNotFound,
+    TooManySubscribers,
     check_batch,
     check_resume_point,
     producer_lost,
@@ -57,6 +58,7 @@ class _Journal:
         "lease_until",
         "model",
         "owner",
+        "readers",
         "terminal",
         "waiters",
         "watchers",
@@ -71,6 +73,9 @@ class _Journal:
         self.lease: str | None = None
         self.lease_until = 0.0
         self.watchers: dict[str, float] = {}
+        """Process -> until when its watch lives (monotonic)."""
+        self.readers: dict[str, int] = {}
+        """Process -> its subscribers of this journal."""
         self.waiters: list[asyncio.Future[None]] = []
 
     def notify(self) -> None:
@@ -85,6 +90,7 @@ class _Journal:
         if watchers and min(watchers.values()) <= now:
             for member in [m for m, until in watchers.items() if until <= now]:
                 del watchers[member]
+                self.readers.pop(member, None)
         return len(watchers)
 
 
@@ -331,18 +337,39 @@ class MemoryStore(Store):
         if journal is not None and journal.lease == token:
             journal.lease_until = 0.0
 
-    async def watch(self, stream_ids: Iterable[str], member: str, ttl: float) -> None:
-        """Refresh ``member``'s watch on each stream (see ``Store.watch``)."""
+    async def watch(self, readers: Mapping[str, int], member: str, ttl: float) -> None:
+        """Refresh ``member``'s watch and reader count on each stream (see ``Store.watch``)."""
         until = self.clock() + ttl
-        for stream_id in stream_ids:
+        for stream_id, count in readers.items():
             journal = self._journals.get(stream_id)
             if journal is not None:
                 journal.watchers[member] = until
+                journal.readers[member] = count
 
-    async def unwatch(self, stream_id: str, member: str) -> None:
-        """Forget ``member``'s watch (see ``Store.unwatch``)."""
+    async def join(
+        self, stream_id: str, member: str, ttl: float, *, limit: int | None = None
+    ) -> None:
+        """One more subscriber in ``member``, within ``limit`` (see ``Store.join``)."""
         journal = self._journals.get(stream_id)
-        if journal is not None:
+        if journal is None:
+            return
+        now = self.clock()
+        journal.watcher_count(now)
+        if limit is not None and sum(journal.readers.values()) >= limit:
+            raise TooManySubscribers(f"stream {stream_id} has {limit} readers")
+        journal.readers[member] = journal.readers.get(member, 0) + 1
+        journal.watchers[member] = now + ttl
+
+    async def leave(self, stream_id: str, member: str) -> None:
+        """One subscriber fewer in ``member`` (see ``Store.leave``)."""
+        journal = self._journals.get(stream_id)
+        if journal is None or member not in journal.readers:
+            return
+        left = journal.readers[member] - 1
+        if left > 0:
+            journal.readers[member] = left
+        else:
+            del journal.readers[member]
             journal.watchers.pop(member, None)
 
     async def link(self, name: str, stream_id: str, ttl: float) -> None:

@@ -14,6 +14,7 @@ scripts also run on Redis Cluster::
     {p}{id}:meta     hash       owner/model (JSON), created, next, terminal, leased
     {p}{id}:lease    string     the producer's token, PX lease_ttl, renewed by heartbeat
     {p}{id}:watch    zset       member (one process with subscribers) -> expiry (ms, Redis TIME)
+    {p}{id}:readers  hash       member -> its subscribers (the cap on readers across processes)
     {p}{id}:gone     string     the tombstone; outlives the rest by tombstone_ttl
 
 A live journal expires ``lease_ttl + retention`` after its producer's last heartbeat, so a
@@ -37,7 +38,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -63,6 +64,7 @@ from surestream.store.base import (
     StreamExpired,
     StreamInfo,
     StreamNotFound,
+    TooManySubscribers,
     check_batch,
     check_resume_point,
     producer_lost,
@@ -161,6 +163,8 @@ class RedisStore(Store):
         self._create_script = self._redis.register_script(scripts.CREATE)
         self._heartbeat_script = self._redis.register_script(scripts.HEARTBEAT)
         self._watch_script = self._redis.register_script(scripts.WATCH)
+        self._join_script = self._redis.register_script(scripts.JOIN)
+        self._leave_script = self._redis.register_script(scripts.LEAVE)
         self._release_script = self._redis.register_script(scripts.RELEASE)
         self._health = Health()
         self._appends = AppendPipeline(self._redis, self._append_script, scripts.APPEND)
@@ -180,6 +184,9 @@ class RedisStore(Store):
     def _keys(self, stream_id: str) -> list[str]:
         base = f"{self.prefix}{{{stream_id}}}:"
         return [base + "events", base + "meta", base + "lease", base + "watch", base + "gone"]
+
+    def _reader_keys(self, stream_id: str) -> list[str]:
+        return [*self._keys(stream_id), f"{self.prefix}{{{stream_id}}}:readers"]
 
     async def _batch(
         self, script: AsyncScript, calls: Sequence[tuple[list[str], list[str | int]]]
@@ -335,17 +342,30 @@ class RedisStore(Store):
         keys = self._keys(stream_id)
         await call(lambda: self._release_script(keys, [token]), self._health)
 
-    async def watch(self, stream_ids: Iterable[str], member: str, ttl: float) -> None:
-        """Refresh ``member``'s watch on each stream, in one pipeline (see ``Store.watch``)."""
-        ids = list(stream_ids)
-        if not ids:
+    async def watch(self, readers: Mapping[str, int], member: str, ttl: float) -> None:
+        """Refresh ``member``'s watch and reader count on each stream, in one pipeline (see
+        ``Store.watch``)."""
+        if not readers:
             return
-        await self._batch(self._watch_script, [(self._keys(sid), [member, ms(ttl)]) for sid in ids])
+        await self._batch(
+            self._watch_script,
+            [(self._reader_keys(sid), [member, ms(ttl), count]) for sid, count in readers.items()],
+        )
 
-    async def unwatch(self, stream_id: str, member: str) -> None:
-        """Forget ``member``'s watch (see ``Store.unwatch``)."""
-        key = self._keys(stream_id)[3]
-        await call(lambda: self._redis.zrem(key, member), self._health)
+    async def join(
+        self, stream_id: str, member: str, ttl: float, *, limit: int | None = None
+    ) -> None:
+        """One more subscriber in ``member``, within ``limit`` (see ``Store.join``)."""
+        keys = self._reader_keys(stream_id)
+        args: list[str | int] = [member, ms(ttl), -1 if limit is None else limit]
+        admitted = await call(lambda: self._join_script(keys, args), self._health, write=True)
+        if not admitted:
+            raise TooManySubscribers(f"stream {stream_id} has {limit} readers")
+
+    async def leave(self, stream_id: str, member: str) -> None:
+        """One subscriber fewer in ``member`` (see ``Store.leave``)."""
+        keys = self._reader_keys(stream_id)
+        await call(lambda: self._leave_script(keys, [member]), self._health)
 
     async def _lost(self, stream_id: str) -> None:
         """Append ``producer_lost`` if the lease is gone (the tail reader's lease check)."""
