@@ -14,11 +14,11 @@ $(UV):
 	@$(PY) -m pip install -q --upgrade pip uv 2>&1 | grep -v "^WARNING: Location" || true
 
 $(RUN_STAMP): pyproject.toml | $(UV)
-	@$(UV) pip install -q --python $(PY) -e .
+	@$(UV) pip install -q --python $(PY) -e '.[gateway]'
 	@touch $@
 
 $(TEST_STAMP): pyproject.toml | $(UV)
-	@$(UV) pip install -q --python $(PY) -e '.[test]'
+	@$(UV) pip install -q --python $(PY) -e '.[all,test]'
 	@touch $@ $(RUN_STAMP)
 
 # Start the gateway on http://127.0.0.1:8000 with the built-in demo model.

@@ -10,7 +10,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 
-import anyio
+from surestream._extras import needs
+
+with needs("check", __name__):
+    import anyio
+
 import orjson
 
 from surestream.check.findings import Thresholds, analyse, resume_cut_point

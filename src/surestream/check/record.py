@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import time
 
-import anyio
-import httpx
+from surestream._extras import needs
+
+with needs("check", __name__):
+    import anyio
+    import httpx
 
 from surestream.check.recording import (
     END_BROKEN,

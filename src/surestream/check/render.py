@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import io
 
-from rich.console import Console, Group, RenderableType
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
+from surestream._extras import needs
+
+with needs("check", __name__):
+    from rich.console import Console, Group, RenderableType
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
 
 from surestream.check.report import OK, PROBLEM, WARNING, Finding, NameSummary, Report
 

@@ -1,7 +1,8 @@
 """The ``surestream`` command: ``serve``, ``check URL``, ``tail URL``.
 
 Each subcommand lives in its own module of this package (``serve``, ``check``, ``tail``) and is
-imported only when used, so ``surestream tail`` does not load the gateway.
+imported only when used, so ``surestream tail`` does not load the gateway, and a subcommand
+whose extra is not installed exits with status 2 and the ``pip install`` line to run.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+
+from surestream._extras import MissingExtra
 
 __all__ = ["main"]
 
@@ -30,6 +33,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             sub.add_parser(name, help=help_text, add_help=False)
         parser.parse_args(args or ["--help"])
         return 2
-    module = importlib.import_module(_COMMANDS[args[0]][0])
+    try:
+        module = importlib.import_module(_COMMANDS[args[0]][0])
+    except MissingExtra as exc:
+        print(f"surestream {args[0]}: {exc}", file=sys.stderr)
+        return 2
     code: int = module.main(args[1:])
     return code

@@ -12,8 +12,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-import anyio
-from rich.console import Console
+from surestream._extras import needs
+
+with needs("check", __name__):
+    import anyio
+    from rich.console import Console
 
 from surestream.check.doctor import ainspect
 from surestream.check.record import DEFAULT_CHECK_TIMEOUT

@@ -16,9 +16,12 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
-import uvicorn
-from pydantic.fields import FieldInfo
-from rich.console import Console
+from surestream._extras import needs
+
+with needs("gateway", __name__):
+    import uvicorn
+    from pydantic.fields import FieldInfo
+    from rich.console import Console
 
 from surestream.gateway.settings import (
     Settings,

@@ -18,11 +18,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import anyio
-import httpx
+from surestream._extras import needs
+
+with needs("check", __name__):
+    import anyio
+    import httpx
+    from rich.console import Console
+    from rich.markup import escape
+
 import orjson
-from rich.console import Console
-from rich.markup import escape
 
 from surestream.client import DEFAULT_CLIENT_IDLE_TIMEOUT, aconnect
 from surestream.errors import SurestreamError

@@ -6,21 +6,24 @@ or ask for ``text()``, which raises ``StreamFailed`` or ``StreamInterrupted`` wh
 did not end with ``done``. See ``surestream.client._stream`` for the resume rules.
 """
 
-from surestream.client._errors import StreamError, StreamFailed, StreamInterrupted
-from surestream.client._resume import (
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_MAX_RETRY_DELAY,
-    DEFAULT_RETRY_DELAY,
-    Backoff,
-)
-from surestream.client._stream import (
-    DEFAULT_CLIENT_IDLE_TIMEOUT,
-    DEFAULT_HTTP_TIMEOUT,
-    EventStream,
-    aconnect,
-)
-from surestream.client._sync import SyncEventStream, connect
-from surestream.client._transport import StreamingTransport
+from surestream._extras import needs
+
+with needs("client", __name__):
+    from surestream.client._errors import StreamError, StreamFailed, StreamInterrupted
+    from surestream.client._resume import (
+        DEFAULT_MAX_RETRIES,
+        DEFAULT_MAX_RETRY_DELAY,
+        DEFAULT_RETRY_DELAY,
+        Backoff,
+    )
+    from surestream.client._stream import (
+        DEFAULT_CLIENT_IDLE_TIMEOUT,
+        DEFAULT_HTTP_TIMEOUT,
+        EventStream,
+        aconnect,
+    )
+    from surestream.client._sync import SyncEventStream, connect
+    from surestream.client._transport import StreamingTransport
 
 __all__ = [
     "DEFAULT_CLIENT_IDLE_TIMEOUT",

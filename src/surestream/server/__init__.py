@@ -8,20 +8,23 @@ the framework's request stack. Needs an asyncio event loop.
 
 from __future__ import annotations
 
-from surestream.server._detach import DETACH_SCOPE_KEY, DetachStreams
-from surestream.server._response import (
-    DEFAULT_CLOSE_TIMEOUT,
-    DEFAULT_HEARTBEAT,
-    DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_BUFFER,
-    DEFAULT_RETRY,
-    DEFAULT_SEND_TIMEOUT,
-    HEARTBEAT,
-    EventStreamResponse,
-    OnClose,
-    SourceItem,
-)
-from surestream.server._shutdown import SHUTDOWN_POLL_INTERVAL, request_shutdown
+from surestream._extras import needs
+
+with needs("server", __name__):
+    from surestream.server._detach import DETACH_SCOPE_KEY, DetachStreams
+    from surestream.server._response import (
+        DEFAULT_CLOSE_TIMEOUT,
+        DEFAULT_HEARTBEAT,
+        DEFAULT_IDLE_TIMEOUT,
+        DEFAULT_MAX_BUFFER,
+        DEFAULT_RETRY,
+        DEFAULT_SEND_TIMEOUT,
+        HEARTBEAT,
+        EventStreamResponse,
+        OnClose,
+        SourceItem,
+    )
+    from surestream.server._shutdown import SHUTDOWN_POLL_INTERVAL, request_shutdown
 
 __all__ = [
     "DEFAULT_CLOSE_TIMEOUT",

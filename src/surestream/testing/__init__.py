@@ -4,6 +4,9 @@
 and sends error objects on demand (see ``surestream.testing.fake_upstream``).
 """
 
-from surestream.testing.fake_upstream import FakeUpstream, ReceivedRequest, Scenario
+from surestream._extras import needs
+
+with needs("server", __name__):
+    from surestream.testing.fake_upstream import FakeUpstream, ReceivedRequest, Scenario
 
 __all__ = ["FakeUpstream", "ReceivedRequest", "Scenario"]

@@ -56,7 +56,11 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
+from surestream._extras import needs
+
+with needs("client", __name__):
+    import httpx
+
 import orjson
 
 from surestream._closing import AsyncClosing

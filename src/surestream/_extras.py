@@ -1,0 +1,75 @@
+"""Which extra each I/O layer needs, and the ImportError that says so.
+
+Strategy: ``pip install surestream`` is the sans-IO core (``sse``, ``events``, ``lifecycle``,
+``dialects``, ``conformance``; orjson only). Every layer with a socket comes with an extra of
+``pyproject.toml``, and imports its packages inside ``with needs(extra):`` (or, for a package
+that imports them later, calls ``require(extra, name)`` first), so that a missing extra is an
+ImportError naming what to install rather than a bare "No module named 'httpx'".
+``EXTRAS`` lists the import names each extra provides; ``tests/test_wheel.py`` checks it
+against the installed wheel.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["EXTRAS", "MissingExtra", "needs", "require"]
+
+EXTRAS: dict[str, frozenset[str]] = {
+    "client": frozenset({"anyio", "h11", "httpx"}),
+    "server": frozenset({"anyio", "starlette"}),
+    "redis": frozenset({"redis"}),
+    "check": frozenset({"anyio", "h11", "httpx", "rich"}),
+    "gateway": frozenset(
+        {
+            "anyio",
+            "fastapi",
+            "h11",
+            "httpx",
+            "prometheus_client",
+            "pydantic",
+            "redis",
+            "rich",
+            "starlette",
+            "uvicorn",
+        }
+    ),
+}
+"""Extra -> the top-level modules it installs that surestream imports."""
+
+
+class MissingExtra(ImportError):
+    """A layer was imported without the extra that installs its dependencies."""
+
+    def __init__(self, what: str, extra: str, missing: str) -> None:
+        super().__init__(
+            f"{what} needs the [{extra}] extra (no module {missing!r}): "
+            f"pip install 'surestream[{extra}]'",
+            name=missing,
+        )
+        self.extra = extra
+
+
+def require(extra: str, what: str) -> None:
+    """Raise ``MissingExtra`` when a module of ``extra`` cannot be imported."""
+    for module in sorted(EXTRAS[extra]):
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtra(what, extra, module)
+
+
+@contextmanager
+def needs(extra: str, what: str | None = None) -> Iterator[None]:
+    """Turn a failed import of one of ``extra``'s modules into ``MissingExtra``.
+
+    ``what`` names the importing layer (default: the extra's name). Other import errors,
+    including a broken module of ours, pass through unchanged.
+    """
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        top = (exc.name or "").partition(".")[0]
+        if top not in EXTRAS[extra]:
+            raise
+        raise MissingExtra(what or f"surestream ({extra})", extra, top) from exc
