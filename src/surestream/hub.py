@@ -23,7 +23,10 @@ no subscriber for ``orphan_grace``     ``done`` ``cancelled``
 this process dies                      ``error`` ``producer_lost``, appended by a reader
                                        once the lease (``lease_ttl``) runs out
 the store fails                        readers get ``store_unavailable``; the producer
-                                       stops its source and releases the lease
+                                       holds its source (the queue fills) and retries
+                                       the append every ``store_retry`` s while its lease
+                                       lasts, then stops its source (readers append
+                                       ``producer_lost`` once the store is back)
 =====================================  =================================================
 
 The grammar of what the pump hands on (``Start`` skipped, ``str`` as ``Text``, nothing after
@@ -71,6 +74,7 @@ __all__ = [
     "DEFAULT_MAX_PENDING",
     "DEFAULT_ORPHAN_GRACE",
     "DEFAULT_SHUTDOWN_TIMEOUT",
+    "DEFAULT_STORE_RETRY",
     "DEFAULT_WATCH_TTL",
     "Hub",
     "HubClosed",
@@ -103,6 +107,10 @@ DEFAULT_MAX_BATCH = 512
 """Events one append carries at most."""
 
 DEFAULT_SHUTDOWN_TIMEOUT = 5.0
+
+DEFAULT_STORE_RETRY = 0.25
+"""Seconds between two attempts of an append the store failed (a Redis restart or
+failover); the producer keeps trying for as long as its lease lasts (``lease_ttl``)."""
 """Seconds ``aclose`` waits for each producer's source to close."""
 
 _STREAM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -138,6 +146,7 @@ class _Producer:
 
     __slots__ = (
         "hub",
+        "lease_until",
         "life",
         "next_seq",
         "orphan_since",
@@ -155,8 +164,12 @@ class _Producer:
         token: str,
         source: AsyncIterable[Any],
         life: ProducerState,
+        lease_until: float,
     ) -> None:
         self.hub = hub
+        self.lease_until = lease_until
+        """When the lease runs out unless renewed (``hub.clock`` time): how long a failing
+        store is waited for."""
         self.stream_id = stream_id
         self.token = token
         self.source = source
@@ -247,14 +260,24 @@ class _Producer:
 
     async def _append(self, batch: Sequence[Event]) -> bool:
         """Append ``batch``; False when the producer is done (terminal written, or the
-        journal refuses more)."""
-        try:
-            self.next_seq = (
-                await self.hub.store.append_many(self.stream_id, batch, expect=self.next_seq) + 1
-            )
-        except _REFUSALS as exc:
-            return await self._refused(exc)
-        return not is_terminal(batch[-1])
+        journal refuses more). A store that fails is retried while the lease lasts: the
+        append names its seq (``expect``), so a retry never writes it twice; meanwhile the
+        pump fills the queue and then holds the source."""
+        hub = self.hub
+        while True:
+            try:
+                self.next_seq = (
+                    await hub.store.append_many(self.stream_id, batch, expect=self.next_seq) + 1
+                )
+            except StoreUnavailable as exc:
+                if hub.clock() + hub.store_retry >= self.lease_until:
+                    return await self._refused(exc)
+                log.debug("stream %s: store unavailable, retrying: %s", self.stream_id, exc)
+                await asyncio.sleep(hub.store_retry)
+                continue
+            except _REFUSALS as exc:
+                return await self._refused(exc)
+            return not is_terminal(batch[-1])
 
     async def _refused(self, exc: Exception) -> bool:
         """Act on an append the store refused; False: the producer is done."""
@@ -264,7 +287,7 @@ class _Producer:
             self.life.conclude(full)
             await store.finish(stream_id, full)
         elif isinstance(exc, StoreUnavailable):
-            log.debug("stream %s: store unavailable, producer stops: %s", stream_id, exc)
+            log.debug("stream %s: store unavailable past the lease, producer stops", stream_id)
             with contextlib.suppress(StoreUnavailable):
                 await store.release(stream_id, self.token)
         return False
@@ -320,7 +343,8 @@ class Hub(AsyncClosing):
     ``lease_ttl``: seconds the producer lease lives unrenewed; ``watch_ttl``: seconds a
     process's subscriber watch lives unrenewed; ``max_pending``: events read ahead of the
     store; ``max_batch``: events per append; ``shutdown_timeout``: seconds ``aclose`` waits
-    per producer; ``clock``: the monotonic clock of the orphan grace; ``max_subscribers``:
+    per producer; ``store_retry``: seconds between two attempts of an append the store
+    failed; ``clock``: the monotonic clock of the orphan grace; ``max_subscribers``:
     readers of one stream across every process sharing the store (None: no limit). The
     ticker runs every third of the shortest of ``lease_ttl``, ``watch_ttl`` and
     ``orphan_grace``. The hub does not own the store: close it yourself.
@@ -338,7 +362,9 @@ class Hub(AsyncClosing):
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
         clock: Clock = time.monotonic,
         max_subscribers: int | None = None,
+        store_retry: float = DEFAULT_STORE_RETRY,
     ) -> None:
+        self.store_retry = store_retry
         self.store = store
         self.clock = clock
         self.max_subscribers = max_subscribers
@@ -383,6 +409,7 @@ class Hub(AsyncClosing):
                 raise HubClosed("the hub is shutting down")
             stream_id = new_stream_id()
             token = secrets.token_hex(16)
+            lease_until = self.clock() + self.lease_ttl
             await self.store.create(
                 stream_id, owner=owner, model=model, lease=token, lease_ttl=self.lease_ttl
             )
@@ -392,7 +419,7 @@ class Hub(AsyncClosing):
         except BaseException:
             await _aclose(source)
             raise
-        producer = _Producer(self, stream_id, token, source, life)
+        producer = _Producer(self, stream_id, token, source, life, lease_until)
         self._producers[stream_id] = producer
         producer.task = asyncio.create_task(producer.run(), name=f"surestream-producer-{stream_id}")
         self._ensure_ticker()
@@ -510,6 +537,7 @@ class Hub(AsyncClosing):
         if self._watching:
             await self.store.watch(dict(self._watching), self.instance, self.watch_ttl)
         leases = {sid: p.token for sid, p in self._producers.items() if not p.stopping}
+        renewed = self.clock()
         states = await self.store.heartbeat(leases, self.lease_ttl)
         now = self.clock()
         for stream_id, state in states.items():
@@ -519,7 +547,9 @@ class Hub(AsyncClosing):
             if not state.exists or state.terminal:
                 producer.stopping = True
                 producer.task.cancel()
-            elif state.watchers or self._watching.get(stream_id):
+                continue
+            producer.lease_until = renewed + self.lease_ttl
+            if state.watchers or self._watching.get(stream_id):
                 producer.orphan_since = None
             elif producer.orphan_since is None:
                 producer.orphan_since = now

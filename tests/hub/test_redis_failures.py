@@ -107,3 +107,40 @@ async def slow_short() -> AsyncIterator[str]:
     for piece in ("a", "b"):
         await asyncio.sleep(0.01)
         yield piece
+
+
+async def paced(count: int) -> AsyncIterator[str]:
+    for index in range(count):
+        await asyncio.sleep(0.02)
+        yield f"{index} "
+
+
+async def test_producer_rides_out_a_short_redis_restart(tmp_path: Path) -> None:
+    """Redis stops (writing its append-only file) and is back within the producer's lease:
+    the stream goes on where it was and ends with ``done``, every event once, in order."""
+    port = free_port()
+    with redis_process(port, append_only_dir=str(tmp_path)) as first:
+        store = RedisStore(first.url, read_block=0.1, timeout=1.0, connect_timeout=0.5)
+        hub = Hub(store, lease_ttl=10.0, store_retry=0.05)
+        stream_id = await hub.start(paced(60))
+        sub = await hub.subscribe(stream_id)
+        got = [await anext(sub) for _ in range(5)]
+        await anyio.to_thread.run_sync(first.stop)
+        got += [item async for item in sub]
+    assert got[-1][1] == Error("store_unavailable", "the stream store is unavailable", True)
+    with redis_process(port, append_only_dir=str(tmp_path)):
+        with anyio.fail_after(30):
+            await hub.wait(stream_id)
+            async with await hub.subscribe(stream_id, got[-1][0]) as again:
+                resumed = [item async for item in again]
+            async with await hub.subscribe(stream_id) as whole_sub:
+                whole = [item async for item in whole_sub]
+        await hub.aclose()
+        await store.aclose()
+    assert [seq for seq, _ in whole] == list(range(62))
+    assert [event for _, event in whole] == [
+        Start(stream=stream_id),
+        *(Text(f"{index} ") for index in range(60)),
+        Done(),
+    ]
+    assert got[:-1] + resumed == whole

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 import anyio
 import pytest
 
-from surestream.events import Error, Text
+from surestream.events import Done, Error, Text
 from surestream.hub import Hub
 from surestream.store import StoreUnavailable
 from surestream.store.redis import RedisStore
@@ -121,3 +121,32 @@ async def test_refused_writes_end_readers_with_store_unavailable_and_log_one_lin
     assert any(refusal in loud[0] for refusal in refusals), loud
     assert not [r for r in records.records if r.exc_info], "no traceback in the log"
     assert not [r for r in records.records if "never retrieved" in r.getMessage()]
+
+
+async def paced(count: int) -> AsyncIterator[str]:
+    for index in range(count):
+        await asyncio.sleep(0.01)
+        yield f"{index} "
+
+
+@pytest.mark.parametrize("how", REFUSALS)
+async def test_a_short_refusal_within_the_lease_is_ridden_out(
+    own_redis: ServerProcess, records: Records, how: str
+) -> None:
+    store = RedisStore(own_redis.url, prefix=f"t{uuid.uuid4().hex[:8]}:", read_block=0.05)
+    async with Hub(store, lease_ttl=10.0, store_retry=0.05) as hub:
+        stream_id = await hub.start(paced(100))
+        async with await hub.subscribe(stream_id) as sub:
+            for _ in range(5):
+                await anext(sub)
+            await refuse_writes(own_redis.url, how)
+            await asyncio.sleep(0.5)  # the outage: the producer's appends fail meanwhile
+            await accept_writes(own_redis.url, how)
+        with anyio.fail_after(HANG_GUARD):
+            await hub.wait(stream_id)
+        async with await hub.subscribe(stream_id) as sub:
+            whole = [event async for _, event in sub]
+    await store.aclose()
+    assert whole[1:] == [*(Text(f"{index} ") for index in range(100)), Done()]
+    loud = [r.getMessage() for r in records.at_least(logging.WARNING)]
+    assert loud[0].startswith("stream store unavailable"), loud

@@ -184,8 +184,11 @@ def redis_server_binary() -> str:
 
 
 @contextlib.contextmanager
-def redis_process(port: int | None = None) -> Iterator[ServerProcess]:
-    """A throwaway redis-server on loopback, no persistence."""
+def redis_process(
+    port: int | None = None, *, append_only_dir: str | None = None
+) -> Iterator[ServerProcess]:
+    """A throwaway redis-server on loopback: no persistence, or with ``append_only_dir`` an
+    append-only file there (fsync on every write), so a restart keeps every key."""
     port = port or free_port()
     argv = [
         redis_server_binary(),
@@ -195,9 +198,11 @@ def redis_process(port: int | None = None) -> Iterator[ServerProcess]:
         "127.0.0.1",
         "--save",
         "",
-        "--appendonly",
-        "no",
     ]
+    if append_only_dir is None:
+        argv += ["--appendonly", "no"]
+    else:
+        argv += ["--appendonly", "yes", "--appendfsync", "always", "--dir", append_only_dir]
     handle = _start(argv, "Ready to accept connections", None, port, f"redis://127.0.0.1:{port}")
     try:
         yield handle
