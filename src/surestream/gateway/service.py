@@ -1,7 +1,8 @@
 """The gateway's state and its operations, independent of HTTP routing.
 
-Strategy: ``Gateway`` owns the store, the hub, the upstreams, the authenticator and the
-metrics. ``open_stream`` checks the limits, asks the upstream to start (so a refusal before
+Strategy: ``Gateway`` owns the store, the hub, the upstreams, the authenticator, the
+metrics and the stream slots (``limits``); requests are checked by ``validation``.
+``open_stream`` takes a slot, asks the upstream to start (so a refusal before
 the first token becomes an HTTP error on the create call, never a stream), and hands the
 opened upstream to the hub, wrapped so that the producer enforces ``idle_timeout`` (a
 ``Watchdog``: one timer per stream, not one per token), closes the upstream in every case
@@ -20,8 +21,10 @@ from surestream.errors import SourceFailed
 from surestream.events import Done, Error, ErrorCode, Event, Text
 from surestream.gateway.auth import Authenticator
 from surestream.gateway.errors import ApiError, store_unavailable
+from surestream.gateway.limits import StreamSlots
 from surestream.gateway.metrics import GatewayMetrics
 from surestream.gateway.settings import Settings
+from surestream.gateway.validation import check_chat, check_metadata
 from surestream.hub import Hub, HubClosed
 from surestream.store import (
     MemoryStore,
@@ -113,8 +116,9 @@ class Gateway:
             if upstream not in self.upstreams:
                 raise ValueError(f"model {model!r} routes to unknown upstream {upstream!r}")
         self.metrics = GatewayMetrics()
-        self._per_owner: dict[str, int] = {}
-        self._active = 0
+        self.slots = StreamSlots(
+            settings.max_streams, settings.max_streams_per_key, self.metrics.active_streams
+        )
 
     async def aclose(self) -> None:
         """Stop every producer (their journals end with ``server_shutdown``), close the rest."""
@@ -136,32 +140,8 @@ class Gateway:
         temperature: float | None,
         seed: int | None,
     ) -> tuple[Upstream, ChatRequest]:
-        """Check the request against the limits and route it to its upstream."""
-        limits = self.settings
-        if len(messages) > limits.max_messages:
-            raise ApiError(
-                422,
-                "invalid_request",
-                f"messages: at most {limits.max_messages} messages (max_messages)",
-                field="messages",
-            )
-        if max_tokens is not None and max_tokens > limits.max_tokens_limit:
-            raise ApiError(
-                422,
-                "invalid_request",
-                f"max_tokens: at most {limits.max_tokens_limit} (max_tokens_limit)",
-                field="max_tokens",
-            )
-        for index, message in enumerate(messages):
-            try:
-                message["content"].encode()
-            except UnicodeEncodeError:
-                raise ApiError(
-                    422,
-                    "invalid_request",
-                    f"messages.{index}.content: not valid Unicode (a lone surrogate)",
-                    field=f"messages.{index}.content",
-                ) from None
+        """Check the request against the limits (``validation``) and route it to its upstream."""
+        check_chat(self.settings, messages, max_tokens)
         route = self.routes.get(model)
         if route is None:
             raise ApiError(
@@ -182,71 +162,23 @@ class Gateway:
 
     def check_metadata(self, metadata: Mapping[str, str] | None) -> None:
         """422 when ``metadata`` is over ``max_metadata_items`` or ``max_metadata_chars``."""
-        if metadata is None:
-            return
-        limits = self.settings
-        if len(metadata) > limits.max_metadata_items:
-            raise ApiError(
-                422,
-                "invalid_request",
-                f"metadata: at most {limits.max_metadata_items} entries (max_metadata_items)",
-                field="metadata",
-            )
-        for key, value in metadata.items():
-            if len(value) > limits.max_metadata_chars:
-                raise ApiError(
-                    422,
-                    "invalid_request",
-                    f"metadata.{key}: at most {limits.max_metadata_chars} characters "
-                    "(max_metadata_chars)",
-                    field=f"metadata.{key}",
-                )
-
-    def _reserve(self, owner: str) -> None:
-        limits = self.settings
-        if self._active >= limits.max_streams:
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"the gateway is at max_streams ({limits.max_streams}); retry later",
-                headers={"Retry-After": "1"},
-            )
-        if self._per_owner.get(owner, 0) >= limits.max_streams_per_key:
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"this key has max_streams_per_key ({limits.max_streams_per_key}) "
-                "streams running; retry later",
-                headers={"Retry-After": "1"},
-            )
-        self._active += 1
-        self._per_owner[owner] = self._per_owner.get(owner, 0) + 1
-        self.metrics.active_streams.inc()
-
-    def _release(self, owner: str) -> None:
-        self._active -= 1
-        left = self._per_owner.get(owner, 1) - 1
-        if left:
-            self._per_owner[owner] = left
-        else:
-            self._per_owner.pop(owner, None)
-        self.metrics.active_streams.dec()
+        check_metadata(self.settings, metadata)
 
     async def open_upstream(
         self, owner: str, upstream: Upstream, request: ChatRequest
     ) -> OpenedStream:
         """Reserve a stream slot and open the upstream; HTTP errors for every refusal."""
-        self._reserve(owner)
+        self.slots.reserve(owner)
         try:
             return await upstream.open(request)
         except UpstreamHTTPError as exc:
-            self._release(owner)
+            self.slots.release(owner)
             headers = {}
             if exc.retry_after is not None:
                 headers["Retry-After"] = str(max(0, round(exc.retry_after)))
             raise ApiError(exc.status, exc.code, exc.message, headers=headers) from None
         except BaseException:
-            self._release(owner)
+            self.slots.release(owner)
             raise
 
     async def start_stream(self, owner: str, upstream: Upstream, request: ChatRequest) -> str:
@@ -323,7 +255,7 @@ class Gateway:
             try:
                 await opened.aclose()
             finally:
-                self._release(owner)
+                self.slots.release(owner)
                 metrics.outcomes.labels(outcome[0], outcome[1]).inc()
                 metrics.stream_duration.observe(time.monotonic() - started)
 

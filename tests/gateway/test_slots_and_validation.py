@@ -1,0 +1,74 @@
+"""``StreamSlots`` and the request checks on their own, without a server."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry, Gauge
+
+from surestream.gateway.errors import ApiError
+from surestream.gateway.limits import StreamSlots
+from surestream.gateway.settings import Settings
+from surestream.gateway.validation import check_chat, check_metadata
+
+
+def _slots(max_streams: int, per_key: int) -> tuple[StreamSlots, Gauge]:
+    gauge = Gauge("active", "streams", registry=CollectorRegistry())
+    return StreamSlots(max_streams, per_key, gauge), gauge
+
+
+def test_a_key_at_its_limit_is_refused_and_a_release_frees_its_slot() -> None:
+    slots, gauge = _slots(max_streams=10, per_key=2)
+    slots.reserve("a")
+    slots.reserve("a")
+    with pytest.raises(ApiError) as refused:
+        slots.reserve("a")
+    assert refused.value.status == 429 and "max_streams_per_key (2)" in refused.value.message
+    assert refused.value.headers == {"Retry-After": "1"}
+    slots.reserve("b")
+    slots.release("a")
+    slots.reserve("a")
+    assert (slots.active, slots.held_by("a"), gauge._value.get()) == (3, 2, 3)
+
+
+def test_the_process_limit_counts_every_key_and_releases_leave_nothing_behind() -> None:
+    slots, gauge = _slots(max_streams=2, per_key=5)
+    slots.reserve("a")
+    slots.reserve("b")
+    with pytest.raises(ApiError, match=r"max_streams \(2\)"):
+        slots.reserve("c")
+    slots.release("a")
+    slots.release("b")
+    assert (slots.active, slots.held_by("a"), gauge._value.get()) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("messages", "max_tokens", "field"),
+    [
+        ([{"role": "user", "content": "x"}] * 3, None, "messages"),
+        ([{"role": "user", "content": "x"}], 101, "max_tokens"),
+        (
+            [{"role": "user", "content": "ok"}, {"role": "user", "content": "\ud800"}],
+            None,
+            "messages.1.content",
+        ),
+    ],
+)
+def test_a_chat_over_a_limit_names_the_field(
+    messages: list[dict[str, str]], max_tokens: int | None, field: str
+) -> None:
+    settings = Settings(max_messages=2, max_tokens_limit=100)
+    with pytest.raises(ApiError) as refused:
+        check_chat(settings, messages, max_tokens)
+    assert (refused.value.status, refused.value.field) == (422, field)
+    check_chat(settings, messages[:1], 100 if max_tokens else None)
+
+
+def test_metadata_over_a_limit_names_the_setting() -> None:
+    settings = Settings(max_metadata_items=1, max_metadata_chars=3)
+    check_metadata(settings, None)
+    check_metadata(settings, {"k": "abc"})
+    with pytest.raises(ApiError, match="max_metadata_items"):
+        check_metadata(settings, {"a": "1", "b": "2"})
+    with pytest.raises(ApiError, match="max_metadata_chars") as refused:
+        check_metadata(settings, {"k": "abcd"})
+    assert refused.value.field == "metadata.k"
