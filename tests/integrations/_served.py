@@ -66,6 +66,14 @@ class ServedAdapterTests:
     KINDS: ClassVar[tuple[str, ...]]
     """The event kinds of the weather answer, ``start`` to ``done``."""
 
+    def model_hanging(self, markers: Path, name: str) -> bool:
+        """True once the fake model tagged ``name`` has gone silent."""
+        return fakes.wait_marker(markers, name, "hanging")
+
+    def model_cancelled(self, markers: Path, name: str) -> bool:
+        """True once the model call tagged ``name`` has been cancelled."""
+        return fakes.wait_marker(markers, name, "cancelled")
+
     def test_the_answer_streams_and_ends_with_done(self, served: ServerThread) -> None:
         got = post(f"{served.url}/run", {"text": "weather in Paris?"})
         assert tuple(kinds(got.events)) == self.KINDS
@@ -86,15 +94,15 @@ class ServedAdapterTests:
         verdict = assert_verdict(got.events)
         assert isinstance(verdict, Error) and verdict.code == "idle_timeout"
         assert b": ping" in got.raw
-        assert fakes.wait_marker(markers, name, "cancelled")
+        assert self.model_cancelled(markers, name)
 
     def test_a_client_that_leaves_cancels_the_model_call(
         self, served: ServerThread, markers: Path
     ) -> None:
         name = tag()
         with reading_until_text(f"{served.url}/run", {"text": f"hang #{name}"}):
-            assert fakes.wait_marker(markers, name, "hanging")
-        assert fakes.wait_marker(markers, name, "cancelled")
+            assert self.model_hanging(markers, name)
+        assert self.model_cancelled(markers, name)
 
     def test_the_ai_sdk_reads_the_vercel_ai_stream_into_parts(self, served: ServerThread) -> None:
         url = f"{served.url}/run?dialect=vercel-ai"

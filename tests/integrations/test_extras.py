@@ -16,7 +16,7 @@ FRAMEWORKS = {
     "pydantic-ai": ({"pydantic-ai-slim"}, "pydantic_ai", "pydantic_ai"),
 }
 """extra -> (its framework's distributions, its top module, our adapter module)."""
-ADAPTERS = ["adk", "langgraph"]
+ADAPTERS = ["adk", "langgraph", "openai-agents"]
 """The extras whose adapter has landed."""
 FRAMEWORK_PACKAGES = set().union(*(names for names, _, _ in FRAMEWORKS.values()))
 FRAMEWORK_MODULES = ["google.adk", "langgraph", "langchain_core", "agents", "pydantic_ai"]

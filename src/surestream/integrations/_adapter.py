@@ -161,14 +161,20 @@ class SentText:
         self._sent[slot] = self._sent.get(slot, "") + text
         return Reasoning(text) if reasoning else Text(text)
 
+    def rest(self, key: Any, whole: str, *, reasoning: bool = False) -> Text | Reasoning | None:
+        """The final aggregate of one kind of a call: only what its pieces did not send (all
+        of it when none were streamed), None when nothing is left; that kind is forgotten."""
+        sent = self._sent.pop((key, reasoning), "")
+        rest = whole[len(sent) :] if whole.startswith(sent) else ("" if sent else whole)
+        if not rest:
+            return None
+        return Reasoning(rest) if reasoning else Text(rest)
+
     def whole(self, key: Any, text: str, reasoning: str = "") -> Iterator[Text | Reasoning]:
-        """The final aggregate of a call: only what its pieces did not send (all of it when
-        none were streamed), reasoning first; the call is then forgotten."""
-        for whole, is_reasoning in ((reasoning, True), (text, False)):
-            sent = self._sent.pop((key, is_reasoning), "")
-            rest = whole[len(sent) :] if whole.startswith(sent) else ("" if sent else whole)
-            if rest:
-                yield Reasoning(rest) if is_reasoning else Text(rest)
+        """``rest`` of a call's whole reasoning, then of its whole text."""
+        for event in (self.rest(key, reasoning, reasoning=True), self.rest(key, text)):
+            if event is not None:
+                yield event
 
 
 _FINISH_REASONS: dict[str, str] = {
