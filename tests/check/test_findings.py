@@ -20,8 +20,9 @@ from surestream.check import (
     analyse,
     replay,
 )
-from surestream.check.findings import resume_cut_point, round_value
+from surestream.check.findings import resume_cut_point
 from surestream.check.recording import END_BROKEN, END_CLOSED, END_CUT, END_TIMEOUT, Recorder
+from surestream.check.timing import round_value
 
 SSE = [
     ("content-type", "text/event-stream; charset=utf-8"),

@@ -9,8 +9,9 @@ endpoints with it::
     assert report.problems == [], report.dumps()
 
 Modules: ``recording`` (sans-IO recorder), ``record`` (the httpx I/O), ``signals``,
-``findings`` and ``resume`` (sans-IO rules; the list of codes is in ``findings``' docstring),
-``report`` (value objects, JSON), ``render`` (rich); the command is ``surestream.cli.check``.
+``findings``, ``head``, ``timing`` and ``resume`` (sans-IO rules; the list of codes is in
+``findings``' docstring), ``report`` (value objects, JSON), ``render`` (rich); the command
+is ``surestream.cli.check``.
 The I/O names (``inspect``, ``ainspect``, ``build_request``, ``render``, ``render_text``) are
 imported on first use, so importing the rules loads no httpx, anyio or rich.
 """
