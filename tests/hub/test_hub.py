@@ -245,6 +245,27 @@ async def test_cap_ends_with_done_length(make_store: StoreFactory) -> None:
         assert finished.is_set()
 
 
+async def test_byte_cap_ends_a_flood_with_done_length(make_store: StoreFactory) -> None:
+    finished = asyncio.Event()
+
+    async def flood() -> AsyncIterator[str]:
+        try:
+            while True:
+                yield "x" * 300
+                await asyncio.sleep(0)
+        finally:
+            finished.set()
+
+    async with Hub(make_store(max_bytes=3000)) as hub:
+        stream_id = await hub.start(flood())
+        got = events(await read_all(hub, stream_id))
+        await hub.wait(stream_id)
+    assert got[-1] == Done("length")
+    assert 2 < len(got) < 12
+    assert all(event == Text("x" * 300) for event in got[1:-1])
+    assert finished.is_set()
+
+
 async def test_history_is_what_a_client_resuming_there_has(make_store: StoreFactory) -> None:
     gate = asyncio.Event()
 

@@ -185,6 +185,20 @@ async def test_cap_keeps_room_for_the_terminal_event(make_store: StoreFactory) -
     assert got == list(enumerate([Text("0"), Text("1"), Text("2"), Text("3"), Done("length")]))
 
 
+async def test_byte_cap_keeps_room_for_the_terminal_event(make_store: StoreFactory) -> None:
+    store = make_store(max_bytes=1000)
+    await store.create("s1")
+    await store.append("s1", Text("x" * 400))
+    with pytest.raises(JournalFull):
+        await store.append_many("s1", [Text("y" * 400), Text("z" * 400)])
+    with pytest.raises(JournalFull):
+        await store.append("s1", Text("w" * 5000))
+    assert (await store.info("s1")).length == 2
+    assert await store.finish("s1", Done("length"))
+    got = await collect(store, "s1")
+    assert got == list(enumerate([Text("x" * 400), Text("y" * 400), Done("length")]))
+
+
 async def test_first_terminal_wins(make_store: StoreFactory) -> None:
     store = make_store()
     await full_journal(store)

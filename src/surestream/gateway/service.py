@@ -34,6 +34,7 @@ from surestream.store import (
     StreamInfo,
     StreamNotFound,
 )
+from surestream.store.base import event_size
 from surestream.upstream import (
     ChatMessage,
     ChatRequest,
@@ -52,7 +53,11 @@ log = logging.getLogger("surestream.gateway")
 def build_store(settings: Settings) -> Store:
     """The journal store the settings name."""
     if settings.store == "memory":
-        return MemoryStore(retention=settings.retention, max_events=settings.max_events_per_stream)
+        return MemoryStore(
+            retention=settings.retention,
+            max_events=settings.max_events_per_stream,
+            max_bytes=settings.max_journal_bytes,
+        )
     from surestream.store.redis import RedisStore
 
     return RedisStore(
@@ -60,6 +65,7 @@ def build_store(settings: Settings) -> Store:
         prefix=settings.redis_prefix,
         retention=settings.retention,
         max_events=settings.max_events_per_stream,
+        max_bytes=settings.max_journal_bytes,
     )
 
 
@@ -217,13 +223,23 @@ class Gateway:
         opened = await self.open_upstream(owner, upstream, request)
         parts: list[str] = []
         done = Done()
+        room = self.settings.max_answer_bytes
         produced = self._produce(owner, opened)
         try:
             async for event in produced:
+                if isinstance(event, Done):
+                    done = event
+                    continue
+                room -= event_size(event)
+                if room < 0:
+                    raise ApiError(
+                        502,
+                        "answer_too_large",
+                        f"the answer exceeds max_answer_bytes ({self.settings.max_answer_bytes}"
+                        " bytes); ask for it with stream: true",
+                    )
                 if type(event) is Text:
                     parts.append(event.text)
-                elif isinstance(event, Done):
-                    done = event
         finally:
             await produced.aclose()
         return "".join(parts), done

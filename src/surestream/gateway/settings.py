@@ -33,7 +33,7 @@ from surestream.errors import SurestreamError
 from surestream.gateway.auth import DEFAULT_READ_TOKEN_TTL
 from surestream.hub import DEFAULT_LEASE_TTL, DEFAULT_ORPHAN_GRACE
 from surestream.lifecycle import DEFAULT_HEARTBEAT, DEFAULT_IDLE_TIMEOUT
-from surestream.store import DEFAULT_MAX_EVENTS, DEFAULT_RETENTION
+from surestream.store import DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, DEFAULT_RETENTION
 from surestream.store.redis import DEFAULT_PREFIX
 from surestream.upstream.demo import DEFAULT_TOKENS_PER_SECOND
 from surestream.upstream.openai_compat import (
@@ -166,6 +166,12 @@ class Settings(BaseModel):
     beyond)."""
     max_events_per_stream: int = Field(default=DEFAULT_MAX_EVENTS, gt=0)
     """Events one journal may hold; a longer answer ends with ``finish_reason: length``."""
+    max_journal_bytes: int = Field(default=DEFAULT_MAX_BYTES, gt=0)
+    """Bytes one journal may hold (its events' text or JSON); an answer beyond ends with
+    ``finish_reason: length``."""
+    max_answer_bytes: int = Field(default=DEFAULT_MAX_BYTES, gt=0)
+    """Bytes of one non-streaming answer (``stream: false``); beyond, 502 ``answer_too_large``
+    instead of holding more."""
     log_level: str = "info"
     """uvicorn and surestream log level."""
 

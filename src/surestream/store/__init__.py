@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from surestream.store.base import (
+    DEFAULT_MAX_BYTES,
     DEFAULT_MAX_EVENTS,
     DEFAULT_RETENTION,
     DEFAULT_TOMBSTONE_TTL,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from surestream.store.redis import RedisStore
 
 __all__ = [
+    "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_EVENTS",
     "DEFAULT_RETENTION",
     "DEFAULT_TOMBSTONE_TTL",

@@ -10,40 +10,44 @@ from __future__ import annotations
 __all__ = ["APPEND", "CREATE", "HEARTBEAT", "JOIN", "LEAVE", "RELEASE", "WATCH"]
 
 APPEND = """
-local meta = redis.call('HMGET', KEYS[2], 'next', 'terminal', 'leased')
+local meta = redis.call('HMGET', KEYS[2], 'next', 'terminal', 'leased', 'bytes')
 if not meta[1] then return {-3, -1} end
 local seq = tonumber(meta[1])
-if ARGV[6] ~= '' and tonumber(ARGV[6]) ~= seq then return {-5, seq - 1, meta[2]} end
+if ARGV[7] ~= '' and tonumber(ARGV[7]) ~= seq then return {-5, seq - 1, meta[2]} end
 if meta[2] == '1' then return {-1, seq - 1} end
-if ARGV[5] == 'l' and (meta[3] ~= '1' or redis.call('EXISTS', KEYS[3]) == 1) then
+if ARGV[6] == 'l' and (meta[3] ~= '1' or redis.call('EXISTS', KEYS[3]) == 1) then
   return {-4, seq - 1}
 end
 local first = seq
 local cap = tonumber(ARGV[1]) - 1
-local n = #ARGV - 6
-local term = ARGV[4] == '1'
+local max_bytes = tonumber(ARGV[4])
+local size = tonumber(meta[4] or '0')
+local n = #ARGV - 7
+local term = ARGV[5] == '1'
 local body = n
 if term then body = n - 1 end
 local status = 0
 for i = 1, body do
-  if seq >= cap then
+  local event = ARGV[7 + i]
+  if seq >= cap or size + #event > max_bytes then
     status = -2
     break
   end
-  redis.call('XADD', KEYS[1], seq .. '-1', 'e', ARGV[6 + i])
+  redis.call('XADD', KEYS[1], seq .. '-1', 'e', event)
+  size = size + #event
   seq = seq + 1
 end
 if status == 0 and term then
-  redis.call('XADD', KEYS[1], seq .. '-1', 'e', ARGV[6 + n])
+  redis.call('XADD', KEYS[1], seq .. '-1', 'e', ARGV[7 + n])
   seq = seq + 1
-  redis.call('HSET', KEYS[2], 'next', seq, 'terminal', 1)
+  redis.call('HSET', KEYS[2], 'next', seq, 'terminal', 1, 'bytes', size)
   redis.call('DEL', KEYS[3])
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
   redis.call('PEXPIRE', KEYS[4], ARGV[2])
   redis.call('SET', KEYS[5], '1', 'PX', tonumber(ARGV[2]) + tonumber(ARGV[3]))
 else
-  redis.call('HSET', KEYS[2], 'next', seq)
+  redis.call('HSET', KEYS[2], 'next', seq, 'bytes', size)
   if first == 0 and seq > 0 then
     local ttl = redis.call('PTTL', KEYS[2])
     if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
@@ -52,7 +56,8 @@ end
 return {status, seq - 1}
 """
 """Append a batch (``a`` mode) or ``producer_lost`` if the lease is gone (``l``); ARGV:
-max_events, retention ms, tombstone ms, terminal flag, mode, expected seq, events.
+max_events, retention ms, tombstone ms, max_bytes, terminal flag, mode, expected seq, events
+(every event but a terminal one counts its bytes toward max_bytes).
 Returns ``{status, last seq[, terminal]}``: 0 appended, -1 ended, -2 full, -3 missing, -4 (``l``)
 lease alive or never taken, -5 the journal is at another seq than expected."""
 

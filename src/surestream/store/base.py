@@ -14,8 +14,9 @@ Every store method is a coroutine; ``read`` validates eagerly (so a caller can a
 - *retention*: a journal lives ``retention`` seconds after its terminal event, then a small
   tombstone remains for ``tombstone_ttl`` seconds so an expired stream (410) can be told
   from one that never existed (404);
-- *a cap*: ``max_events`` events per journal; the last slot is kept for the terminal event,
-  so a full journal refuses ordinary events (``JournalFull``) but can still be ended;
+- *caps*: ``max_events`` events and ``max_bytes`` bytes per journal (``event_size``); the
+  terminal event is exempt, so a full journal refuses ordinary events (``JournalFull``) but
+  can still be ended;
 - *the producer lease*: a token with a short TTL that the producer renews (``heartbeat``); a
   reader that waits on a journal without a terminal event and finds the lease gone appends
   ``error`` ``producer_lost`` itself, so every later reader sees that verdict too;
@@ -35,7 +36,8 @@ The exceptions, by whose fault::
     │                         also a ValueError
     ├── StreamExists          ``create`` with an id already used
     ├── JournalClosed         ``append`` after the terminal event
-    ├── JournalFull           ``append`` past ``max_events``; the journal can still be ended
+    ├── JournalFull           ``append`` past ``max_events`` or ``max_bytes``; the journal
+    │                         can still be ended
     ├── TooManySubscribers    ``join`` of a stream that has its ``limit`` of readers (429)
     └── StoreUnavailable      the backing store (Redis) could not be reached in time, or
                               refused the command (full, read-only replica) (503)
@@ -49,9 +51,10 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from surestream.errors import SurestreamError
-from surestream.events import Done, Error, ErrorCode, Event, is_terminal
+from surestream.events import Done, Error, ErrorCode, Event, Text, dumps, is_terminal
 
 __all__ = [
+    "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_EVENTS",
     "DEFAULT_RETENTION",
     "DEFAULT_TOMBSTONE_TTL",
@@ -79,6 +82,10 @@ DEFAULT_TOMBSTONE_TTL = 86_400.0
 DEFAULT_MAX_EVENTS = 50_000
 """Events per journal, the terminal included: far above a long answer streamed token by token."""
 
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+"""Bytes per journal (``event_size`` of each event but the terminal one): what one stream
+may make a store hold, 16 MiB, some hundred times a long answer."""
+
 _RESUME_ID = re.compile(r"[0-9]{1,18}")
 
 
@@ -103,7 +110,8 @@ class JournalClosed(SurestreamError):
 
 
 class JournalFull(SurestreamError):
-    """The journal holds ``max_events - 1`` events; only a terminal event may follow."""
+    """The journal holds ``max_events - 1`` events or ``max_bytes`` bytes; only a terminal
+    event may follow."""
 
 
 class TooManySubscribers(SurestreamError):
@@ -180,6 +188,15 @@ def producer_lost() -> Error:
     return Error.of(ErrorCode.PRODUCER_LOST, "the process generating this stream stopped")
 
 
+def event_size(event: Event) -> int:
+    """What ``event`` counts toward ``max_bytes``: the UTF-8 bytes of a text's text, the JSON
+    of any other event (``RedisStore`` counts the JSON of every event, a few bytes more)."""
+    if type(event) is Text:
+        text = event.text
+        return len(text) if text.isascii() else len(text.encode())
+    return len(dumps(event))
+
+
 def check_batch(events: Sequence[Event]) -> bool:
     """Whether ``events`` ends with a terminal event; a terminal anywhere else is a bug."""
     if not events:
@@ -193,11 +210,13 @@ def check_batch(events: Sequence[Event]) -> bool:
 class Store(abc.ABC):
     """A journal per stream. Implementations: ``MemoryStore``, ``RedisStore``.
 
-    ``retention``, ``max_events`` and ``tombstone_ttl`` are attributes every store has.
+    ``retention``, ``max_events``, ``max_bytes`` and ``tombstone_ttl`` are attributes every
+    store has.
     """
 
     retention: float
     max_events: int
+    max_bytes: int
     tombstone_ttl: float
     synchronous_appends = False
     """True when appends never wait (no I/O): ``append_now`` works, and the Hub uses it."""

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from surestream.events import Event, Text, is_terminal
 from surestream.lifecycle import Clock
 from surestream.store.base import (
+    DEFAULT_MAX_BYTES,
     DEFAULT_MAX_EVENTS,
     DEFAULT_RETENTION,
     DEFAULT_TOMBSTONE_TTL,
@@ -38,6 +39,7 @@ from surestream.store.base import (
     TooManySubscribers,
     check_batch,
     check_resume_point,
+    event_size,
     producer_lost,
 )
 
@@ -59,6 +61,7 @@ class _Journal:
         "model",
         "owner",
         "readers",
+        "size",
         "terminal",
         "waiters",
         "watchers",
@@ -69,6 +72,8 @@ class _Journal:
         self.model = model
         self.created_at = time.time()
         self.events: list[Event | str] = []
+        self.size = 0
+        """Bytes toward ``max_bytes`` (``event_size``)."""
         self.terminal = False
         self.lease: str | None = None
         self.lease_until = 0.0
@@ -98,7 +103,8 @@ class MemoryStore(Store):
     """Journals in this process's memory; the default store of the gateway.
 
     ``retention``: seconds a journal stays after its terminal event; ``max_events``: events
-    per journal, terminal included; ``tombstone_ttl``: seconds an expired id is remembered
+    per journal, terminal included; ``max_bytes``: bytes per journal (``event_size``, the
+    terminal event exempt); ``tombstone_ttl``: seconds an expired id is remembered
     (``StreamExpired`` rather than ``StreamNotFound``); ``lease_check``: seconds between two
     producer-lease checks of the journals that readers wait on; ``clock``: the monotonic
     clock of retention, tombstones, leases and watches.
@@ -112,6 +118,7 @@ class MemoryStore(Store):
         *,
         retention: float = DEFAULT_RETENTION,
         max_events: int = DEFAULT_MAX_EVENTS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
         tombstone_ttl: float = DEFAULT_TOMBSTONE_TTL,
         lease_check: float = DEFAULT_LEASE_CHECK,
         clock: Clock = time.monotonic,
@@ -120,6 +127,7 @@ class MemoryStore(Store):
             raise ValueError("max_events must leave room for one event and the terminal one")
         self.retention = retention
         self.max_events = max_events
+        self.max_bytes = max_bytes
         self.tombstone_ttl = tombstone_ttl
         self.lease_check = lease_check
         self.clock = clock
@@ -204,8 +212,10 @@ class MemoryStore(Store):
             and not journal.terminal
             and (expect is None or expect == size)
             and size < self.max_events - 1
+            and journal.size + (bytes_ := event_size(text)) <= self.max_bytes
         ):
             journal.events.append(text.text)
+            journal.size += bytes_
             journal.notify()
             return size
         terminal = check_batch(events)
@@ -213,14 +223,20 @@ class MemoryStore(Store):
             raise JournalClosed(f"stream {stream_id} has ended")
         if expect is not None and expect != len(journal.events):
             raise ValueError(f"append at seq {expect}, but {stream_id} is at {len(journal.events)}")
-        room = self.max_events - 1 - len(journal.events)
         body = events[:-1] if terminal else events
-        journal.events.extend(
-            [event.text if type(event) is Text else event for event in body[: max(room, 0)]]
-        )
-        if len(body) > room:
+        fits = 0
+        for event in body[: max(self.max_events - 1 - len(journal.events), 0)]:
+            bytes_ = event_size(event)
+            if journal.size + bytes_ > self.max_bytes:
+                break
+            journal.events.append(event.text if type(event) is Text else event)
+            journal.size += bytes_
+            fits += 1
+        if fits < len(body):
             journal.notify()
-            raise JournalFull(f"stream {stream_id} reached {self.max_events} events")
+            raise JournalFull(
+                f"stream {stream_id} reached {self.max_events} events or {self.max_bytes} bytes"
+            )
         if terminal:
             journal.events.append(events[-1])
             journal.terminal = True

@@ -4,14 +4,14 @@ Strategy: one Redis stream per journal, entry ``seq`` having the explicit id ``<
 one field ``e`` holding the event's native JSON (``surestream.events.dumps``), so a reader
 resumes after seq ``n`` with ``XREAD ... STREAMS key n-1`` and decodes lazily, entry by
 entry. Every write is one Lua script, so the checks and the write are atomic: an append
-reads ``next`` and ``terminal`` from the meta hash, refuses after the terminal event or past
-``max_events``, ``XADD``s the whole batch, and on the terminal event deletes the lease and
-sets the expiry of every key to ``retention`` (and of the tombstone to ``retention +
-tombstone_ttl``). The keys of a stream share one hash tag (``{prefix}{<id>}:…``) so the
-scripts also run on Redis Cluster::
+reads ``next``, ``terminal`` and ``bytes`` from the meta hash, refuses after the terminal
+event or past ``max_events`` or ``max_bytes``, ``XADD``s the whole batch, and on the
+terminal event deletes the lease and sets the expiry of every key to ``retention`` (and of
+the tombstone to ``retention + tombstone_ttl``). The keys of a stream share one hash tag
+(``{prefix}{<id>}:…``) so the scripts also run on Redis Cluster::
 
     {p}{id}:events   stream     the journal
-    {p}{id}:meta     hash       owner/model (JSON), created, next, terminal, leased
+    {p}{id}:meta     hash       owner/model (JSON), created, next, terminal, leased, bytes
     {p}{id}:lease    string     the producer's token, PX lease_ttl, renewed by heartbeat
     {p}{id}:watch    zset       member (one process with subscribers) -> expiry (ms, Redis TIME)
     {p}{id}:readers  hash       member -> its subscribers (the cap on readers across processes)
@@ -57,6 +57,7 @@ from surestream.store._redis_appends import AppendPipeline
 from surestream.store._redis_call import STALE, UNSURE, Health, call, ms
 from surestream.store._redis_tails import TailReader
 from surestream.store.base import (
+    DEFAULT_MAX_BYTES,
     DEFAULT_MAX_EVENTS,
     DEFAULT_RETENTION,
     DEFAULT_TOMBSTONE_TTL,
@@ -121,7 +122,7 @@ class RedisStore(Store):
 
     ``url``: a ``redis://`` URL, or pass a ready ``client`` (then its own timeouts apply and
     ``aclose`` leaves it open). ``prefix``: the key prefix. ``retention``, ``max_events``,
-    ``tombstone_ttl``: as in ``Store``. ``timeout``: seconds one command may take;
+    ``max_bytes``, ``tombstone_ttl``: as in ``Store``. ``timeout``: seconds one command may take;
     ``connect_timeout``: seconds to connect; ``read_block``: seconds one ``XREAD BLOCK``
     waits (must be below ``timeout``); ``read_batch``: entries per ``XREAD``;
     ``max_connections``: the pool size.
@@ -135,6 +136,7 @@ class RedisStore(Store):
         prefix: str = DEFAULT_PREFIX,
         retention: float = DEFAULT_RETENTION,
         max_events: int = DEFAULT_MAX_EVENTS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
         tombstone_ttl: float = DEFAULT_TOMBSTONE_TTL,
         timeout: float = DEFAULT_TIMEOUT,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
@@ -149,6 +151,7 @@ class RedisStore(Store):
         self.prefix = prefix
         self.retention = retention
         self.max_events = max_events
+        self.max_bytes = max_bytes
         self.tombstone_ttl = tombstone_ttl
         self.timeout = timeout
         self.read_block = read_block
@@ -162,7 +165,9 @@ class RedisStore(Store):
             decode_responses=False,
             max_connections=max_connections,
         )
-        self._limits = [b"%d" % n for n in (max_events, ms(retention), ms(tombstone_ttl))]
+        self._limits = [
+            b"%d" % n for n in (max_events, ms(retention), ms(tombstone_ttl), max_bytes)
+        ]
         self._append_script = self._redis.register_script(scripts.APPEND)
         self._create_script = self._redis.register_script(scripts.CREATE)
         self._heartbeat_script = self._redis.register_script(scripts.HEARTBEAT)
@@ -297,15 +302,20 @@ class RedisStore(Store):
             if reply[2] == b"1":
                 raise JournalClosed(f"stream {stream_id} has ended")
             if attempts > 1 and last >= expect:
-                raise JournalFull(f"stream {stream_id} reached {self.max_events} events")
+                raise self._full(stream_id)
             raise ValueError(f"append at seq {expect}, but stream {stream_id} is at {last + 1}")
         if status == -3:
             raise await self._missing(stream_id)
         if status == -1:
             raise JournalClosed(f"stream {stream_id} has ended")
         if status == -2:
-            raise JournalFull(f"stream {stream_id} reached {self.max_events} events")
+            raise self._full(stream_id)
         return last
+
+    def _full(self, stream_id: str) -> JournalFull:
+        return JournalFull(
+            f"stream {stream_id} reached {self.max_events} events or {self.max_bytes} bytes"
+        )
 
     async def append_many(
         self, stream_id: str, events: Sequence[Event], *, expect: int | None = None
