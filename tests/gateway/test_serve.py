@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -286,3 +287,19 @@ def _sample(name: str) -> str:
     if name == "log_level":
         return "debug"
     return "x"
+
+
+def test_a_busy_port_is_one_line_naming_it_and_the_flag_to_pick_another() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            [*SERVE, "--port", str(port)], capture_output=True, text=True, timeout=60
+        )
+    assert run.returncode == 1
+    assert run.stdout == ""
+    assert run.stderr.count("\n") == 1, run.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in run.stderr
+    assert f'make serve ARGS="--port {port + 1}"' in run.stderr
+    assert "Traceback" not in run.stderr

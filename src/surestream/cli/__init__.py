@@ -1,4 +1,4 @@
-"""The ``surestream`` command: ``serve``, ``check URL``, ``tail URL``.
+"""The ``surestream`` command: ``serve``, ``check URL``, ``tail URL``; ``--version``.
 
 Each subcommand lives in its own module of this package (``serve``, ``check``, ``tail``) and is
 imported only when used, so ``surestream tail`` does not load the gateway, and a subcommand
@@ -12,6 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from surestream import __version__
 from surestream._extras import MissingExtra
 
 __all__ = ["main"]
@@ -26,8 +27,12 @@ _COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (``surestream`` exits with it)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] in (["--version"], ["-V"]):
+        print(f"surestream {__version__}")
+        return 0
     if not args or args[0] in {"-h", "--help"} or args[0] not in _COMMANDS:
         parser = argparse.ArgumentParser(prog="surestream")
+        parser.add_argument("-V", "--version", action="version", version=__version__)
         sub = parser.add_subparsers(dest="command", required=True)
         for name, (_, help_text) in _COMMANDS.items():
             sub.add_parser(name, help=help_text, add_help=False)

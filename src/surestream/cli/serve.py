@@ -3,13 +3,15 @@
 Strategy: the flags are derived from ``Settings`` (one per field, named after it unless the
 field's ``Flag`` says otherwise), parsed into the fields' names; ``load_settings`` merges and
 validates them (a wrong value exits with status 2 and one clear line per problem); the app is
-built and run under uvicorn. Once the socket is bound it prints where it listens and a
-``curl -N`` line that shows a streamed answer. SIGTERM and Ctrl-C shut down gracefully.
+built and run under uvicorn on sockets bound here first, so a taken port is one line that
+names it (and the flag to pick another), not uvicorn's log. Once it listens it prints where
+and a ``curl -N`` line that shows a streamed answer. SIGTERM and Ctrl-C shut down gracefully.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import socket
 import sys
 from collections.abc import Callable, Sequence
@@ -33,7 +35,7 @@ from surestream.gateway.settings import (
     value_shape,
 )
 
-__all__ = ["SHUTDOWN_GRACE", "build_parser", "curl_line", "main"]
+__all__ = ["SHUTDOWN_GRACE", "build_parser", "curl_line", "listen", "main"]
 
 SHUTDOWN_GRACE = 10
 """Seconds uvicorn waits for open streams to end after SIGTERM."""
@@ -107,6 +109,35 @@ def curl_line(base_url: str) -> str:
     )
 
 
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to ``port`` on every address ``host`` names (what uvicorn binds itself
+    when given no sockets); ``OSError`` when one cannot be bound, with none left open."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    bound: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            bound.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError:
+        for sock in bound:
+            sock.close()
+        raise
+    return bound
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> str:
+    if exc.errno != errno.EADDRINUSE:
+        return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return (
+        f"port {port} on {host} is already in use; pick another port: "
+        f'make serve ARGS="--port {port + 1}" (or surestream serve --port {port + 1})'
+    )
+
+
 class _AnnouncingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, settings: Settings, console: Console) -> None:
         super().__init__(config)
@@ -147,6 +178,12 @@ def main(argv: Sequence[str]) -> int:
     except SettingsError as exc:
         err.print(f"[bold red]surestream serve:[/] {exc}", highlight=False, soft_wrap=True)
         return 2
+    try:
+        sockets = listen(settings.host, settings.port)
+    except OSError as exc:
+        message = _cannot_listen(settings.host, settings.port, exc)
+        err.print(f"[bold red]surestream serve:[/] {message}", highlight=False, soft_wrap=True)
+        return 1
     from surestream.gateway.app import create_app
 
     app = create_app(settings)
@@ -159,5 +196,5 @@ def main(argv: Sequence[str]) -> int:
         server_header=False,
     )
     server = _AnnouncingServer(config, settings, Console(file=sys.stdout))
-    server.run()
+    server.run(sockets=sockets)
     return 0
