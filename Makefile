@@ -10,14 +10,17 @@ JS_STAMP := tests/js/node_modules/.package-lock.json
 .PHONY: serve test system-deps bench clean
 
 $(UV):
+	@echo "First run: creating $(VENV) with pip and uv (once, about 10 s)..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip uv 2>&1 | grep -v "^WARNING: Location" || true
 
 $(RUN_STAMP): pyproject.toml | $(UV)
+	@echo "Installing surestream with the gateway's dependencies into $(VENV) (again only when pyproject.toml changes)..."
 	@$(UV) pip install -q --python $(PY) -e '.[gateway]'
 	@touch $@
 
 $(TEST_STAMP): pyproject.toml | $(UV)
+	@echo "Installing surestream with every extra and the test dependencies into $(VENV) (again only when pyproject.toml changes)..."
 	@$(UV) pip install -q --python $(PY) -e '.[all,test]'
 	@touch $@ $(RUN_STAMP)
 

@@ -1,0 +1,42 @@
+"""``make serve`` on a first run says what it installs before it installs it.
+
+``make -n`` prints the recipe lines make would run, in order, without running them: in a
+copy of the Makefile with no ``.venv`` (a first run) and with an installed one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _plan(directory: Path) -> list[str]:
+    run = subprocess.run(
+        ["make", "-n", "serve"], cwd=directory, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    return run.stdout.splitlines()
+
+
+def test_a_first_make_serve_announces_each_install_step_before_it(tmp_path: Path) -> None:
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    plan = _plan(tmp_path)
+    venv = next(i for i, line in enumerate(plan) if " -m venv " in line)
+    install = next(i for i, line in enumerate(plan) if "uv pip install" in line)
+    assert plan[venv - 1].startswith('echo "First run: creating .venv')
+    assert plan[install - 1].startswith('echo "Installing surestream')
+    assert plan[-1].startswith(".venv/bin/surestream serve")
+
+
+def test_once_installed_make_serve_only_serves(tmp_path: Path) -> None:
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    uv = tmp_path / ".venv" / "bin" / "uv"
+    uv.parent.mkdir(parents=True)
+    uv.touch(mode=0o755)
+    (tmp_path / ".venv" / ".installed-run").touch()
+    assert _plan(tmp_path) == [".venv/bin/surestream serve "]
