@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -79,8 +80,24 @@ async def done_flag_body() -> AsyncIterator[bytes]:
 
 async def gzipped(request: Request) -> Response:
     """A good stream behind a gzip middleware that compresses text/event-stream too (what
-    older Starlette, and many other stacks, do)."""
+    older Starlette, and many other stacks, do); today's flushes after every chunk."""
     return _stream(done_flag_body())
+
+
+async def gzip_buffered(request: Request) -> Response:
+    """The same stream gzipped the way Starlette's middleware did before it flushed after
+    every chunk (a ``GzipFile`` written, never flushed): the compressor keeps the events until
+    the end."""
+    compressor = zlib.compressobj(wbits=31)
+
+    async def body() -> AsyncIterator[bytes]:
+        async for block in done_flag_body():
+            yield compressor.compress(block)
+        yield compressor.flush()
+
+    response = _stream(body())
+    response.headers["Content-Encoding"] = "gzip"
+    return response
 
 
 async def inter_chunk_timeout(request: Request) -> Response:
@@ -268,6 +285,7 @@ def create_gallery() -> Starlette:
             Route("/mismatch", mismatch),
             Route("/no-end", no_end),
             Mount("/gzip", app=gzip_app),
+            Route("/gzip-buffered", gzip_buffered),
             Route("/inter-chunk-timeout", inter_chunk_timeout),
             Route("/silent", silent),
             Route("/text-plain", text_plain),

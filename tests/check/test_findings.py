@@ -94,19 +94,39 @@ def test_http_error_status_shows_the_body_and_exits_2() -> None:
     assert "no_events" not in report.codes  # no stream to judge
 
 
+def test_a_fixed_content_length_breaks_streaming() -> None:
+    report = analyse(rec(healthy(), [*SSE, ("content-length", "120")]))
+    finding = report.finding("fixed_content_length")
+    assert finding is not None and finding.verdict == PROBLEM and finding.fix
+    assert report.exit_code == EXIT_PROBLEM
+
+
+def _at_once(timeline: Timeline, t: float) -> Timeline:
+    return [(t, b"".join(block for _, block in timeline))]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br"])
 @pytest.mark.parametrize(
-    ("extra", "code", "verdict"),
+    ("timeline", "verdict", "says"),
     [
-        (("content-encoding", "gzip"), "compressed", PROBLEM),
-        (("content-encoding", "br"), "compressed", PROBLEM),
-        (("content-length", "120"), "fixed_content_length", PROBLEM),
+        (healthy(), WARNING, "one by one"),
+        (_at_once(healthy(), 0.2), PROBLEM, "5 events arrived in one chunk"),
+        (
+            _at_once(healthy(9)[:5], 0.2) + _at_once(healthy(9)[5:], 0.4),
+            PROBLEM,
+            "10 events arrived in 2 chunks",
+        ),
+        (_at_once(healthy(), 2.0), PROBLEM, "all 5 events arrived at once, late"),
     ],
 )
-def test_headers_that_break_streaming(extra: tuple[str, str], code: str, verdict: str) -> None:
-    report = analyse(rec(healthy(), [*SSE, extra]))
-    finding = report.finding(code)
+def test_compression_is_a_problem_only_when_events_came_late_or_batched(
+    encoding: str, timeline: Timeline, verdict: str, says: str
+) -> None:
+    report = analyse(rec(timeline, [*SSE, ("content-encoding", encoding)]))
+    finding = report.finding("compressed")
     assert finding is not None and finding.verdict == verdict and finding.fix
-    assert report.exit_code == EXIT_PROBLEM
+    assert f"Content-Encoding: {encoding}" in finding.message and says in finding.message
+    assert report.exit_code == (EXIT_PROBLEM if verdict == PROBLEM else EXIT_OK)
 
 
 def test_missing_cache_control_and_accel_buffering_are_warnings() -> None:

@@ -6,9 +6,21 @@ gallery's query parameters and ``Thresholds``; the rules are scale-free (see fin
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
+import httpx
 import pytest
 
-from surestream.check import EXIT_OK, EXIT_PROBLEM, EXIT_UNREACHABLE, WARNING, Thresholds, inspect
+from surestream.check import (
+    EXIT_OK,
+    EXIT_PROBLEM,
+    EXIT_UNREACHABLE,
+    PROBLEM,
+    WARNING,
+    Thresholds,
+    inspect,
+)
 from tests.check.gallery import HEALTHY_EVENTS
 
 LOWERED = Thresholds(proxy_idle_limits=(0.25, 0.5))
@@ -33,10 +45,21 @@ def test_no_end_marker(gallery: str) -> None:
     assert report.exit_code == EXIT_PROBLEM
 
 
-def test_gzip_middleware(gallery: str) -> None:
+def test_gzip_middleware_that_flushes_every_event_is_a_warning(gallery: str) -> None:
     report = inspect(f"{gallery}/gzip/")
-    assert "compressed" in report.codes
+    finding = report.finding("compressed")
+    assert finding is not None and finding.verdict == WARNING
+    assert "one by one" in finding.message
     assert "terminal_signal" in report.codes  # httpx decompressed it: the stream itself is fine
+    assert report.exit_code == EXIT_OK
+
+
+def test_gzip_that_holds_the_events_back_is_a_problem(gallery: str) -> None:
+    report = inspect(f"{gallery}/gzip-buffered")
+    finding = report.finding("compressed")
+    assert finding is not None and finding.verdict == PROBLEM
+    assert "6 events arrived in one chunk" in finding.message
+    assert "terminal_signal" in report.codes
     assert report.exit_code == EXIT_PROBLEM
 
 
@@ -120,3 +143,29 @@ def test_our_own_server_in_each_dialect_is_healthy(
         assert "resume_ok" in report.codes
     else:  # the openai dialect writes no ids, by design: the OpenAI SDKs have no resume
         assert report.codes.count("no_event_ids") == 1
+
+
+CLIENT_START_UP = 1000.0
+"""Seconds the clock jumps while ``check`` builds its HTTP client (a stand-in for the TLS
+context and imports, about 100 ms of its own start-up that once counted as the server's)."""
+
+
+def test_times_count_from_the_request_not_from_check_starting_up(
+    gallery: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    offset = 0.0
+    real_clock = time.perf_counter
+    real_client = httpx.AsyncClient
+
+    class SlowToBuild(real_client):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            nonlocal offset
+            offset += CLIENT_START_UP
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(time, "perf_counter", lambda: real_clock() + offset)
+    monkeypatch.setattr(httpx, "AsyncClient", SlowToBuild)
+    report = inspect(f"{gallery}/healthy")
+    assert offset == CLIENT_START_UP
+    assert report.timing.headers is not None and report.timing.end is not None
+    assert report.timing.headers < CLIENT_START_UP and report.timing.end < CLIENT_START_UP

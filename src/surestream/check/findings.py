@@ -14,7 +14,9 @@ Response (the head of the response)
     ``content_type_sse`` (ok)
     ``cache_control_missing`` (warning) no ``no-cache``/``no-store``: caches may hold it
     ``cache_control_ok`` (ok)
-    ``compressed`` (problem)          ``Content-Encoding`` set: compression buffers SSE
+    ``compressed`` (problem)          ``Content-Encoding`` set, and the events arrived late
+                                      (``buffered``) or batched (``batched_events_per_arrival``)
+                                      (warning) set, but the events arrived one by one
     ``x_accel_buffering_missing`` (warning) nginx buffers proxied responses without it
     ``x_accel_buffering_ok`` (ok)
     ``fixed_content_length`` (problem) ``Content-Length`` set: the body was not streamed
@@ -387,7 +389,7 @@ def analyse(
 ) -> Report:
     """All findings about ``rec`` (and the resume test, when ``resume_requested``)."""
     th = thresholds or Thresholds()
-    findings = head_findings(rec)
+    findings = head_findings(rec, th)
     dialect = sniff_dialect(rec.headers, rec.events)
     reading = read_events(rec.events, dialect)
     names = summarise_names(rec.events)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from surestream.check.recording import Recording
 from surestream.check.report import OK, PROBLEM, WARNING, Finding
+from surestream.check.timing import Thresholds, held_back
 
 __all__ = ["head_findings"]
 
 
-def head_findings(rec: Recording) -> list[Finding]:
+def head_findings(rec: Recording, th: Thresholds) -> list[Finding]:
     """The findings about the response head: status, content type, caching, buffering."""
     if not rec.responded:
         return [
@@ -64,17 +65,7 @@ def head_findings(rec: Recording) -> list[Finding]:
                 "send Cache-Control: no-cache, no-transform",
             )
         )
-    encoding = (rec.header("content-encoding") or "").strip().lower()
-    if encoding and encoding != "identity":
-        out.append(
-            Finding(
-                "compressed",
-                PROBLEM,
-                f"Content-Encoding: {encoding}: compressors and the proxies in between hold "
-                "compressed SSE back until a buffer fills, so events arrive late or all at once",
-                "do not compress text/event-stream (exclude it from the gzip middleware)",
-            )
-        )
+    out.extend(_compression(rec, th))
     if (rec.header("x-accel-buffering") or "").strip().lower() == "no":
         out.append(Finding("x_accel_buffering_ok", OK, "X-Accel-Buffering: no"))
     else:
@@ -99,3 +90,22 @@ def head_findings(rec: Recording) -> list[Finding]:
             )
         )
     return out
+
+
+def _compression(rec: Recording, th: Thresholds) -> list[Finding]:
+    encoding = (rec.header("content-encoding") or "").strip().lower()
+    if not encoding or encoding == "identity":
+        return []
+    fix = "do not compress text/event-stream (exclude it from the gzip middleware)"
+    held = held_back(rec, th)
+    if held is not None:
+        message = (
+            f"Content-Encoding: {encoding}, and {held}: the compressor holds events back "
+            "until its buffer fills"
+        )
+        return [Finding("compressed", PROBLEM, message, fix)]
+    message = (
+        f"Content-Encoding: {encoding}: the events arrived one by one here (the compressor "
+        "flushes), but a proxy in between may hold compressed SSE back"
+    )
+    return [Finding("compressed", WARNING, message, fix)]

@@ -75,17 +75,27 @@ async def arecord(
     """
     request = _with_defaults(request)
     recorder = Recorder(request)
-    started = time.perf_counter()
+    # Times count from the moment the request goes out (httpx's request hook), not from
+    # building the client: its TLS context alone takes tens of milliseconds.
+    started, sent = time.perf_counter(), False
+
+    async def on_request(_: httpx.Request) -> None:
+        nonlocal started, sent
+        if not sent:
+            started, sent = time.perf_counter(), True
 
     def now() -> float:
         return time.perf_counter() - started
 
     how, error = END_CLOSED, None
     timeouts = httpx.Timeout(None, connect=min(connect_timeout, timeout))
+    hooks = {"request": [on_request]}
     with anyio.move_on_after(timeout) as scope:
         try:
             async with (
-                httpx.AsyncClient(timeout=timeouts, verify=verify, follow_redirects=True) as client,
+                httpx.AsyncClient(
+                    timeout=timeouts, verify=verify, follow_redirects=True, event_hooks=hooks
+                ) as client,
                 client.stream(
                     request.method,
                     request.url,

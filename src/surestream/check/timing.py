@@ -16,6 +16,7 @@ from surestream.check.report import OK, WARNING, Finding, Timing
 from surestream.check.signals import EventReading
 
 __all__ = [
+    "DEFAULT_BATCHED_EVENTS_PER_ARRIVAL",
     "DEFAULT_BUFFERED_MIN_EVENTS",
     "DEFAULT_BUFFERED_MIN_WAIT",
     "DEFAULT_BUFFERED_WINDOW",
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_ROUND_TOLERANCE",
     "Thresholds",
     "buffered",
+    "held_back",
     "measure",
     "round_value",
     "seconds",
@@ -66,6 +68,9 @@ DEFAULT_BUFFERED_WINDOW = 0.05
 """All events arriving within this many seconds of each other counts as "at once"."""
 DEFAULT_BUFFERED_MIN_WAIT = 1.0
 """...and only when they came at least this long after the response head."""
+DEFAULT_BATCHED_EVENTS_PER_ARRIVAL = 3.0
+"""A compressed stream whose events arrived this many per body chunk (on average, with at
+least ``buffered_min_events`` events) was batched by its compressor."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,7 @@ class Thresholds:
     buffered_min_events: int = DEFAULT_BUFFERED_MIN_EVENTS
     buffered_window: float = DEFAULT_BUFFERED_WINDOW
     buffered_min_wait: float = DEFAULT_BUFFERED_MIN_WAIT
+    batched_events_per_arrival: float = DEFAULT_BATCHED_EVENTS_PER_ARRIVAL
 
 
 def seconds(seconds: float) -> str:
@@ -119,6 +125,21 @@ def buffered(rec: Recording, th: Thresholds) -> list[Finding]:
             "flush after every event; no compression or proxy buffering for text/event-stream",
         )
     ]
+
+
+def held_back(rec: Recording, th: Thresholds) -> str | None:
+    """How the arrivals show that something held the events back (all at once and late, or
+    several per chunk), or None."""
+    events = rec.events
+    if len(events) < th.buffered_min_events:
+        return None
+    if buffered(rec, th):
+        return f"all {len(events)} events arrived at once, late"
+    arrivals = len({event.t for event in events})
+    if len(events) / arrivals >= th.batched_events_per_arrival:
+        chunks = "one chunk" if arrivals == 1 else f"{arrivals} chunks"
+        return f"{len(events)} events arrived in {chunks}"
+    return None
 
 
 def _longest_gap(
