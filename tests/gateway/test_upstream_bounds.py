@@ -64,3 +64,45 @@ async def test_non_streaming_answer_over_the_limit_is_a_clear_error(fake: Runnin
     }
     assert streamed.status_code == 200
     assert streamed.text.rstrip().endswith("data: [DONE]")
+
+
+def deep_usage_chunk(levels: int) -> str:
+    usage = '{"prompt_tokens":3,"completion_tokens":2,"nest":' + '{"a":' * levels + "1"
+    usage += "}" * levels + "}"
+    return f'data: {{"id":"x","object":"chat.completion.chunk","choices":[],"usage":{usage}}}\n\n'
+
+
+async def test_deep_usage_never_costs_a_finished_answer(
+    fake: RunningFake, store_settings: dict[str, Any]
+) -> None:
+    settings = fake_settings(fake, **store_settings)
+    fake.fake.enqueue(
+        "usage=none,inject_after=2,inject=" + quote_plus(deep_usage_chunk(300)),
+    )
+    with run_gateway(settings) as gateway:
+        async with (
+            httpx.AsyncClient(base_url=gateway.url) as client,
+            client.stream("POST", "/v1/chat/stream", json=FAKE_CHAT) as response,
+        ):
+            got = [event for _, event in await read_native(response)]
+    assert got[-1] == Done("stop", {"prompt_tokens": 3, "completion_tokens": 2})
+
+
+async def test_unknown_finish_reasons_become_stop_and_keep_metric_labels_bounded(
+    fake: RunningFake,
+) -> None:
+    reasons = ["x" * 5000, "cancelled", *(f"made-up-{n}" for n in range(20))]
+    fake.fake.enqueue(*(f"finish_reason={quote_plus(reason)}" for reason in reasons))
+    with run_gateway(fake_settings(fake)) as gateway:
+        async with httpx.AsyncClient(base_url=gateway.url) as client:
+            ends = []
+            for _ in reasons:
+                async with client.stream("POST", "/v1/chat/stream", json=FAKE_CHAT) as response:
+                    ends.append((await read_native(response))[-1][1])
+            metrics = (await client.get("/metrics")).text
+    assert ends == [Done("stop", ends[0].usage)] * len(reasons)  # type: ignore[union-attr]
+    outcomes = [
+        line for line in metrics.splitlines() if line.startswith("surestream_stream_outcomes")
+    ]
+    assert "made-up" not in metrics and "xxxx" not in metrics
+    assert any('code="stop"' in line for line in outcomes), outcomes

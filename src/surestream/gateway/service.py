@@ -24,6 +24,7 @@ from surestream.gateway.errors import ApiError, store_unavailable
 from surestream.gateway.limits import StreamSlots
 from surestream.gateway.metrics import GatewayMetrics
 from surestream.gateway.settings import Settings
+from surestream.gateway.upstream_checks import checked_done, outcome_label
 from surestream.gateway.validation import check_chat, check_metadata
 from surestream.hub import Hub, HubClosed
 from surestream.store import (
@@ -250,17 +251,20 @@ class Gateway:
         started = time.monotonic()
         first_text = True
         outcome: tuple[str, str] = ("done", "cancelled")
+        ended = False
         try:
             async for event in idle_limited(opened, self.settings.idle_timeout, "the model"):
                 if first_text and type(event) is Text:
                     first_text = False
                     metrics.time_to_first_token.observe(time.monotonic() - started)
                 if isinstance(event, Done):
-                    outcome = ("done", str(event.finish_reason))
+                    event = checked_done(event)
+                    outcome, ended = ("done", str(event.finish_reason)), True
                 elif isinstance(event, Error):
-                    outcome = ("error", str(event.code))
+                    outcome, ended = ("error", str(event.code)), True
                 yield event
-            outcome = ("done", "stop")
+            if not ended:
+                outcome = ("done", "stop")
         except SourceFailed as exc:
             outcome = ("error", str(exc.code))
             raise
@@ -272,7 +276,7 @@ class Gateway:
                 await opened.aclose()
             finally:
                 self.slots.release(owner)
-                metrics.outcomes.labels(outcome[0], outcome[1]).inc()
+                metrics.outcomes.labels(outcome[0], outcome_label(*outcome)).inc()
                 metrics.stream_duration.observe(time.monotonic() - started)
 
     async def owned_info(self, stream_id: str, owner: str) -> StreamInfo:
