@@ -16,8 +16,6 @@ FRAMEWORKS = {
     "pydantic-ai": ({"pydantic-ai-slim"}, "pydantic_ai", "pydantic_ai"),
 }
 """extra -> (its framework's distributions, its top module, our adapter module)."""
-ADAPTERS = ["adk", "langgraph", "openai-agents"]
-"""The extras whose adapter has landed."""
 FRAMEWORK_PACKAGES = set().union(*(names for names, _, _ in FRAMEWORKS.values()))
 FRAMEWORK_MODULES = ["google.adk", "langgraph", "langchain_core", "agents", "pydantic_ai"]
 
@@ -66,7 +64,7 @@ def test_the_core_and_the_server_import_no_framework() -> None:
     assert loaded_after(code) == []
 
 
-@pytest.mark.parametrize("extra", ADAPTERS)
+@pytest.mark.parametrize("extra", list(FRAMEWORKS))
 def test_an_adapter_imports_no_other_framework(extra: str) -> None:
     _, module, name = FRAMEWORKS[extra]
     adapter = f"surestream.integrations.{name}"
@@ -74,7 +72,7 @@ def test_an_adapter_imports_no_other_framework(extra: str) -> None:
     assert not set(loaded_after(f"import {adapter}")) & others
 
 
-@pytest.mark.parametrize("extra", ADAPTERS)
+@pytest.mark.parametrize("extra", list(FRAMEWORKS))
 def test_without_its_framework_an_adapter_names_the_extra_to_install(extra: str) -> None:
     _, module, name = FRAMEWORKS[extra]
     adapter = f"surestream.integrations.{name}"

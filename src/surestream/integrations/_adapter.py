@@ -36,6 +36,7 @@ __all__ = [
     "finish_reason",
     "json_or_text",
     "require",
+    "tool_output",
 ]
 
 log = logging.getLogger("surestream.integrations")
@@ -232,3 +233,19 @@ def json_or_text(value: Any) -> Any:
         except orjson.JSONDecodeError:
             return value if isinstance(value, str) else value.decode(errors="replace")
     return value
+
+
+def tool_output(value: Any, text: Any) -> Any:
+    """A tool's output for ``ToolResult``: its own return ``value`` when that is plain JSON
+    data, else its ``text`` form (parsed when it is JSON)."""
+    return value if _plain_json(value) else json_or_text(text)
+
+
+def _plain_json(value: Any) -> bool:
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list):
+        return all(_plain_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain_json(v) for k, v in value.items())
+    return False

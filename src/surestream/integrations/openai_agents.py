@@ -46,6 +46,7 @@ from surestream.integrations._adapter import (  # noqa: E402
     SentText,
     adapt,
     json_or_text,
+    tool_output,
 )
 
 __all__ = ["DEFAULT_TOOL_ERROR", "AgentsMapper", "openai_agents_events"]
@@ -132,28 +133,11 @@ class AgentsMapper:
             if text == DEFAULT_TOOL_ERROR:
                 yield ToolResult(call_id, error=DEFAULT_TOOL_ERROR)
             else:
-                yield ToolResult(call_id, _json_value(output, text))
+                yield ToolResult(call_id, tool_output(output, text))
 
     def end(self) -> Iterator[Done]:
         """``Done`` with the last model call's finish reason and the run's usage."""
         yield self._tally.done()
-
-
-def _json_value(output: Any, text: Any) -> Any:
-    """The tool's own return value when it is plain JSON data, else its text (parsed)."""
-    if _plain_json(output):
-        return output
-    return json_or_text(text)
-
-
-def _plain_json(value: Any) -> bool:
-    if value is None or isinstance(value, str | int | float | bool):
-        return True
-    if isinstance(value, list):
-        return all(_plain_json(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain_json(v) for k, v in value.items())
-    return False
 
 
 async def _cancelling(result: RunResultStreaming) -> AsyncIterator[StreamEvent]:
