@@ -9,12 +9,44 @@ from collections.abc import Iterator
 
 import pytest
 
-from surestream.events import Done, Error, Start, Status, Text
+from surestream.events import (
+    Done,
+    Error,
+    FinishReason,
+    Reasoning,
+    Start,
+    Status,
+    Step,
+    Text,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallStart,
+    ToolResult,
+)
 from tests.client.apps import Journal, app, native_blocks
 from tests.support.servers import ServerThread, free_port, serve_in_thread
 
 EVENTS = [Start(), Text("Hello"), Status("searching"), Text(" world"), Done()]
+AGENT = [
+    Start(),
+    Step(),
+    Reasoning("Weather?"),
+    Reasoning(" Call it."),
+    ToolCallStart("c1", "get_weather"),
+    ToolCallDelta("c1", '{"city": '),
+    ToolCallDelta("c1", '"Paris"}'),
+    ToolCall("c1", "get_weather", {"city": "Paris"}),
+    ToolResult("c1", {"t": 21}),
+    ToolCall("c2", "get_time", None),
+    ToolResult("c2", error="no clock"),
+    Step("answer"),
+    Text("21 °C."),
+    Done(FinishReason.TOOL_CALLS),
+]
 JOURNALS = {
+    "agent": Journal(native_blocks(AGENT)),
+    "no-ids": Journal(native_blocks(EVENTS, ids=False), stop_at=2),
+    "quiet-error": Journal(native_blocks([Start(), Error("upstream_error")])),
     "done": Journal(native_blocks(EVENTS)),
     "error": Journal(native_blocks([Start(), Text("Hel"), Error("upstream_error", "boom")])),
     "cut": Journal(native_blocks(EVENTS), stop_at=2, resume_status=404),
@@ -90,3 +122,44 @@ def test_status_lines_are_dimmed_on_a_terminal(server: ServerThread) -> None:
     )
     assert out.returncode == 0
     assert "\x1b[2m· searching" in out.stdout
+
+
+def test_reasoning_tool_calls_and_results_each_on_their_own_lines(server: ServerThread) -> None:
+    out = tail(f"{server.url}/streams/agent")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "· step",
+        "Weather? Call it.",
+        '⚙ get_weather({"city": "Paris"})',
+        '↳ c1: {"t":21}',
+        "⚙ get_time(null)",
+        "✗ c2: no clock",
+        "· step answer",
+        "21 °C.",
+        "── done (tool_calls) · 14 events, 6 chars, 1 connection(s)",
+    ]
+    assert "None" not in out.stdout
+
+
+def test_reasoning_is_dimmed_on_a_terminal(server: ServerThread) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "surestream.cli", "tail", f"{server.url}/streams/agent"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "FORCE_COLOR": "1", "TERM": "xterm-256color"},
+    )
+    assert out.returncode == 0
+    assert "\x1b[2mWeather?" in out.stdout
+    assert "\x1b[2m Call it." in out.stdout
+    assert "\x1b[2m21 °C." not in out.stdout and "21 °C." in out.stdout
+
+
+def test_nothing_absent_is_printed_as_none(server: ServerThread) -> None:
+    cut = tail(f"{server.url}/streams/no-ids")
+    assert cut.returncode == 2
+    assert "no event id" in cut.stdout.splitlines()[-1]
+    quiet = tail(f"{server.url}/streams/quiet-error")
+    assert quiet.returncode == 1
+    assert quiet.stdout.splitlines()[-1].startswith("── error upstream_error · ")
+    assert "None" not in cut.stdout + quiet.stdout

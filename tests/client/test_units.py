@@ -7,8 +7,21 @@ import pytest
 import surestream.client
 from surestream.client._chunked import ChunkedDecoder, ChunkedError
 from surestream.client._detect import AutoDecoder
-from surestream.client._resume import Backoff, ReplayFilter, fatal_status
-from surestream.events import Data, Done, Error, Text
+from surestream.client._resume import DEFAULT_MIN_RETRY_DELAY, Backoff, ReplayFilter, fatal_status
+from surestream.events import (
+    Data,
+    Done,
+    Error,
+    Event,
+    Reasoning,
+    Step,
+    Text,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallStart,
+    ToolResult,
+    dumps,
+)
 from surestream.sse import ServerSentEvent
 
 BODY = b"5\r\nhello\r\n1;ext=1\r\n \r\n10\r\n" + b"x" * 16 + b"\r\n0\r\nTrailer: t\r\n\r\nJUNK"
@@ -88,6 +101,24 @@ def test_done_marker_while_undecided_is_done() -> None:
     decoder = AutoDecoder()
     assert decoder.decode(sse("[DONE]")) == [Done()]
     assert decoder.finished
+    assert decoder.dialect == "openai"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        Reasoning("hm"),
+        ToolCallStart("c1", "f"),
+        ToolCallDelta("c1", "{"),
+        ToolCall("c1", "f", {"a": 1}),
+        ToolResult("c1", 2),
+        Step("agent"),
+    ],
+)
+def test_auto_decoder_recognises_native_agent_events_first(event: Event) -> None:
+    decoder = AutoDecoder()
+    assert decoder.decode(sse(dumps(event).decode())) == [event]
+    assert decoder.dialect == "native"
 
 
 def test_plain_error_and_done() -> None:
@@ -107,6 +138,21 @@ def test_backoff_grows_caps_and_jitters() -> None:
     assert low.delay(2, server_retry_ms=250) == 0.5
 
 
+def test_backoff_has_a_floor_whatever_the_server_says() -> None:
+    backoff = Backoff(random=lambda: 0.0)
+    assert backoff.delay(1, server_retry_ms=0) == DEFAULT_MIN_RETRY_DELAY
+    assert backoff.delay(2, server_retry_ms=0) == 2 * DEFAULT_MIN_RETRY_DELAY
+    assert Backoff(0.0, 5.0, 0.0).delay(1) == DEFAULT_MIN_RETRY_DELAY
+
+
+def test_backoff_takes_any_retry_and_any_number_of_failures() -> None:
+    backoff = Backoff(1.0, 5.0, 0.0)
+    assert backoff.delay(1, server_retry_ms=10**400) == 5.0  # was OverflowError
+    assert backoff.delay(10_000) == 5.0  # was OverflowError (2.0 ** 9999)
+    with pytest.raises(ValueError, match="jitter"):
+        Backoff(jitter=-1)
+
+
 def test_fatal_statuses() -> None:
     assert fatal_status(404) and fatal_status(410) and fatal_status(401)
     assert not fatal_status(429) and not fatal_status(503) and not fatal_status(408)
@@ -114,23 +160,60 @@ def test_fatal_statuses() -> None:
 
 def test_replay_filter_drops_replayed_groups_and_releases_new_ones() -> None:
     replay = ReplayFilter()
-    replay.reconnected("5")
+    replay.reconnected("5", "0")
     assert replay.active
     # A dialect that spreads an event over blocks puts the id on the last one.
-    assert replay.accept(sse("a", None)) == []
-    assert replay.accept(sse("b", "5")) == []
-    assert replay.accept(sse("c", "5")) == []  # inherited id: same group as before
-    assert replay.accept(sse("d", "6")) == [sse("c", "5"), sse("d", "6")]
+    assert replay.accept(sse("a", None), terminal=False) == []
+    assert replay.accept(sse("b", "5"), terminal=False) == []
+    assert replay.accept(sse("c", "5"), terminal=False) == []  # inherited id: same group
+    assert replay.accept(sse("d", "6"), terminal=False) == [sse("c", "5"), sse("d", "6")]
     assert not replay.active
 
 
-def test_replay_filter_without_numeric_ids_is_off() -> None:
+def test_replay_filter_releases_a_verdict_made_up_at_the_resume_point() -> None:
     replay = ReplayFilter()
-    replay.reconnected("abc")
-    assert not replay.active
-    replay.reconnected("1")
-    assert replay.accept(sse("x")) == []
+    replay.reconnected("5", "0")
+    assert replay.accept(sse("x", "5"), terminal=True) == [sse("x", "5")]
+
+
+def test_replay_filter_flushes_what_it_held_when_the_connection_ends() -> None:
+    replay = ReplayFilter()
+    replay.reconnected("1", "0")
+    assert replay.accept(sse("x"), terminal=False) == []
     assert replay.flush() == [sse("x")]
+    assert not replay.active
+
+
+def test_replay_filter_without_a_resume_id_is_off() -> None:
+    replay = ReplayFilter()
+    replay.reconnected(None, None)
+    assert not replay.active
+
+
+@pytest.mark.parametrize("first", ["a", "c"])
+def test_replay_filter_with_opaque_ids_drops_a_replay_up_to_the_resume_id(first: str) -> None:
+    replay = ReplayFilter()
+    replay.reconnected("c", "a")
+    ids = ["a", "b", "c"] if first == "a" else ["c"]
+    for event_id in ids:
+        assert replay.accept(sse(event_id, event_id), terminal=False) == []
+    assert replay.accept(sse("d", "d"), terminal=False) == [sse("d", "d")]
+    assert not replay.active
+
+
+def test_replay_filter_with_opaque_ids_trusts_a_new_first_id() -> None:
+    replay = ReplayFilter()
+    replay.reconnected("c", "a")
+    assert replay.accept(sse("d", "d"), terminal=False) == [sse("d", "d")]
+
+
+@pytest.mark.parametrize("resume_id", ["³", "٣", "1" * 5000, "-1", "1e3"])
+def test_replay_filter_takes_ids_that_are_not_seqs_as_opaque(resume_id: str) -> None:
+    replay = ReplayFilter()
+    replay.reconnected(resume_id, "0")  # was ValueError on 5000 digits
+    assert replay.accept(sse("0", "0"), terminal=False) == []  # a replay from the start
+    assert replay.accept(sse("r", resume_id), terminal=False) == []
+    assert replay.accept(sse("n", "n"), terminal=False) == [sse("n", "n")]
 
 
 def test_public_names_are_sorted_and_importable() -> None:
@@ -140,6 +223,7 @@ def test_public_names_are_sorted_and_importable() -> None:
     assert [n for n in names if not n.isupper()] == [
         "Backoff",
         "EventStream",
+        "Limits",
         "StreamError",
         "StreamFailed",
         "StreamInterrupted",

@@ -11,8 +11,8 @@ own decoder (``surestream.dialects``). The signals, strongest first:
   ``messageId``, ``error`` with an ``errorText``, ...) is vercel-ai; one of the native
   ``type``\\ s is native; an object with ``done: true`` and no ``type`` is the plain
   convention, in which ``{"text": ...}`` objects are text;
-- ``[DONE]`` while still undecided ends the stream as ``Done`` (the end marker of both openai
-  and vercel-ai).
+- ``[DONE]`` while still undecided is openai's end marker (vercel-ai, the other dialect that
+  writes it, says so earlier, in a header or a part): the openai decoder ends the stream.
 
 Until a dialect is known, each event is passed on raw, as ``Data`` (its JSON, or its text when
 it is not JSON; ``name`` is the SSE event type when it has one). A stream that never shows a
@@ -28,12 +28,25 @@ from typing import Any
 import orjson
 
 from surestream.dialects import StreamDecoder, get_dialect
-from surestream.events import Data, Done, Error, ErrorCode, Event, FinishReason, Text
+from surestream.dialects.openai import is_done_marker
+from surestream.events import (
+    EVENT_TYPES,
+    Data,
+    Done,
+    Error,
+    ErrorCode,
+    Event,
+    FinishReason,
+    Text,
+)
 from surestream.sse import ServerSentEvent
 
 __all__ = ["AutoDecoder", "PlainDecoder", "make_decoder"]
 
-_NATIVE_TYPES = frozenset({"start", "text", "status", "data", "done", "error"})
+# Every event class's ``type`` (``Unknown`` has a per-instance one, a slot, not a str).
+_NATIVE_TYPES = frozenset(
+    kind_type for kind in EVENT_TYPES if isinstance(kind_type := vars(kind).get("type"), str)
+)
 _VERCEL_ONLY = frozenset(
     {
         "text-start",
@@ -47,7 +60,6 @@ _VERCEL_ONLY = frozenset(
     }
 )
 _VERCEL_PREFIXES = ("data-", "tool-", "reasoning-", "source-", "file")
-_DONE_MARKER = "[DONE]"
 
 
 def _raw(sse: ServerSentEvent, payload: Any) -> Data:
@@ -106,7 +118,7 @@ class PlainDecoder:
             text = payload.get("text")
             if isinstance(text, str) and len(payload) == 1:
                 return [Text(text)]
-        if sse.data == _DONE_MARKER:
+        if is_done_marker(sse.data):
             self._finished = True
             return [Done(FinishReason.STOP)]
         return [_raw(sse, payload)]
@@ -146,13 +158,12 @@ def make_decoder(name: str) -> StreamDecoder:
 class AutoDecoder:
     """A ``StreamDecoder`` that detects the dialect, then delegates to it."""
 
-    __slots__ = ("_finished", "_inner", "dialect")
+    __slots__ = ("_inner", "dialect")
 
     def __init__(self, headers: Mapping[str, str] | None = None) -> None:
         self.dialect: str | None = None
         """The dialect recognised so far (None while undecided)."""
         self._inner: StreamDecoder | None = None
-        self._finished = False
         if headers is not None:
             self.see_headers(headers)
 
@@ -173,19 +184,16 @@ class AutoDecoder:
 
     @property
     def finished(self) -> bool:
-        """True once the detected dialect's end arrived, or ``[DONE]`` while undecided."""
-        return self._finished if self._inner is None else self._inner.finished
+        """True once the detected dialect's end arrived."""
+        return self._inner is not None and self._inner.finished
 
     def decode(self, sse: ServerSentEvent) -> list[Event]:
         """Typed events of ``sse``: the detected dialect's, else the raw payload."""
         inner = self._inner
         if inner is not None:
             return inner.decode(sse)
-        if self._finished:
-            return []
-        if sse.data == _DONE_MARKER:
-            self._finished = True
-            return [Done(FinishReason.STOP)]
+        if is_done_marker(sse.data):
+            return self._commit("openai").decode(sse)
         payload = _json(sse.data)
         name = _sniff(payload)
         if name is None:

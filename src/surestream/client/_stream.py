@@ -1,20 +1,28 @@
 """``aconnect`` and ``EventStream``: typed events, a guaranteed outcome, automatic resume.
 
 Strategy: ``EventStream`` is an async iterator over one logical stream that may span several
-HTTP connections. Bytes come from httpx in blocks; ``surestream.sse.Decoder`` turns a block
-into SSE events, and the dialect's ``StreamDecoder`` turns each SSE event into typed events,
-lazily, as the caller asks for them. Iteration stops right after the terminal event (``Done``
-or ``Error``), which becomes ``outcome``; the connection is closed then and never reopened.
+HTTP connections, and the I/O driver of ``surestream.lifecycle.ConsumerState``, which owns
+every rule about how a stream ends: the outcome, the held retryable error, the interruption
+and the id to resume from. Bytes come from the response body in blocks (``body_blocks``);
+``surestream.sse.Decoder`` turns a block into SSE events, and the dialect's
+``StreamDecoder`` turns each SSE event into typed events, lazily, as the caller asks for
+them; the dialect decoder owns its end markers. Iteration stops right after the terminal
+event, which becomes ``outcome``; the connection is closed then and never reopened.
 
-When a connection ends without a terminal event (closed, reset, read timeout, broken framing)
-or with a ``retryable`` ``Error``, the stream reconnects to its events URL (the request URL
-for a GET, the ``Location`` of the response for any other method; a request that created a
-stream is never sent again) with ``Last-Event-ID``, waiting as ``Backoff`` says, at most
-``max_retries`` times in a row without a new event; 404, 410 and other final 4xx answers stop
-it at once. A stream whose events carry no id can only be reconnected before its first event.
-``ReplayFilter`` keeps delivery exactly-once and in order. When resuming fails, the stream
-ends without an outcome and ``interruption`` says why (a held retryable ``Error`` becomes the
-outcome instead).
+When a connection ends without a terminal event (closed, reset, read timeout) or with a
+``retryable`` ``Error`` the state holds back, the stream reconnects to its events URL (the
+request URL for a GET, the ``Location`` of the response for any other method; a request
+that created a stream is never sent again) with ``Last-Event-ID``, waiting as ``Backoff``
+says, at most ``max_retries`` times in a row without a new event and ``max_reconnects``
+times in all; 404, 410 and other final 4xx answers stop it at once. ``ReplayFilter`` keeps
+delivery exactly-once and in order. A resumed connection that starts another stream (its
+``Start`` names another stream id) is not spliced in: the stream ends as interrupted.
+Requests to an origin other than the caller's carry no credentials (``_requests.send``).
+
+Whatever the server sends, the stream ends with ``done``, ``error`` or an interruption that
+says why: an event the dialect cannot read, an SSE event over ``max_event_size``, a body that
+does not decode, a redirect loop, and a stream over ``Limits`` end it at once, without
+reconnecting (coming back would bring the same bytes).
 
 Two timers: httpx's connect/read timeouts on bytes (a read timeout counts as a lost
 connection), and ``idle_timeout`` on events: time spent waiting on the network without a
@@ -27,14 +35,18 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 import anyio
 import httpx
 
+from surestream.client._answer import Answer
+from surestream.client._body import body_blocks
 from surestream.client._detect import AutoDecoder, make_decoder
 from surestream.client._errors import StreamFailed, StreamInterrupted
+from surestream.client._limits import Limits
+from surestream.client._requests import send
 from surestream.client._resume import (
     DEFAULT_JITTER,
     DEFAULT_MAX_RETRIES,
@@ -47,9 +59,9 @@ from surestream.client._resume import (
 from surestream.client._transport import StreamingTransport
 from surestream.dialects import StreamDecoder
 from surestream.errors import RemoteProtocolError
-from surestream.events import Done, Error, Event, Text
-from surestream.lifecycle import DEFAULT_CLIENT_IDLE_TIMEOUT
-from surestream.sse import Decoder, ServerSentEvent
+from surestream.events import Done, Error, Event, Start, Text, ToolCall
+from surestream.lifecycle import DEFAULT_CLIENT_IDLE_TIMEOUT, ConsumerState
+from surestream.sse import Decoder, ServerSentEvent, SSEProtocolError
 
 __all__ = ["DEFAULT_CLIENT_IDLE_TIMEOUT", "DEFAULT_HTTP_TIMEOUT", "EventStream", "aconnect"]
 
@@ -73,10 +85,11 @@ class EventStream:
     """One stream of typed events; ``async for`` it, or ``await text()``.
 
     Made by ``aconnect``. ``outcome`` is the terminal event once it arrived (None before, and
-    after an interruption); ``last_event_id`` the id of the last event received; ``attempts``
-    the number of HTTP requests made for this stream; ``events_url`` where it resumes from
-    (None when it cannot); ``dialect`` the wire dialect recognised; ``interruption`` why the
-    stream ended without an outcome.
+    after an interruption); ``interruption`` why the stream ended without one;
+    ``last_event_id`` the id of the last event received; ``attempts`` the number of HTTP
+    requests made for this stream; ``events_url`` where it resumes from (None when it
+    cannot); ``dialect`` the wire dialect recognised. After the end, ``reasoning`` and
+    ``tool_calls`` hold what the model showed besides its answer (``text()``).
     """
 
     def __init__(
@@ -92,46 +105,62 @@ class EventStream:
         max_retries: int = DEFAULT_MAX_RETRIES,
         idle_timeout: float | None = DEFAULT_CLIENT_IDLE_TIMEOUT,
         backoff: Backoff | None = None,
+        limits: Limits | None = None,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         if idle_timeout is not None and idle_timeout <= 0:
             raise ValueError("idle_timeout must be > 0 or None")
-        self.outcome: Done | Error | None = None
-        self.last_event_id: str | None = None
         self.attempts = 0
         self.events_url: str | None = None
-        self.interruption: str | None = None
+        self._state = ConsumerState(resumable=resume)
+        self._answer = Answer()
+        self._limits = limits or Limits()
         self._client = client
         self._read_timeout = client.timeout.read
         self._url = url
+        self._origin = httpx.URL(url)
         self._method = method.upper()
         self._json = json
-        self._headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        self._headers = httpx.Headers({"Accept": "text/event-stream", "Cache-Control": "no-cache"})
         self._headers.update(headers or {})
+        self._headers["Accept-Encoding"] = "identity"
         self._decoder: StreamDecoder = make_decoder(dialect)
         self._dialect_name = dialect
-        self._resume = resume
         self._max_retries = max_retries
         self._idle_timeout = idle_timeout
         self._backoff = backoff or Backoff()
         self._filter = ReplayFilter()
         self._response: httpx.Response | None = None
-        self._blocks: AsyncIterator[bytes] | None = None
-        self._sse = Decoder()
+        self._blocks: AsyncGenerator[bytes, None] | None = None
+        self._sse = Decoder(self._limits.max_event_size)
         self._batch: list[ServerSentEvent] = []
         self._pos = 0
         self._pending: list[Event] = []
-        self._texts: list[str] = []
-        self._done = False
-        self._received = False
         self._failures = 0
+        self._reconnects = 0
+        self._bytes = 0
+        self._events = 0
         self._idle_spent = 0.0
         self._retry_ms: int | None = None
-        self._lost = "the connection ended without a terminal event"
-        self._id_before: str | None = None
-        self._held: Error | None = None
-        self._held_id: str | None = None
+        self._started = False
+        self._stream_id: str | None = None
+        self._first_id: str | None = None
+
+    @property
+    def outcome(self) -> Done | Error | None:
+        """The terminal event the stream ended with (None before, and when interrupted)."""
+        return self._state.outcome
+
+    @property
+    def interruption(self) -> str | None:
+        """Why the stream ended without an outcome (None otherwise)."""
+        return self._state.interruption
+
+    @property
+    def last_event_id(self) -> str | None:
+        """The id of the last event received (what a reconnection sends)."""
+        return self._state.last_event_id
 
     @property
     def dialect(self) -> str | None:
@@ -139,26 +168,48 @@ class EventStream:
         decoder = self._decoder
         return decoder.dialect if isinstance(decoder, AutoDecoder) else self._dialect_name
 
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text received (``Reasoning`` joined; complete after the end)."""
+        return self._answer.reasoning
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The complete tool calls, in order: each ``ToolCall`` received, and once the
+        stream ended with ``done``, each call that came only as a start and fragments,
+        assembled (its arguments parsed as JSON)."""
+        return self._answer.tool_calls(complete=isinstance(self._state.outcome, Done))
+
+    @property
+    def _over(self) -> bool:
+        state = self._state
+        return state.outcome is not None or state.interruption is not None
+
     async def _send(
-        self, method: str, url: str, headers: Mapping[str, str], json: Any = None
+        self, method: str, url: str, headers: httpx.Headers, json: Any = None
     ) -> httpx.Response:
-        request = self._client.build_request(method, url, json=json, headers=headers)
-        return await self._client.send(request, stream=True)
+        target = httpx.URL(url)
+        return await send(
+            self._client, method, target, origin=self._origin, headers=headers, json=json
+        )
 
     async def start(self) -> None:
         """Send the request; called by ``aconnect``.
 
         A non-2xx answer raises ``httpx.HTTPStatusError`` (with the body read), a 2xx answer
-        that is not ``text/event-stream`` raises ``RemoteProtocolError``; a connection failure
-        leaves the stream to reconnect (GET) or to end as interrupted (any other method).
+        that is not ``text/event-stream`` raises ``RemoteProtocolError``: the request was
+        refused and no stream was made. A connection failure leaves the stream to reconnect
+        (GET) or to end as interrupted (any other method), as does a redirect loop.
         """
         self.attempts = 1
         try:
             response = await self._send(self._method, self._url, self._headers, self._json)
-        except httpx.TransportError as exc:
-            self._lost = f"the request failed: {exc!r}"
-            if self._method == "GET":
+        except httpx.HTTPError as exc:
+            self._state.lost(f"the request failed: {exc!r}")
+            if self._method == "GET" and isinstance(exc, httpx.TransportError):
                 self.events_url = self._url
+            else:
+                self._state.resumable = False
             return
         if not response.is_success:
             await response.aread()
@@ -174,27 +225,36 @@ class EventStream:
             self.events_url = str(response.url)
         elif "location" in response.headers:
             self.events_url = str(response.url.join(response.headers["location"]))
+        else:
+            self._state.resumable = False
         self._open(response)
 
     def _open(self, response: httpx.Response) -> None:
         self._response = response
-        self._blocks = response.aiter_bytes().__aiter__()
-        self._sse = Decoder()
+        self._blocks = body_blocks(response)
+        self._sse = Decoder(self._limits.max_event_size)
         self._idle_spent = 0.0
         if isinstance(self._decoder, AutoDecoder):
             self._decoder.see_headers(response.headers)
 
     async def _close_response(self) -> None:
-        response, self._response, self._blocks = self._response, None, None
+        response, self._response = self._response, None
+        blocks, self._blocks = self._blocks, None
         if self._sse.retry is not None:
             self._retry_ms = self._sse.retry
-        if response is not None:
-            with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True):
+            if blocks is not None:
+                await blocks.aclose()
+            if response is not None:
                 await response.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection; iteration ends. ``aconnect`` calls it on exit."""
-        self._done = True
+        """Close the connection; iteration ends (interrupted, if it had not ended)."""
+        state = self._state
+        if not self._over:
+            state.lost("the stream was closed before its end")
+            state.resumable = False
+            state.finish()
         self._batch, self._pending = [], []
         await self._close_response()
 
@@ -202,59 +262,103 @@ class EventStream:
         return self
 
     async def __anext__(self) -> Event:
+        state = self._state
         while True:
             pending = self._pending
             if pending:
                 event = pending.pop(0)
                 if type(event) is Text:
-                    self._texts.append(event.text)
-                elif isinstance(event, Done | Error) and await self._terminal(event):
-                    continue
+                    self._answer.texts.append(event.text)
+                elif isinstance(event, Done | Error):
+                    if await self._terminal(event):
+                        continue
+                elif type(event) is Start:
+                    if not await self._accept_start(event):
+                        continue
+                else:
+                    self._answer.add(event)
                 return event
             batch = self._batch
             if self._pos < len(batch):
                 sse = batch[self._pos]
                 self._pos += 1
                 if self._filter.active:
-                    released = self._filter.accept(sse)
-                    if released:
-                        self._failures = 0
-                        self._batch = released + batch[self._pos :]
-                        self._pos = 0
+                    await self._filter_replay(sse)
                     continue
-                self._id_before = self.last_event_id
-                if sse.id is not None:
-                    self.last_event_id = sse.id
-                self._pending = self._decoder.decode(sse)
+                state.received(sse.id)
+                try:
+                    self._pending = self._decoder.decode(sse)
+                except RemoteProtocolError as exc:
+                    await self._abandon(f"the server sent an event that cannot be read: {exc}")
                 continue
-            if self._done:
+            if self._over:
                 raise StopAsyncIteration
             await self._fill()
 
     async def _terminal(self, event: Done | Error) -> bool:
         """Handle a terminal event; True when it is held back for a resume instead."""
-        if isinstance(event, Error) and event.retryable and self._can_resume():
-            replayed = self._held is not None and self.last_event_id == self._held_id
-            if not replayed:
-                self._held, self._held_id = event, self.last_event_id
-                self.last_event_id = self._id_before
-                self._lost = f"the server sent a retryable error ({event.code})"
-                self._batch, self._pos, self._pending = [], 0, []
-                await self._close_response()
-                return True
-        self.outcome = event
-        self._done = True
-        self._held = None
-        self._batch, self._pending = [], []
+        held = self._state.terminal(event)
+        self._batch, self._pos, self._pending = [], 0, []
         await self._close_response()
+        return held
+
+    async def _accept_start(self, start: Start) -> bool:
+        """True to deliver ``start``: the stream's first; a later one is dropped, and one
+        that names another stream ends this one."""
+        if not self._started:
+            self._started = True
+            self._stream_id = start.stream
+            return True
+        await self._check_same_stream(start)
         return False
 
-    def _can_resume(self) -> bool:
-        return (
-            self._resume
-            and self.events_url is not None
-            and (self.last_event_id is not None or not self._received)
+    async def _check_same_stream(self, event: Event) -> bool:
+        """False (and the stream ended) when ``event`` is the ``Start`` of another stream."""
+        if type(event) is not Start or event.stream is None or self._stream_id is None:
+            return True
+        if event.stream == self._stream_id:
+            return True
+        await self._abandon(
+            f"the server resumed a different stream ({event.stream!r}, not "
+            f"{self._stream_id!r}); it was not spliced into this one"
         )
+        return False
+
+    async def _filter_replay(self, sse: ServerSentEvent) -> None:
+        """Pass one SSE event of a resumed connection through the replay filter.
+
+        It is decoded on its own (a fresh decoder) to see whether it is a terminal event or
+        the ``Start`` of another stream, which a replay must not hide.
+        """
+        try:
+            probe = make_decoder(self.dialect or self._dialect_name).decode(sse)
+        except RemoteProtocolError:
+            probe = []
+        for event in probe:
+            if not await self._check_same_stream(event):
+                return
+        terminal = any(isinstance(event, Done | Error) for event in probe)
+        released = self._filter.accept(sse, terminal=terminal)
+        if released:
+            if not terminal:
+                self._failures = 0
+                self._state.progress()
+            self._batch, self._pos = released + self._batch[self._pos :], 0
+
+    async def _abandon(self, reason: str) -> None:
+        """End the stream now, without reconnecting, because of ``reason``."""
+        state = self._state
+        state.lost(reason)
+        state.resumable = False
+        self._batch, self._pos, self._pending = [], 0, []
+        await self._close_response()
+        self._finish()
+
+    def _finish(self) -> None:
+        """No more connections: a held error is delivered, else the stream is interrupted."""
+        held = self._state.finish()
+        if held is not None:
+            self._pending = [held]
 
     async def _read_block(self) -> bytes | None:
         blocks = self._blocks
@@ -280,90 +384,117 @@ class EventStream:
 
     async def _fill(self) -> None:
         """Read until a block completes SSE events or the stream ends; may reconnect."""
-        while not self._done:
+        state = self._state
+        limits = self._limits
+        while not self._over:
             if self._response is None and not await self._reconnect():
-                self._end()
+                self._finish()
                 return
             try:
                 block = await self._read_block()
             except _IdleTimeout:
-                await self._close_response()
-                self._lost = f"no event for {self._idle_timeout} s (idle_timeout)"
-                self._held = None
-                self._end()
+                state.give_up_holding()
+                await self._abandon(f"no event for {self._idle_timeout} s (idle_timeout)")
                 return
             except httpx.TransportError as exc:
-                self._lost = f"the connection was lost: {exc!r}"
+                state.lost(f"the connection was lost: {exc!r}")
                 if await self._end_connection():
                     return
                 continue
+            except httpx.HTTPError as exc:
+                await self._abandon(f"the response body cannot be read: {exc}")
+                return
             if block is None:
-                self._lost = "the connection closed without a terminal event"
+                state.lost("the connection closed without a terminal event")
                 if await self._end_connection():
                     return
                 if self._decoder.finished:
-                    self._lost = "the stream ended without a done or error event"
-                    self._end()
+                    await self._abandon("the stream ended without a done or error event")
                 continue
-            events = self._sse.feed(block)
+            self._bytes += len(block)
+            if self._bytes > limits.max_bytes:
+                await self._abandon(f"the stream exceeded max_bytes ({limits.max_bytes} bytes)")
+                return
+            try:
+                events = self._sse.feed(block)
+            except SSEProtocolError as exc:
+                await self._abandon(str(exc))
+                return
             if events:
+                self._events += len(events)
+                if self._events > limits.max_events:
+                    await self._abandon(
+                        f"the stream exceeded max_events ({limits.max_events} events)"
+                    )
+                    return
                 self._idle_spent = 0.0
-                self._received = True
+                state.arrived()
+                if self._first_id is None:
+                    self._first_id = next((e.id for e in events if e.id is not None), None)
                 if not self._filter.active:
                     self._failures = 0
-                    self._held = None
+                    state.progress()
                 self._batch, self._pos = events, 0
                 return
 
     async def _end_connection(self) -> bool:
-        """Close the connection; True when it left events to deliver first."""
-        events = self._sse.close()
-        if self._filter.active:
-            events = [e for sse in events for e in self._filter.accept(sse)]
-            events += self._filter.flush()
+        """Close the connection; True when the stream ended, or left events to deliver."""
+        try:
+            self._sse.close()
+        except SSEProtocolError as exc:
+            await self._abandon(str(exc))
+            return True
+        held = self._filter.flush() if self._filter.active else []
         await self._close_response()
-        if events:
-            self._batch, self._pos = events, 0
-        return bool(events)
-
-    def _end(self) -> None:
-        self._done = True
-        if self._held is not None:
-            self._pending = [self._held]
-            self._done = False
-            self._held = None
-            self._resume = False
-        else:
-            self.interruption = self._lost
+        if held:
+            self._batch, self._pos = held, 0
+        return bool(held)
 
     async def _reconnect(self) -> bool:
-        if not self._can_resume() or self.events_url is None:
+        state = self._state
+        url = self.events_url
+        if url is None or not state.can_resume:
             return False
-        headers = {k: v for k, v in self._headers.items() if k.lower() not in _REQUEST_ONLY_HEADERS}
+        headers = httpx.Headers(
+            [
+                (name, value)
+                for name, value in self._headers.multi_items()
+                if name.lower() not in _REQUEST_ONLY_HEADERS
+            ]
+        )
+        max_reconnects = self._limits.max_reconnects
         while self._failures < self._max_retries:
+            if self._reconnects >= max_reconnects:
+                state.lost(f"gave up after {max_reconnects} reconnections (max_reconnects)")
+                return False
             self._failures += 1
+            self._reconnects += 1
             await anyio.sleep(self._backoff.delay(self._failures, self._retry_ms))
             self.attempts += 1
-            if self.last_event_id is not None:
-                headers["Last-Event-ID"] = self.last_event_id
+            if state.last_event_id is not None:
+                headers["Last-Event-ID"] = state.last_event_id
             try:
-                response = await self._send("GET", self.events_url, headers)
+                response = await self._send("GET", url, headers)
             except httpx.TransportError as exc:
-                self._lost = f"reconnecting failed: {exc!r}"
+                state.lost(f"reconnecting failed: {exc!r}")
                 continue
+            except httpx.HTTPError as exc:
+                state.lost(f"reconnecting failed: {exc}")
+                return False
             if response.is_success and _is_event_stream(response):
                 self._open(response)
-                self._filter.reconnected(self.last_event_id)
+                self._filter.reconnected(state.last_event_id, self._first_id)
                 return True
             await response.aclose()
-            self._lost = f"the server answered {response.status_code} to the reconnection"
+            state.lost(f"the server answered {response.status_code} to the reconnection")
             if fatal_status(response.status_code) or response.is_success:
                 return False
-        self._lost = f"gave up after {self._max_retries} reconnection attempt(s); {self._lost}"
+        state.lost(f"gave up after {self._max_retries} reconnection attempt(s); {state.reason}")
         return False
 
     async def text(self) -> str:
-        """The whole text of a ``done`` stream (reading what is left of it first).
+        """The answer text of a ``done`` stream (reading what is left of it first): its
+        ``Text`` events joined; reasoning and tool calls are not part of it.
 
         Raises ``StreamFailed`` (``.error``) if it ended with ``error``, ``StreamInterrupted``
         (``.last_event_id``, ``.attempts``, ``.reason``) if it ended without a terminal event.
@@ -373,12 +504,14 @@ class EventStream:
         return self._result()
 
     def _result(self) -> str:
-        outcome = self.outcome
+        state = self._state
+        outcome = state.outcome
         if isinstance(outcome, Done):
-            return "".join(self._texts)
+            return self._answer.text
         if isinstance(outcome, Error):
             raise StreamFailed(outcome)
-        raise StreamInterrupted(self.last_event_id, self.attempts, self.interruption or self._lost)
+        reason = state.interruption or state.reason
+        raise StreamInterrupted(state.last_event_id, self.attempts, reason)
 
     def _buffered(self) -> bool:
         """True when the next event is already decoded or received (no network wait)."""
@@ -399,23 +532,27 @@ async def aconnect(
     http_timeout: httpx.Timeout | float | None = DEFAULT_HTTP_TIMEOUT,
     retry_delay: float = DEFAULT_RETRY_DELAY,
     max_retry_delay: float = DEFAULT_MAX_RETRY_DELAY,
+    limits: Limits | None = None,
     http_client: httpx.AsyncClient | None = None,
 ) -> AsyncIterator[EventStream]:
     """Open a stream of typed events: ``async with aconnect(url) as stream: ...``.
 
     ``method``/``json``/``headers`` make the first request (a POST that creates a stream is
-    resumed from its ``Location``, never sent again). ``dialect`` is ``auto`` (recognise
-    native, openai, vercel-ai or the plain ``{"done": true}`` convention), ``plain`` or a
-    name from ``surestream.dialects``. ``resume`` turns reconnection off when False;
-    ``max_retries`` bounds reconnection attempts in a row without a new event
-    (``DEFAULT_MAX_RETRIES``); ``retry_delay`` is the first delay when the server sent no
-    ``retry:`` and ``max_retry_delay`` caps the exponential backoff (jitter added on top).
-    ``idle_timeout`` (``DEFAULT_CLIENT_IDLE_TIMEOUT``, None for never) bounds the wait for a
-    complete event; ``http_timeout`` (``DEFAULT_HTTP_TIMEOUT``) are the byte-level httpx timeouts.
+    resumed from its ``Location``, never sent again; ``headers`` go to the origin of
+    ``url`` only). ``dialect`` is ``auto`` (recognise native, openai, vercel-ai or the plain
+    ``{"done": true}`` convention), ``plain`` or a name from ``surestream.dialects``.
+    ``resume`` turns reconnection off when False; ``max_retries`` bounds reconnection
+    attempts in a row without a new event (``DEFAULT_MAX_RETRIES``); ``retry_delay`` is the
+    first delay when the server sent no ``retry:`` and ``max_retry_delay`` caps the
+    exponential backoff (jitter added on top; never below ``DEFAULT_MIN_RETRY_DELAY``
+    unless ``max_retry_delay`` is lower). ``idle_timeout`` (``DEFAULT_CLIENT_IDLE_TIMEOUT``,
+    None for never) bounds the wait for a complete event; ``http_timeout``
+    (``DEFAULT_HTTP_TIMEOUT``) are the byte-level httpx timeouts; ``limits`` (``Limits()``) bound
+    what the stream may bring and cost.
 
     Without ``http_client``, an ``httpx.AsyncClient`` with ``StreamingTransport`` (bulk body
     reads, one connection per stream) is made and closed on exit; a client passed in is used
-    as it is (its own timeouts and transport) and left open.
+    as it is (its own timeouts, transport and redirect setting) and left open.
     """
     owned = http_client is None
     client = http_client or httpx.AsyncClient(
@@ -433,6 +570,7 @@ async def aconnect(
             max_retries=max_retries,
             idle_timeout=idle_timeout,
             backoff=Backoff(retry_delay, max_retry_delay, DEFAULT_JITTER),
+            limits=limits,
         )
         try:
             await stream.start()

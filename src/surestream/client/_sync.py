@@ -16,18 +16,15 @@ from typing import Any
 import anyio.from_thread
 import httpx
 
+from surestream.client._limits import Limits
 from surestream.client._resume import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_DELAY,
     DEFAULT_RETRY_DELAY,
 )
-from surestream.client._stream import (
-    DEFAULT_CLIENT_IDLE_TIMEOUT,
-    DEFAULT_HTTP_TIMEOUT,
-    EventStream,
-    aconnect,
-)
-from surestream.events import Done, Error, Event
+from surestream.client._stream import DEFAULT_HTTP_TIMEOUT, EventStream, aconnect
+from surestream.events import Done, Error, Event, ToolCall
+from surestream.lifecycle import DEFAULT_CLIENT_IDLE_TIMEOUT
 
 __all__ = ["SyncEventStream", "connect"]
 
@@ -35,8 +32,8 @@ __all__ = ["SyncEventStream", "connect"]
 class SyncEventStream:
     """The blocking face of an ``EventStream``: iterate it, or call ``text()``.
 
-    ``outcome``, ``last_event_id``, ``attempts``, ``events_url``, ``dialect`` and
-    ``interruption`` read through to the underlying stream.
+    ``outcome``, ``interruption``, ``last_event_id``, ``attempts``, ``events_url``,
+    ``dialect``, ``reasoning`` and ``tool_calls`` read through to the underlying stream.
     """
 
     def __init__(self, stream: EventStream, portal: anyio.from_thread.BlockingPortal) -> None:
@@ -98,6 +95,16 @@ class SyncEventStream:
         """Why the stream ended without an outcome."""
         return self._stream.interruption
 
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text received (complete after the end)."""
+        return self._stream.reasoning
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The complete tool calls (see ``EventStream.tool_calls``)."""
+        return self._stream.tool_calls
+
 
 @contextlib.contextmanager
 def connect(
@@ -113,6 +120,7 @@ def connect(
     http_timeout: httpx.Timeout | float | None = DEFAULT_HTTP_TIMEOUT,
     retry_delay: float = DEFAULT_RETRY_DELAY,
     max_retry_delay: float = DEFAULT_MAX_RETRY_DELAY,
+    limits: Limits | None = None,
     http_client: httpx.AsyncClient | None = None,
 ) -> Iterator[SyncEventStream]:
     """``aconnect`` for sync code: ``with connect(url) as stream: for event in stream: ...``.
@@ -132,6 +140,7 @@ def connect(
         http_timeout=http_timeout,
         retry_delay=retry_delay,
         max_retry_delay=max_retry_delay,
+        limits=limits,
         http_client=http_client,
     )
     with (

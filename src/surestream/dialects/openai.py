@@ -84,7 +84,14 @@ from surestream.events import (
 )
 from surestream.sse import ServerSentEvent
 
-__all__ = ["DONE_MARKER", "OpenAIDecoder", "OpenAIDialect", "OpenAIEncoder", "is_done_marker"]
+__all__ = [
+    "DONE_MARKER",
+    "OpenAIDecoder",
+    "OpenAIDialect",
+    "OpenAIEncoder",
+    "is_done_marker",
+    "parse_arguments",
+]
 
 DONE_MARKER = "[DONE]"
 """The data of the last event of a normally ended stream."""
@@ -293,7 +300,9 @@ def _map_error(err: Mapping[str, Any]) -> Error:
     return Error(str(known), text, known in RETRYABLE)
 
 
-def _parse_arguments(text: str) -> Any:
+def parse_arguments(text: str) -> Any:
+    """A tool call's arguments from their JSON text: the value; ``{}`` for none; the text
+    itself when it is not JSON (the call is the model's; the client decides)."""
     if not text.strip():
         return {}
     try:
@@ -501,7 +510,7 @@ class OpenAIDecoder:
         """The assembled ``ToolCall``s, in index order, once; the calls are then forgotten."""
         calls = [self._calls[i] for i in sorted(self._calls)]
         self._calls.clear()
-        return [ToolCall(c.id, c.name or "", _parse_arguments("".join(c.args))) for c in calls]
+        return [ToolCall(c.id, c.name or "", parse_arguments("".join(c.args))) for c in calls]
 
 
 class OpenAIDialect:
