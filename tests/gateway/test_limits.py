@@ -206,6 +206,17 @@ async def _open_stream(
         yield response
 
 
+async def test_an_open_gateway_has_no_shared_per_key_cap() -> None:
+    settings = Settings(demo_tokens_per_second=1, max_streams_per_key=2, max_streams=4)
+    with run_gateway(settings) as gw:
+        async with httpx.AsyncClient(base_url=gw.url) as client:
+            created = [await client.post("/v1/streams", json=CHAT) for _ in range(5)]
+            assert [r.status_code for r in created] == [201, 201, 201, 201, 429]
+            assert "max_streams (4)" in error_of(created[-1])["message"]
+            for response in created[:4]:
+                await client.delete(response.json()["cancel_url"])
+
+
 async def test_concurrent_streams_per_key_and_in_all() -> None:
     settings = Settings(
         demo_tokens_per_second=1,

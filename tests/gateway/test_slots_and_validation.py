@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry, Gauge
 
+from surestream.gateway.auth import ANONYMOUS
 from surestream.gateway.errors import ApiError
 from surestream.gateway.limits import StreamSlots
 from surestream.gateway.settings import Settings
@@ -28,6 +29,14 @@ def test_a_key_at_its_limit_is_refused_and_a_release_frees_its_slot() -> None:
     slots.release("a")
     slots.reserve("a")
     assert (slots.active, slots.held_by("a"), gauge._value.get()) == (3, 2, 3)
+
+
+def test_without_api_keys_callers_share_no_per_key_cap() -> None:
+    slots, _ = _slots(max_streams=5, per_key=2)
+    for _ in range(5):
+        slots.reserve(ANONYMOUS)
+    with pytest.raises(ApiError, match=r"max_streams \(5\)"):
+        slots.reserve(ANONYMOUS)
 
 
 def test_the_process_limit_counts_every_key_and_releases_leave_nothing_behind() -> None:

@@ -1,6 +1,8 @@
 """How many streams generate at once: ``StreamSlots``, the accounting behind 429.
 
-Strategy: one counter for the process and one per owner (API key). ``reserve`` takes a slot
+Strategy: one counter for the process and one per owner (API key). An open gateway (no API
+keys) has one owner for every caller, ``ANONYMOUS``, which no per-key cap applies to: the
+callers are not one client, and ``max_streams`` alone holds. ``reserve`` takes a slot
 or refuses with ``429 rate_limited`` and ``Retry-After``, naming the setting that refused;
 ``release`` gives it back. The caller releases exactly once per reservation, in a
 ``finally`` (the gateway's producer does), so the counts and the ``active_streams`` gauge
@@ -11,13 +13,15 @@ from __future__ import annotations
 
 from prometheus_client import Gauge
 
+from surestream.gateway.auth import ANONYMOUS
 from surestream.gateway.errors import ApiError
 
 __all__ = ["StreamSlots"]
 
 
 class StreamSlots:
-    """Concurrent generating streams: at most ``max_streams``, ``max_streams_per_key`` each."""
+    """Concurrent generating streams: at most ``max_streams``, ``max_streams_per_key`` per API
+    key (none for ``ANONYMOUS``, the owner when no keys are configured)."""
 
     def __init__(self, max_streams: int, max_streams_per_key: int, gauge: Gauge) -> None:
         self.max_streams = max_streams
@@ -44,7 +48,7 @@ class StreamSlots:
                 f"the gateway is at max_streams ({self.max_streams}); retry later",
                 headers={"Retry-After": "1"},
             )
-        if self.held_by(owner) >= self.max_streams_per_key:
+        if owner != ANONYMOUS and self.held_by(owner) >= self.max_streams_per_key:
             raise ApiError(
                 429,
                 "rate_limited",

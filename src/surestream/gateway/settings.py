@@ -160,7 +160,8 @@ class Settings(BaseModel):
     max_streams: int = Field(default=10_000, gt=0)
     """Concurrent generating streams in this process (429 beyond)."""
     max_streams_per_key: int = Field(default=64, gt=0)
-    """Concurrent generating streams per API key (429 beyond)."""
+    """Concurrent generating streams per API key (429 beyond); without API keys it does not
+    apply (the callers of an open gateway are not one key) and ``max_streams`` holds."""
     max_subscribers: int = Field(default=64, gt=0)
     """Concurrent readers of one stream, across every instance sharing the store (429
     beyond)."""
