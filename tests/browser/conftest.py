@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -123,17 +125,17 @@ class Gateway:
     port: int
 
 
-@pytest.fixture(scope="module")
-def gateway() -> Iterator[Gateway]:
+@contextmanager
+def serve_gateway(**settings: Any) -> Iterator[Gateway]:
     """The gateway with ``demo``, ``slow`` (a slower demo), ``broken`` (a fake upstream
     whose stream fails after three words), ``broken-at-once`` (fails before any), ``agent``
     (``AGENT_EVENTS``), ``echo`` (answers the prompt, five characters per event), and the
     demo model reasoning before its answer (``demo-thinking``) or offered ``WEATHER_TOOL``
-    (``demo-tools``: it reasons, then calls it)."""
+    (``demo-tools``: it reasons, then calls it); ``settings`` adds to its ``Settings``."""
     fake = FakeUpstream()
     with serve_in_thread(fake.app) as upstream:
         spec = f"error_after=3,error_message={FAKE_ERROR_MESSAGE.replace(' ', '+')}"
-        settings = Settings(
+        config = Settings(
             demo_tokens_per_second=DEMO_PACE,
             upstreams={"fake": f"{upstream.url}/v1"},
             models={
@@ -145,17 +147,25 @@ def gateway() -> Iterator[Gateway]:
                 "demo-thinking": "demo-thinking",
                 "demo-tools": "demo-tools",
             },
+            **settings,
         )
         upstreams = {
-            **build_upstreams(settings),
+            **build_upstreams(config),
             "slow": DemoModel(tokens_per_second=SLOW_PACE),
             "agent": ScriptedModel(AGENT_EVENTS, pause=AGENT_PAUSE, name="agent"),
             "echo": EchoModel(name="echo"),
             "demo-thinking": DemoModel(tokens_per_second=DEMO_PACE, reasoning=True),
             "demo-tools": WithTools(DemoModel(tokens_per_second=DEMO_PACE), [WEATHER_TOOL]),
         }
-        with serve_in_thread(create_app(settings, upstreams=upstreams)) as server:
+        with serve_in_thread(create_app(config, upstreams=upstreams)) as server:
             yield Gateway(server.url, server.port)
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[Gateway]:
+    """``serve_gateway()``, once per module."""
+    with serve_gateway() as gateway:
+        yield gateway
 
 
 class ThreadedProxy:

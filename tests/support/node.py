@@ -6,11 +6,13 @@ printed on its last line of output. ``read_ui_stream(url, ...)`` reads a UI mess
 the way the AI SDK's ``DefaultChatTransport`` does (every chunk validated against
 ``uiMessageChunkSchema``, the message built by ``readUIMessageStream``); ``read_ui_streams``
 reads several in one Node process (``data:`` URLs work too, for bytes without a server).
+``run_esbuild(argv, cwd)`` runs an esbuild command line with the kit's packages.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -94,3 +96,16 @@ def read_ui_streams(requests: list[tuple[str, dict[str, Any] | None]]) -> list[d
     many = json.dumps([[url, init or {}] for url, init in requests])
     results: list[dict[str, Any]] = run_node(JS_DIR / "read_ui_stream.mjs", "--many", many)
     return results
+
+
+def run_esbuild(argv: list[str], cwd: Path) -> None:
+    """The esbuild command line ``argv`` (without ``esbuild``) run in ``cwd`` by the kit's
+    esbuild, bare imports resolved from ``tests/js/node_modules`` (``NODE_PATH``)."""
+    node_binary()
+    esbuild = JS_DIR / "node_modules" / ".bin" / "esbuild"
+    env = {**os.environ, "NODE_PATH": str(JS_DIR / "node_modules")}
+    proc = subprocess.run(
+        [str(esbuild), *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"esbuild exited {proc.returncode}:\n{proc.stderr}")
