@@ -36,8 +36,13 @@ EXTRAS: dict[str, frozenset[str]] = {
             "uvicorn",
         }
     ),
+    "adk": frozenset({"google.adk"}),
+    "langgraph": frozenset({"langchain_core"}),
+    "openai-agents": frozenset({"agents"}),
+    "pydantic-ai": frozenset({"pydantic_ai"}),
 }
-"""Extra -> the top-level modules it installs that surestream imports."""
+"""Extra -> the top-level modules it installs that surestream imports (a framework's own
+package where its top-level name is shared, as ``google.adk``)."""
 
 
 class MissingExtra(ImportError):
@@ -55,7 +60,11 @@ class MissingExtra(ImportError):
 def require(extra: str, what: str) -> None:
     """Raise ``MissingExtra`` when a module of ``extra`` cannot be imported."""
     for module in sorted(EXTRAS[extra]):
-        if importlib.util.find_spec(module) is None:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:  # the parent of a dotted name is missing
+            found = False
+        if not found:
             raise MissingExtra(what, extra, module)
 
 

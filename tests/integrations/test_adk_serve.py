@@ -278,9 +278,9 @@ def test_the_ai_sdk_reads_a_journaled_run_whole_and_resumed_at_every_event(
 def test_check_says_ok_for_ours_and_no_terminal_signal_for_adks(
     markers: Path, tmp_path: Path
 ) -> None:
-    """``python -m surestream.integrations.adk AGENTS_DIR`` (``surestream adk``) in a process."""
+    """``surestream adk AGENTS_DIR`` in a process."""
     port = free_port()
-    argv = [sys.executable, "-m", "surestream.integrations.adk", str(AGENTS_DIR)]
+    argv = [sys.executable, "-m", "surestream.cli", "adk", str(AGENTS_DIR)]
     argv += ["--port", str(port), "--session_service_uri", "memory://"]
     env = {"PYTHONPATH": str(Path(__file__).parents[2]), "SURESTREAM_TEST_MARKERS": str(markers)}
     with command_process(argv, port=port, ready_text="listening on", env=env) as served:

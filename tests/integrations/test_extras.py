@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from importlib.metadata import requires
+from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
@@ -82,3 +83,14 @@ def test_without_its_framework_an_adapter_names_the_extra_to_install(extra: str)
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert f"pip install 'surestream[{extra}]'" in out.stdout, out.stdout + out.stderr
+
+
+def test_surestream_adk_without_its_extra_exits_2_with_the_install_line(tmp_path: Path) -> None:
+    code = (
+        "import sys\nsys.modules['google'] = None\n"
+        "from surestream.cli import main\n"
+        f"raise SystemExit(main(['adk', {str(tmp_path)!r}]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
+    assert "surestream adk" in out.stderr and "pip install 'surestream[adk]'" in out.stderr

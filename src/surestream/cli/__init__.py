@@ -1,8 +1,10 @@
-"""The ``surestream`` command: ``serve``, ``check URL``, ``tail URL``; ``--version``.
+"""The ``surestream`` command: ``serve``, ``check URL``, ``tail URL``, ``adk AGENTS_DIR``;
+``--version``.
 
-Each subcommand lives in its own module of this package (``serve``, ``check``, ``tail``) and is
-imported only when used, so ``surestream tail`` does not load the gateway, and a subcommand
-whose extra is not installed exits with status 2 and the ``pip install`` line to run.
+Each subcommand lives in its own module of this package (``serve``, ``check``, ``tail``,
+``adk``) and is imported only when used, so ``surestream tail`` does not load the gateway, and
+a subcommand whose extra is not installed exits with status 2 and the ``pip install`` line to
+run.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ _COMMANDS = {
     "serve": ("surestream.cli.serve", "start the gateway (demo model by default)"),
     "check": ("surestream.cli.check", "diagnose any SSE endpoint"),
     "tail": ("surestream.cli.tail", "print a stream live in the terminal"),
+    "adk": ("surestream.cli.adk", "serve a Google ADK agents directory (the [adk] extra)"),
 }
 
 

@@ -19,6 +19,7 @@ from types import FrameType
 from typing import Any
 
 from surestream._extras import needs
+from surestream.cli._common import listen, optional_float
 
 with needs("gateway", __name__):
     import uvicorn
@@ -66,14 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _optional_float(text: str) -> float | None:
-    return None if text.lower() in {"none", "never", "off"} else float(text)
-
-
 _PARSERS: dict[ValueShape, Callable[[str], Any]] = {
     "int": int,
     "float": float,
-    "optional float": _optional_float,
+    "optional float": optional_float,
 }
 
 
@@ -107,26 +104,6 @@ def curl_line(base_url: str) -> str:
         f"curl -N {base_url}/v1/chat/stream -H 'Content-Type: application/json' "
         f"-H \"Authorization: Bearer $KEY\" -d '{body}'"
     )
-
-
-def listen(host: str, port: int) -> list[socket.socket]:
-    """Sockets bound to ``port`` on every address ``host`` names (what uvicorn binds itself
-    when given no sockets); ``OSError`` when one cannot be bound, with none left open."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    bound: list[socket.socket] = []
-    try:
-        for family, kind, proto, _, address in dict.fromkeys(infos):
-            sock = socket.socket(family, kind, proto)
-            bound.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind(address)
-    except OSError:
-        for sock in bound:
-            sock.close()
-        raise
-    return bound
 
 
 def _cannot_listen(host: str, port: int, exc: OSError) -> str:

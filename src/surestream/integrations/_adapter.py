@@ -14,7 +14,6 @@ model call already streamed, so its final aggregate adds only the rest) and ``Ru
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
@@ -35,7 +34,6 @@ __all__ = [
     "failure",
     "finish_reason",
     "json_or_text",
-    "require",
     "tool_output",
 ]
 
@@ -59,17 +57,6 @@ CONTENT_FILTER_CODES = frozenset(
 """Gemini's (and ADK's) finish reasons and error codes that mean a content filter."""
 
 T_contra = TypeVar("T_contra", contravariant=True)
-
-
-def require(module: str, extra: str) -> None:
-    """ImportError naming the extra to install when ``module`` is not importable."""
-    if importlib.util.find_spec(module.partition(".")[0]) is None or (
-        "." in module and importlib.util.find_spec(module) is None
-    ):
-        raise ImportError(
-            f"surestream.integrations.{extra.replace('-', '_')} needs {module!r}: "
-            f"pip install 'surestream[{extra}]'"
-        )
 
 
 class Mapper(Protocol[T_contra]):

@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterable, Iterator, Mapping
 from typing import Any
 
-from surestream.integrations._adapter import require
+from surestream._extras import require
 
-require("langchain_core", "langgraph")
+require("langgraph", __name__)
 
 from langchain_core.messages import (  # noqa: E402
     AIMessage,

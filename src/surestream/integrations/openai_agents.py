@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from typing import Any
 
-from surestream.integrations._adapter import require
+from surestream._extras import require
 
-require("agents", "openai-agents")
+require("openai-agents", __name__)
 
 from agents import (  # noqa: E402
     AgentUpdatedStreamEvent,

@@ -17,9 +17,9 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterat
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from surestream.integrations._adapter import require
+from surestream._extras import require
 
-require("pydantic_ai", "pydantic-ai")
+require("pydantic-ai", __name__)
 
 from pydantic_ai import (  # noqa: E402
     AgentRunResultEvent,

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from surestream.integrations._adapter import require
+from surestream._extras import require
 
-require("google.adk", "adk")
+require("adk", __name__)
 
 from surestream.integrations.adk._events import (  # noqa: E402
     CONTENT_FILTER_CODES,

@@ -1,5 +1,5 @@
-"""``surestream adk AGENTS_DIR``: an ADK agents directory served like ``adk api_server``, plus
-streams that end with a verdict, are journaled and resume.
+"""``create_app``: an ADK agents directory served like ``adk api_server``, plus streams that
+end with a verdict, are journaled and resume (``surestream adk AGENTS_DIR`` runs it).
 
 Strategy: ``create_app`` builds ADK's own ``ApiServer`` from the same services
 ``adk api_server`` builds (``google.adk.cli.fast_api.get_fast_api_app`` with ``web=False``:
@@ -13,15 +13,11 @@ its store live as long as the app (closed in its lifespan: open runs end with
 
 from __future__ import annotations
 
-import argparse
-import socket
-import sys
 import warnings
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 from google.adk.auth.credential_service.in_memory_credential_service import (
     InMemoryCredentialService,
@@ -42,7 +38,7 @@ from surestream.integrations.adk._router import adk_router
 from surestream.server import DEFAULT_HEARTBEAT, DEFAULT_IDLE_TIMEOUT
 from surestream.store import MemoryStore, Store
 
-__all__ = ["ROUTE_PREFIX", "build_parser", "create_app", "main"]
+__all__ = ["ROUTE_PREFIX", "create_app"]
 
 ROUTE_PREFIX = "/surestream"
 """Where ``create_app`` mounts surestream's routes beside ADK's own."""
@@ -148,86 +144,3 @@ def _credential_service() -> InMemoryCredentialService:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", r"\[EXPERIMENTAL\]", UserWarning)
         return InMemoryCredentialService()
-
-
-def _optional_float(text: str) -> float | None:
-    return None if text.lower() in {"none", "never", "off"} else float(text)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The ``surestream adk`` argument parser (ADK's own spellings for ADK's options)."""
-    p = argparse.ArgumentParser(
-        prog="surestream adk",
-        description="Serve an ADK agents directory like `adk api_server`, plus "
-        f"{ROUTE_PREFIX}/run_sse: streams that end with done or error, heartbeats, an idle "
-        "timeout, resume with Last-Event-ID, and the native, openai and vercel-ai dialects.",
-    )
-    p.add_argument("agents_dir", metavar="AGENTS_DIR", help="the directory of agents (or one)")
-    p.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
-    p.add_argument("--session_service_uri", help="as for adk api_server (e.g. memory://)")
-    p.add_argument("--artifact_service_uri", help="as for adk api_server")
-    p.add_argument("--memory_service_uri", help="as for adk api_server")
-    p.add_argument(
-        "--no_use_local_storage",
-        dest="use_local_storage",
-        action="store_false",
-        help="do not keep sessions and artifacts under AGENTS_DIR",
-    )
-    p.add_argument("--allow_origins", action="append", metavar="ORIGIN", help="CORS origin")
-    p.add_argument("--auto_create_session", action="store_true", help="create unknown sessions")
-    p.add_argument("--store", default="memory", help="'memory' (default) or redis://HOST:PORT/DB")
-    p.add_argument("--heartbeat", type=_optional_float, default=DEFAULT_HEARTBEAT, metavar="S")
-    p.add_argument(
-        "--idle-timeout", type=_optional_float, default=DEFAULT_IDLE_TIMEOUT, metavar="S|none"
-    )
-    p.add_argument("--orphan-grace", type=float, default=DEFAULT_ORPHAN_GRACE, metavar="S")
-    p.add_argument(
-        "--expose-errors", action="store_true", help="put the agent's error text in the stream"
-    )
-    p.add_argument("--log-level", default="info")
-    return p
-
-
-def main(argv: Sequence[str]) -> int:
-    """Run ``surestream adk``; returns the exit code."""
-    ns = build_parser().parse_args(list(argv))
-    if not Path(ns.agents_dir).is_dir():
-        print(f"surestream adk: {ns.agents_dir!r} is not a directory", file=sys.stderr)
-        return 2
-    store: Store | None = None
-    if ns.store != "memory":
-        from surestream.store.redis import RedisStore
-
-        store = RedisStore(ns.store)
-    app = create_app(
-        ns.agents_dir,
-        session_service_uri=ns.session_service_uri,
-        artifact_service_uri=ns.artifact_service_uri,
-        memory_service_uri=ns.memory_service_uri,
-        use_local_storage=ns.use_local_storage,
-        allow_origins=ns.allow_origins,
-        bind_host=ns.host,
-        auto_create_session=ns.auto_create_session,
-        store=store,
-        orphan_grace=ns.orphan_grace,
-        heartbeat=ns.heartbeat,
-        idle_timeout=ns.idle_timeout,
-        expose_errors=ns.expose_errors,
-    )
-    config = uvicorn.Config(app, host=ns.host, port=ns.port, log_level=ns.log_level)
-    server = _AnnouncingServer(config)
-    server.run()
-    return 0
-
-
-class _AnnouncingServer(uvicorn.Server):
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if not self.started:
-            return
-        for server in self.servers:
-            for sock in server.sockets:
-                host, port = sock.getsockname()[:2]
-                print(f"surestream adk listening on http://{host}:{port}", flush=True)
-                print(f"  POST http://{host}:{port}{ROUTE_PREFIX}/run_sse", flush=True)
