@@ -12,7 +12,7 @@ made. Any other coding is refused (``httpx.DecodingError``): there is no way to 
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncIterator
 
 import httpx
 
@@ -34,13 +34,15 @@ def _codings(response: httpx.Response) -> list[str]:
     return [coding for coding in codings if coding and coding != "identity"]
 
 
-async def body_blocks(response: httpx.Response) -> AsyncGenerator[bytes, None]:
+def body_blocks(response: httpx.Response) -> AsyncIterator[bytes]:
     """The body of ``response`` (opened with ``stream=True``), decoded, block by block."""
     codings = _codings(response)
     if not codings:
-        async for block in response.aiter_raw():
-            yield block
-        return
+        return response.aiter_raw()
+    return _decompressed(response, codings)
+
+
+async def _decompressed(response: httpx.Response, codings: list[str]) -> AsyncIterator[bytes]:
     if len(codings) > 1 or codings[0] not in _WBITS:
         raise httpx.DecodingError(
             f"Content-Encoding {', '.join(codings)!r} is not supported for an event stream",

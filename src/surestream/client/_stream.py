@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import anyio
@@ -132,7 +132,7 @@ class EventStream:
         self._backoff = backoff or Backoff()
         self._filter = ReplayFilter()
         self._response: httpx.Response | None = None
-        self._blocks: AsyncGenerator[bytes, None] | None = None
+        self._blocks: AsyncIterator[bytes] | None = None
         self._sse = Decoder(self._limits.max_event_size)
         self._batch: list[ServerSentEvent] = []
         self._pos = 0
@@ -231,21 +231,18 @@ class EventStream:
 
     def _open(self, response: httpx.Response) -> None:
         self._response = response
-        self._blocks = body_blocks(response)
+        self._blocks = body_blocks(response).__aiter__()
         self._sse = Decoder(self._limits.max_event_size)
         self._idle_spent = 0.0
         if isinstance(self._decoder, AutoDecoder):
             self._decoder.see_headers(response.headers)
 
     async def _close_response(self) -> None:
-        response, self._response = self._response, None
-        blocks, self._blocks = self._blocks, None
+        response, self._response, self._blocks = self._response, None, None
         if self._sse.retry is not None:
             self._retry_ms = self._sse.retry
-        with anyio.CancelScope(shield=True):
-            if blocks is not None:
-                await blocks.aclose()
-            if response is not None:
+        if response is not None:
+            with anyio.CancelScope(shield=True):
                 await response.aclose()
 
     async def aclose(self) -> None:
