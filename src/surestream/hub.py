@@ -52,7 +52,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, S
 from typing import Any
 
 from surestream._closing import AsyncClosing
-from surestream.errors import SourceFailed, SurestreamError
+from surestream.errors import HubClosed, SourceFailed
 from surestream.events import Done, Error, Event, Text, is_terminal
 from surestream.lifecycle import Clock, Ending, ProducerState, failure_verdict, verdict
 from surestream.store.base import (
@@ -119,10 +119,6 @@ _STREAM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 def new_stream_id() -> str:
     """A fresh stream id: ``st_`` and 30 URL-safe characters (176 random bits)."""
     return "st_" + secrets.token_urlsafe(22)
-
-
-class HubClosed(SurestreamError, RuntimeError):
-    """``start`` after ``aclose``: the server is shutting down."""
 
 
 def _check_id(stream_id: str) -> None:

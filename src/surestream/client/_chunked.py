@@ -11,7 +11,7 @@ skipped. A malformed size line, a missing CRLF after the data, or a size line lo
 
 from __future__ import annotations
 
-from surestream.errors import RemoteProtocolError
+from surestream.errors import ChunkedError
 
 __all__ = ["DEFAULT_MAX_LINE", "ChunkedDecoder", "ChunkedError"]
 
@@ -19,10 +19,6 @@ DEFAULT_MAX_LINE = 4096
 """Longest chunk-size line (with extensions) or trailer line accepted, in bytes."""
 
 _CRLF = b"\r\n"
-
-
-class ChunkedError(RemoteProtocolError):
-    """The peer's chunked body framing is malformed."""
 
 
 class ChunkedDecoder:

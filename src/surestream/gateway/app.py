@@ -27,10 +27,12 @@ from surestream.events import Event
 from surestream.gateway.auth import ANONYMOUS
 from surestream.gateway.completions import completion
 from surestream.gateway.errors import (
+    MAPPED_ERRORS,
     ApiError,
     BodyLimitMiddleware,
+    api_error,
     install_error_handlers,
-    store_unavailable,
+    retry_later,
 )
 from surestream.gateway.logs import install_log_redaction
 from surestream.gateway.metrics import CONTENT_TYPE
@@ -48,7 +50,6 @@ from surestream.gateway.settings import Settings
 from surestream.gateway.ui_chat import UIChatRequest, chat_link_name
 from surestream.server import DetachStreams, EventStreamResponse
 from surestream.store import (
-    InvalidResumePoint,
     StoreUnavailable,
     StreamExpired,
     StreamNotFound,
@@ -171,20 +172,10 @@ async def _subscribe_response(
             history = await gateway.hub.history(stream_id, after)
         subscription = await gateway.hub.subscribe(stream_id, after)
     except TooManySubscribers:
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"stream has max_subscribers ({settings.max_subscribers}) readers",
-            headers={"Retry-After": "1"},
-        ) from None
-    except StreamNotFound:
-        raise ApiError(404, "not_found", f"no stream {stream_id!r}") from None
-    except StreamExpired:
-        raise ApiError(410, "gone", f"stream {stream_id!r} has expired") from None
-    except InvalidResumePoint as exc:
-        raise ApiError(400, "invalid_last_event_id", str(exc), field="Last-Event-ID") from None
-    except StoreUnavailable:
-        raise store_unavailable() from None
+        message = f"stream has max_subscribers ({settings.max_subscribers}) readers"
+        raise retry_later(429, "rate_limited", message) from None
+    except MAPPED_ERRORS as exc:
+        raise api_error(exc, stream_id) from None
     metrics = gateway.metrics
     metrics.active_subscribers.inc()
     metrics.events_sent.track(subscription, dialect)
@@ -257,10 +248,7 @@ def _api_router() -> APIRouter:
         """The stream as SSE from its start, or after ``Last-Event-ID`` (header or query)."""
         gateway = _gateway(request)
         info = await gateway.owned_info(stream_id, owner)
-        try:
-            after = parse_last_event_id(last_event_id_header, last_event_id)
-        except InvalidResumePoint as exc:
-            raise ApiError(400, "invalid_last_event_id", str(exc), field="Last-Event-ID") from None
+        after = parse_last_event_id(last_event_id_header, last_event_id)
         if info.terminal and after is not None and after == info.length - 1:
             return Response(status_code=204)
         return await _subscribe_response(
@@ -272,12 +260,7 @@ def _api_router() -> APIRouter:
         """Cancel: subscribers get ``done`` with ``finish_reason: "cancelled"``."""
         gateway = _gateway(request)
         await gateway.owned_info(stream_id, owner)
-        try:
-            cancelled = await gateway.hub.cancel(stream_id)
-        except StreamExpired:
-            raise ApiError(410, "gone", f"stream {stream_id!r} has expired") from None
-        except StoreUnavailable:
-            raise store_unavailable() from None
+        cancelled = await gateway.hub.cancel(stream_id)
         return {"id": stream_id, "cancelled": cancelled}
 
     @router.post("/chat/stream", response_class=Response, responses={200: _SSE}, tags=["streams"])
@@ -453,10 +436,7 @@ def create_app(
     @app.get("/readyz", tags=["ops"], responses={503: {"model": ErrorBody}})
     async def readyz() -> dict[str, str]:
         """Readiness: the stream store takes writes now (503 with ``Retry-After`` if not)."""
-        try:
-            await gateway.store.ready(fresh=True)
-        except StoreUnavailable:
-            raise store_unavailable() from None
+        await gateway.store.ready(fresh=True)
         return {"status": "ready"}
 
     @app.get("/metrics", response_class=Response, tags=["ops"])

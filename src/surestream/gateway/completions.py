@@ -14,7 +14,7 @@ from typing import Any
 
 from surestream.errors import SourceFailed
 from surestream.events import ErrorCode, FinishReason
-from surestream.gateway.errors import ApiError
+from surestream.gateway.errors import ApiError, retry_later
 from surestream.gateway.service import Gateway
 from surestream.upstream import ChatRequest, Upstream
 
@@ -34,7 +34,7 @@ async def completion(
         raise ApiError(status, str(exc.code), exc.message or str(exc.code)) from None
     reason = str(done.finish_reason)
     if reason == FinishReason.CANCELLED:
-        raise ApiError(503, "unavailable", "the answer was cancelled", headers={"Retry-After": "1"})
+        raise retry_later(503, "unavailable", "the answer was cancelled")
     return {
         "id": "chatcmpl-" + secrets.token_hex(12),
         "object": "chat.completion",

@@ -1,11 +1,13 @@
 """Every failure of the gateway's HTTP API as a JSON body with a clear message and status.
 
-Strategy: routes raise ``ApiError(status, code, message)``; handlers turn it, Starlette's
-``HTTPException`` (404 and 405 of the router) and pydantic validation errors into
-``{"error": {"code", "message", "field"?}}``. ``BodyLimitMiddleware`` reads every body before
-a route does: over ``max_body_bytes`` it answers 413, whether the client sent a
-``Content-Length`` or not, and under ``/v1/`` it reads the body as JSON whatever its
-content type. Nothing here ever answers 500 with a traceback.
+Strategy: routes raise ``ApiError(status, code, message)``, or let an error of the store, the
+hub or an upstream through: ``api_error`` is the one table that turns those into HTTP answers
+(404, 410, 400, 503, the upstream's status), with one ``Retry-After`` for every 429 and 503 the
+gateway decides itself. Handlers turn them, Starlette's ``HTTPException`` (404 and 405 of the
+router) and pydantic validation errors into ``{"error": {"code", "message", "field"?}}``.
+``BodyLimitMiddleware`` reads every body before a route does: over ``max_body_bytes`` it
+answers 413, whether the client sent a ``Content-Length`` or not, and under ``/v1/`` it reads
+the body as JSON whatever its content type. Nothing here ever answers 500 with a traceback.
 """
 
 from __future__ import annotations
@@ -21,14 +23,28 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from surestream.errors import (
+    ApiError,
+    HubClosed,
+    InvalidResumePoint,
+    StoreUnavailable,
+    StreamExpired,
+    StreamNotFound,
+    SurestreamError,
+    TooManySubscribers,
+    UpstreamHTTPError,
+)
 from surestream.gateway.models import error_body
 
 __all__ = [
+    "MAPPED_ERRORS",
+    "RETRY_AFTER",
     "ApiError",
     "BodyLimitMiddleware",
+    "api_error",
     "install_error_handlers",
     "json_error",
-    "store_unavailable",
+    "retry_later",
 ]
 
 log = logging.getLogger("surestream.gateway")
@@ -49,31 +65,56 @@ _STATUS_CODES = {
 }
 
 
-class ApiError(Exception):
-    """An HTTP error answer: ``status``, a stable ``code``, a ``message`` safe to show."""
+RETRY_AFTER = 1
+"""Seconds in the ``Retry-After`` of every 429 and 503 the gateway decides itself (a full
+gateway, a store that is down, a shutdown); an upstream's own 429 keeps the upstream's."""
 
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        field: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
-        self.headers = dict(headers or {})
+MAPPED_ERRORS: tuple[type[SurestreamError], ...] = (
+    ApiError,
+    StreamNotFound,
+    StreamExpired,
+    InvalidResumePoint,
+    StoreUnavailable,
+    HubClosed,
+    TooManySubscribers,
+    UpstreamHTTPError,
+)
+"""The errors routes let through to ``api_error`` (the gateway's handler maps them)."""
 
 
-def store_unavailable() -> ApiError:
-    """The 503 for a store that cannot be used now; says nothing of where the store is."""
-    return ApiError(
-        503, "unavailable", "the stream store is unavailable", headers={"Retry-After": "1"}
-    )
+def retry_later(status: int, code: str, message: str) -> ApiError:
+    """A 429 or 503 answer of the gateway's own, with the one ``Retry-After``."""
+    return ApiError(status, code, message, headers={"Retry-After": str(RETRY_AFTER)})
+
+
+def api_error(exc: SurestreamError, stream_id: str | None = None) -> ApiError:
+    """The HTTP answer for an error of the store, the hub or an upstream (``MAPPED_ERRORS``).
+
+    ``stream_id`` names the stream in the message. The store's own wording never reaches
+    the client (it may name a host): each error has a fixed message.
+    """
+    name = "this stream" if stream_id is None else f"stream {stream_id!r}"
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, StreamNotFound):
+        found = "no such stream" if stream_id is None else f"no stream {stream_id!r}"
+        return ApiError(404, "not_found", found)
+    if isinstance(exc, StreamExpired):
+        return ApiError(410, "gone", f"{name} has expired")
+    if isinstance(exc, InvalidResumePoint):
+        return ApiError(400, "invalid_last_event_id", str(exc), field="Last-Event-ID")
+    if isinstance(exc, StoreUnavailable):
+        return retry_later(503, "unavailable", "the stream store is unavailable")
+    if isinstance(exc, TooManySubscribers):
+        return retry_later(429, "rate_limited", f"{name} has its max_subscribers readers")
+    if isinstance(exc, HubClosed):
+        return retry_later(503, "unavailable", "the gateway is shutting down")
+    if isinstance(exc, UpstreamHTTPError):
+        headers = {}
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(max(0, round(exc.retry_after)))
+        return ApiError(exc.status, exc.code, exc.message, headers=headers)
+    raise TypeError(f"no HTTP answer for {type(exc).__name__}")
 
 
 def json_error(
@@ -110,9 +151,11 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error of ``app`` a JSON ``ErrorBody``."""
 
-    async def api_error(request: Request, exc: Exception) -> Response:
-        exc = cast(ApiError, exc)
-        return json_error(exc.status, exc.code, exc.message, field=exc.field, headers=exc.headers)
+    async def mapped_error(request: Request, exc: Exception) -> Response:
+        answer = api_error(cast(SurestreamError, exc), request.path_params.get("stream_id"))
+        return json_error(
+            answer.status, answer.code, answer.message, field=answer.field, headers=answer.headers
+        )
 
     async def http_error(request: Request, exc: Exception) -> Response:
         exc = cast(StarletteHTTPException, exc)
@@ -148,7 +191,8 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return json_error(500, "internal_error", "internal error")
 
-    app.add_exception_handler(ApiError, api_error)
+    for error in MAPPED_ERRORS:
+        app.add_exception_handler(error, mapped_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Exception, unexpected)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from prometheus_client import Gauge
 
 from surestream.gateway.auth import ANONYMOUS
-from surestream.gateway.errors import ApiError
+from surestream.gateway.errors import retry_later
 
 __all__ = ["StreamSlots"]
 
@@ -42,19 +42,17 @@ class StreamSlots:
     def reserve(self, owner: str) -> None:
         """Take a slot for ``owner``; ``ApiError`` 429 when a limit is reached."""
         if self._active >= self.max_streams:
-            raise ApiError(
+            raise retry_later(
                 429,
                 "rate_limited",
                 f"the gateway is at max_streams ({self.max_streams}); retry later",
-                headers={"Retry-After": "1"},
             )
         if owner != ANONYMOUS and self.held_by(owner) >= self.max_streams_per_key:
-            raise ApiError(
+            raise retry_later(
                 429,
                 "rate_limited",
                 f"this key has max_streams_per_key ({self.max_streams_per_key}) "
                 "streams running; retry later",
-                headers={"Retry-After": "1"},
             )
         self._active += 1
         self._per_owner[owner] = self.held_by(owner) + 1

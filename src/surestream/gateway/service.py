@@ -20,7 +20,7 @@ from surestream._watchdog import idle_limited
 from surestream.errors import SourceFailed
 from surestream.events import Done, Error, ErrorCode, Event, Text
 from surestream.gateway.auth import Authenticator
-from surestream.gateway.errors import ApiError, store_unavailable
+from surestream.gateway.errors import ApiError
 from surestream.gateway.limits import StreamSlots
 from surestream.gateway.metrics import GatewayMetrics
 from surestream.gateway.settings import Settings
@@ -31,7 +31,6 @@ from surestream.store import (
     MemoryStore,
     Store,
     StoreUnavailable,
-    StreamExpired,
     StreamInfo,
     StreamNotFound,
 )
@@ -43,7 +42,6 @@ from surestream.upstream import (
     OpenAICompatibleUpstream,
     OpenedStream,
     Upstream,
-    UpstreamHTTPError,
 )
 
 __all__ = ["Gateway", "build_store", "build_upstreams"]
@@ -174,16 +172,11 @@ class Gateway:
     async def open_upstream(
         self, owner: str, upstream: Upstream, request: ChatRequest
     ) -> OpenedStream:
-        """Reserve a stream slot and open the upstream; HTTP errors for every refusal."""
+        """Reserve a stream slot and open the upstream; ``ApiError`` (a limit) or
+        ``UpstreamHTTPError`` (the upstream said no) for every refusal."""
         self.slots.reserve(owner)
         try:
             return await upstream.open(request)
-        except UpstreamHTTPError as exc:
-            self.slots.release(owner)
-            headers = {}
-            if exc.retry_after is not None:
-                headers["Retry-After"] = str(max(0, round(exc.retry_after)))
-            raise ApiError(exc.status, exc.code, exc.message, headers=headers) from None
         except BaseException:
             self.slots.release(owner)
             raise
@@ -193,32 +186,21 @@ class Gateway:
 
         The store is asked first (from what its last calls said, or a probe write after a
         failure), so a store that is down costs no upstream call."""
-        try:
-            await self.store.ready()
-        except StoreUnavailable:
-            raise store_unavailable() from None
+        await self.store.ready()
         opened = await self.open_upstream(owner, upstream, request)
         source = self._produce(owner, opened)
         try:
             return await self.hub.start(source, owner=owner, model=request.model)
-        except StoreUnavailable:
+        except (StoreUnavailable, HubClosed):
             await source.aclose()
-            raise store_unavailable() from None
-        except HubClosed:
-            await source.aclose()
-            raise ApiError(
-                503,
-                "unavailable",
-                "the gateway is shutting down",
-                headers={"Retry-After": "1"},
-            ) from None
+            raise
 
     async def run_to_end(
         self, owner: str, upstream: Upstream, request: ChatRequest
     ) -> tuple[str, Done]:
         """Generate a whole answer without a stream (same limits, timeouts and metrics).
 
-        Refusals are ``ApiError`` as in ``open_upstream``; a failure after the first token
+        Refusals raise as in ``open_upstream``; a failure after the first token
         raises ``SourceFailed``.
         """
         opened = await self.open_upstream(owner, upstream, request)
@@ -280,15 +262,9 @@ class Gateway:
                 metrics.stream_duration.observe(time.monotonic() - started)
 
     async def owned_info(self, stream_id: str, owner: str) -> StreamInfo:
-        """The stream's info when ``owner`` may see it; 404 / 410 / 503 otherwise."""
-        try:
-            info = await self.hub.info(stream_id)
-        except StreamNotFound:
-            raise ApiError(404, "not_found", f"no stream {stream_id!r}") from None
-        except StreamExpired:
-            raise ApiError(410, "gone", f"stream {stream_id!r} has expired") from None
-        except StoreUnavailable:
-            raise store_unavailable() from None
+        """The stream's info when ``owner`` may see it; else ``StreamNotFound`` (also for
+        another owner's stream: 404 either way), ``StreamExpired`` or ``StoreUnavailable``."""
+        info = await self.hub.info(stream_id)
         if info.owner != owner:
-            raise ApiError(404, "not_found", f"no stream {stream_id!r}")
+            raise StreamNotFound(stream_id)
         return info

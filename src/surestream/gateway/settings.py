@@ -29,7 +29,7 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
-from surestream.errors import SurestreamError
+from surestream.errors import SettingsError
 from surestream.gateway.auth import DEFAULT_READ_TOKEN_TTL
 from surestream.hub import DEFAULT_LEASE_TTL, DEFAULT_ORPHAN_GRACE
 from surestream.lifecycle import DEFAULT_HEARTBEAT, DEFAULT_IDLE_TIMEOUT
@@ -75,10 +75,6 @@ class Flag:
 
 ENV_ONLY = Flag(None)
 """A setting with no flag: from the environment or the file only."""
-
-
-class SettingsError(SurestreamError):
-    """A setting has a wrong value; the message says which, where from, and why."""
 
 
 class Settings(BaseModel):

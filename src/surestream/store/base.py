@@ -27,7 +27,7 @@ Every store method is a coroutine; ``read`` validates eagerly (so a caller can a
 - *links*: a name that points at a stream for a while (``link`` / ``resolve``), such as a
   chat's latest stream for ``GET /v1/ui/chat/{id}/stream``.
 
-The exceptions, by whose fault::
+The exceptions (defined in ``surestream.errors``, re-exported here), by whose fault::
 
     SurestreamError
     ├── StreamNotFound        no journal by that id ever existed here (HTTP 404)
@@ -50,7 +50,16 @@ import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from surestream.errors import SurestreamError
+from surestream.errors import (
+    InvalidResumePoint,
+    JournalClosed,
+    JournalFull,
+    StoreUnavailable,
+    StreamExists,
+    StreamExpired,
+    StreamNotFound,
+    TooManySubscribers,
+)
 from surestream.events import Done, Error, ErrorCode, Event, Text, dumps, is_terminal
 
 __all__ = [
@@ -87,40 +96,6 @@ DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 may make a store hold, 16 MiB, some hundred times a long answer."""
 
 _RESUME_ID = re.compile(r"[0-9]{1,18}")
-
-
-class StreamNotFound(SurestreamError, LookupError):
-    """No stream with this id exists (or it expired so long ago that no tombstone is left)."""
-
-
-class StreamExpired(SurestreamError, LookupError):
-    """The stream existed but its journal expired (``retention`` after its terminal event)."""
-
-
-class InvalidResumePoint(SurestreamError, ValueError):
-    """A resume point (``Last-Event-ID``) that is not a decimal number or lies in the future."""
-
-
-class StreamExists(SurestreamError):
-    """``create`` was called with an id that is already in use."""
-
-
-class JournalClosed(SurestreamError):
-    """The journal already has its terminal event; nothing more can be appended."""
-
-
-class JournalFull(SurestreamError):
-    """The journal holds ``max_events - 1`` events or ``max_bytes`` bytes; only a terminal
-    event may follow."""
-
-
-class TooManySubscribers(SurestreamError):
-    """``join`` refused: the stream has its ``limit`` of readers across every process."""
-
-
-class StoreUnavailable(SurestreamError):
-    """The store (Redis) did not answer within its timeout, refused the connection, or
-    answered with an error (full under ``noeviction``, a read-only replica)."""
 
 
 @dataclass(frozen=True, slots=True)

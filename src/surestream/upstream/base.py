@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
-from surestream.errors import SourceFailed, SurestreamError
-from surestream.events import Done, ErrorCode, Event
+from surestream.errors import SourceFailed, UpstreamHTTPError
+from surestream.events import Done, Event
 from surestream.upstream.request import ChatMessage, ChatRequest
 
 __all__ = [
@@ -57,46 +57,6 @@ class ModelInfo:
     def to_json(self) -> dict[str, Any]:
         """The OpenAI ``model`` object."""
         return {"id": self.id, "object": "model", "created": 0, "owned_by": self.owned_by}
-
-
-class UpstreamHTTPError(SurestreamError):
-    """The upstream refused the request before the first token.
-
-    ``status`` is the HTTP status *the gateway* should answer with (not the upstream's, which
-    is ``upstream_status``, None when no response came): 429 -> 429 keeping ``retry_after``
-    (seconds); 400/422 -> 400 with the upstream's message; 413 -> 413; 401/403/404 -> 502
-    (our configuration is wrong, not the user's request); 408/504, connect errors and
-    timeouts -> 504; other statuses -> 502. ``code`` names the failure for the JSON error
-    body; ``message`` is safe to show.
-    """
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        retry_after: float | None = None,
-        *,
-        upstream_status: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
-        self.upstream_status = upstream_status
-
-    @property
-    def stream_code(self) -> ErrorCode:
-        """The ``error`` event code for this refusal when it must end a stream instead."""
-        if self.status == 429:
-            return ErrorCode.RATE_LIMITED
-        if self.status == 504:
-            return ErrorCode.UPSTREAM_TIMEOUT
-        return ErrorCode.UPSTREAM_ERROR
-
-    def __repr__(self) -> str:
-        return f"UpstreamHTTPError({self.status}, {self.code!r}, {self.message!r})"
 
 
 @runtime_checkable
