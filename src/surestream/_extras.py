@@ -15,6 +15,8 @@ import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from surestream.errors import MissingExtra
+
 __all__ = ["EXTRAS", "MissingExtra", "needs", "require"]
 
 EXTRAS: dict[str, frozenset[str]] = {
@@ -43,18 +45,6 @@ EXTRAS: dict[str, frozenset[str]] = {
 }
 """Extra -> the top-level modules it installs that surestream imports (a framework's own
 package where its top-level name is shared, as ``google.adk``)."""
-
-
-class MissingExtra(ImportError):
-    """A layer was imported without the extra that installs its dependencies."""
-
-    def __init__(self, what: str, extra: str, missing: str) -> None:
-        super().__init__(
-            f"{what} needs the [{extra}] extra (no module {missing!r}): "
-            f"pip install 'surestream[{extra}]'",
-            name=missing,
-        )
-        self.extra = extra
 
 
 def require(extra: str, what: str) -> None:

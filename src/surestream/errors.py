@@ -28,6 +28,7 @@ happened to us: retrying may help)::
     ├── HubClosed                     closed: ``Hub.start`` after ``aclose`` (shutdown, 503)
     ├── UpstreamHTTPError             the model provider refused before the first token
     ├── SettingsError                 a gateway setting has a wrong value
+    ├── MissingExtra                  a layer imported without its extra (an ImportError)
     └── ApiError                      an HTTP error answer of the gateway (status, code)
 
 The classes are defined here and re-exported where they are used (``surestream.store``,
@@ -38,19 +39,18 @@ The classes are defined here and re-exported where they are used (``surestream.s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from surestream.events import Error, ErrorCode
+from typing import Protocol
 
 __all__ = [
     "ApiError",
     "ChunkedError",
+    "ErrorEvent",
     "HubClosed",
     "InvalidResumePoint",
     "JournalClosed",
     "JournalFull",
     "LocalProtocolError",
+    "MissingExtra",
     "RemoteProtocolError",
     "SSEProtocolError",
     "SettingsError",
@@ -115,10 +115,30 @@ class StreamError(SurestreamError):
     """A stream did not end with ``done``."""
 
 
+class ErrorEvent(Protocol):
+    """What ``StreamFailed`` keeps: an ``error`` event (a ``surestream.events.Error``, which
+    this bottom module cannot import)."""
+
+    @property
+    def code(self) -> str:
+        """The error code (an ``ErrorCode`` value)."""
+        ...
+
+    @property
+    def message(self) -> str:
+        """A message safe to show."""
+        ...
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the client may try again."""
+        ...
+
+
 class StreamFailed(StreamError):
     """The stream ended with an ``error`` event, kept as ``error``."""
 
-    def __init__(self, error: Error) -> None:
+    def __init__(self, error: ErrorEvent) -> None:
         super().__init__(f"stream failed: {error.code}: {error.message}")
         self.error = error
 
@@ -212,15 +232,14 @@ class UpstreamHTTPError(SurestreamError):
         self.upstream_status = upstream_status
 
     @property
-    def stream_code(self) -> ErrorCode:
-        """The ``error`` event code for this refusal when it must end a stream instead."""
-        from surestream.events import ErrorCode  # events imports this module
-
+    def stream_code(self) -> str:
+        """The ``error`` event code for this refusal when it must end a stream instead (an
+        ``ErrorCode`` value, spelt out: ``surestream.events`` sits above this module)."""
         if self.status == 429:
-            return ErrorCode.RATE_LIMITED
+            return "rate_limited"
         if self.status == 504:
-            return ErrorCode.UPSTREAM_TIMEOUT
-        return ErrorCode.UPSTREAM_ERROR
+            return "upstream_timeout"
+        return "upstream_error"
 
     def __repr__(self) -> str:
         return f"UpstreamHTTPError({self.status}, {self.code!r}, {self.message!r})"
@@ -228,6 +247,18 @@ class UpstreamHTTPError(SurestreamError):
 
 class SettingsError(SurestreamError):
     """A setting has a wrong value; the message says which, where from, and why."""
+
+
+class MissingExtra(SurestreamError, ImportError):
+    """A layer was imported without the extra that installs its dependencies."""
+
+    def __init__(self, what: str, extra: str, missing: str) -> None:
+        super().__init__(
+            f"{what} needs the [{extra}] extra (no module {missing!r}): "
+            f"pip install 'surestream[{extra}]'",
+            name=missing,
+        )
+        self.extra = extra
 
 
 class ApiError(SurestreamError):

@@ -9,8 +9,8 @@ with JSON or an ``EventStreamResponse``. Every failure is a JSON ``ErrorBody`` (
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager, suppress
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager, suppress
 from importlib import resources
 from typing import Annotated, Any, Literal, get_args
 
@@ -325,8 +325,7 @@ def _api_router() -> APIRouter:
             raise RequestValidationError(exc.errors()) from None
         stream_id = await _start(gateway, owner, stream_body)
         link_ttl = gateway.settings.retention + UI_CHAT_LINK_TTL
-        with _store_errors():
-            await gateway.hub.store.link(chat_link_name(owner, body.id), stream_id, link_ttl)
+        await gateway.hub.store.link(chat_link_name(owner, body.id), stream_id, link_ttl)
         headers = {"Location": _events_url(stream_id), "Surestream-Stream-Id": stream_id}
         return await _subscribe_response(
             gateway, stream_id, stream_body.model, after=None, dialect="vercel-ai", headers=headers
@@ -342,16 +341,13 @@ def _api_router() -> APIRouter:
         """The chat's running stream from its start (``useChat`` with ``resume: true``), or
         204 when it has none."""
         gateway = _gateway(request)
-        with _store_errors():
-            stream_id = await gateway.hub.store.resolve(chat_link_name(owner, chat_id))
+        stream_id = await gateway.hub.store.resolve(chat_link_name(owner, chat_id))
         if stream_id is None:
             return Response(status_code=204)
         try:
             info = await gateway.owned_info(stream_id, owner)
-        except ApiError as exc:
-            if exc.status in {404, 410}:
-                return Response(status_code=204)
-            raise
+        except (StreamNotFound, StreamExpired):
+            return Response(status_code=204)
         if info.terminal:
             return Response(status_code=204)
         return await _subscribe_response(
@@ -359,16 +355,6 @@ def _api_router() -> APIRouter:
         )
 
     return router
-
-
-@contextmanager
-def _store_errors() -> Iterator[None]:
-    try:
-        yield
-    except StoreUnavailable:
-        raise ApiError(
-            503, "unavailable", "the journal store is unavailable", headers={"Retry-After": "1"}
-        ) from None
 
 
 async def _start(gateway: Gateway, owner: str, body: StreamRequest) -> str:
