@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 
+import httpx
 import orjson
 import pytest
 
@@ -30,6 +31,7 @@ from surestream.gateway.app import create_app
 from surestream.gateway.service import build_upstreams
 from surestream.gateway.settings import Settings
 from tests.client.apps import Journal, app, native_blocks, raw_route
+from tests.support.proxy import Proxy
 from tests.support.scripted import ScriptedModel
 from tests.support.servers import ServerThread, serve_in_thread
 
@@ -62,6 +64,7 @@ CALLS = [
     ToolCall("call_2", "get_time", {"zone": "Mars"}),
     ToolCall("call_3", "remember", {"fact": "21 °C"}),  # assembled from its fragments
 ]
+FAST = {"retry_delay": 0.01, "max_retry_delay": 0.05}
 BODY = {"model": "agent", "messages": [{"role": "user", "content": "Weather in Paris?"}]}
 
 
@@ -205,3 +208,75 @@ async def test_arguments_that_are_not_json_are_kept_as_text(server: ServerThread
     async with aconnect(f"{server.url}/streams/bad-args") as stream:
         await stream.text()
     assert stream.tool_calls == [ToolCall("c1", "f", "{")]
+
+
+async def test_the_gateways_vercel_ai_dialect_in_typed_events(gateway: ServerThread) -> None:
+    url = f"{gateway.url}/v1/chat/stream?dialect=vercel-ai"
+    async with aconnect(url, method="POST", json=BODY) as stream:
+        events = [event async for event in stream]
+        assert await stream.text() == ANSWER
+    assert [e for e in events if not isinstance(e, Step)] == [
+        e for e in [Start(stream.events_url.split("/")[-2]), *AGENT] if not isinstance(e, Step)
+    ]
+    assert stream.dialect == "vercel-ai"
+    assert stream.reasoning == REASONING
+    assert stream.tool_calls == CALLS
+
+
+def named_steps_dropped(events: list[Event]) -> list[Event]:
+    """``events`` without ``Start`` and with the steps unnamed (vercel-ai carries no names)."""
+    return [Step() if isinstance(e, Step) else e for e in events if not isinstance(e, Start)]
+
+
+async def body_size(url: str, **request: object) -> int:
+    async with httpx.AsyncClient() as client, client.stream(url=url, **request) as response:  # type: ignore[arg-type]
+        return len(await response.aread())
+
+
+async def test_a_vercel_ai_stream_resumed_from_its_native_location_is_the_same_stream(
+    gateway: ServerThread,
+) -> None:
+    # POST ?dialect=vercel-ai names the native events URL: the resumed connection says so in
+    # its headers and is read as native.
+    url = "/v1/chat/stream?dialect=vercel-ai"
+    size = await body_size(f"{gateway.url}{url}", method="POST", json=BODY)
+    for cut in range(150, size, size // 8):
+        async with Proxy(gateway.port) as proxy:
+            proxy.cut_after(cut, after=b"\r\n\r\n")
+            async with aconnect(f"{proxy.url}{url}", method="POST", json=BODY, **FAST) as stream:
+                events = [event async for event in stream]
+        assert stream.attempts == 2, cut
+        assert named_steps_dropped(events) == named_steps_dropped(AGENT), cut
+        assert (stream.reasoning, stream.tool_calls) == (REASONING, CALLS)
+
+
+async def test_a_vercel_ai_stream_resumed_in_vercel_ai_repeats_nothing(
+    gateway: ServerThread,
+) -> None:
+    # Resumed in vercel-ai, the stream starts again and names its open calls again (to be
+    # valid on its own for the AI SDK); the client already has them. The dialect drops the
+    # rest of a call's argument fragments (its complete call follows).
+    async with httpx.AsyncClient() as client:
+        created = (await client.post(f"{gateway.url}/v1/streams", json=BODY)).json()
+    path = f"{created['events_url']}?dialect=vercel-ai"
+    size = await body_size(f"{gateway.url}{path}", method="GET")
+    for cut in range(150, size, size // 8):
+        async with Proxy(gateway.port) as proxy:
+            proxy.cut_after(cut, after=b"\r\n\r\n")
+            async with aconnect(f"{proxy.url}{path}", **FAST) as stream:
+                events = [event async for event in stream]
+        assert stream.attempts == 2, cut
+        assert stream.dialect == "vercel-ai"
+        assert [e for e in events if isinstance(e, Start)] == [Start(created["id"])], cut
+        for call in CALLS:
+            got, sent = (
+                [e for e in source if isinstance(e, ToolCallDelta) and e.id == call.id]
+                for source in (events, AGENT)
+            )
+            assert got == sent[: len(got)], cut
+        assert without_fragments(events) == without_fragments(AGENT), cut
+        assert (stream.reasoning, stream.tool_calls) == (REASONING, CALLS)
+
+
+def without_fragments(events: list[Event]) -> list[Event]:
+    return [e for e in named_steps_dropped(events) if not isinstance(e, ToolCallDelta)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import surestream.client
+from surestream.client._answer import Answer
 from surestream.client._chunked import ChunkedDecoder, ChunkedError
 from surestream.client._detect import AutoDecoder
 from surestream.client._resume import DEFAULT_MIN_RETRY_DELAY, Backoff, ReplayFilter, fatal_status
@@ -95,6 +96,41 @@ def test_auto_decoder_sniffs_payloads(payload: str, dialect: str) -> None:
 def test_auto_decoder_headers_win() -> None:
     assert AutoDecoder({"X-Vercel-AI-UI-Message-Stream": "v1"}).dialect == "vercel-ai"
     assert AutoDecoder({"surestream-protocol": "1"}).dialect == "native"
+
+
+def test_auto_decoder_follows_the_headers_of_each_connection() -> None:
+    decoder = AutoDecoder({"X-Vercel-AI-UI-Message-Stream": "v1"})
+    assert decoder.decode(sse('{"type":"text-delta","id":"text-1","delta":"a"}')) == [Text("a")]
+    decoder.see_headers({"Content-Type": "text/event-stream"})  # names none: no change
+    assert decoder.dialect == "vercel-ai"
+    decoder.see_headers({"Surestream-Protocol": "1"})  # a resume answered in native
+    assert decoder.dialect == "native"
+    assert decoder.decode(sse('{"type":"text","text":"b"}')) == [Text("b")]
+
+
+def test_answer_keeps_text_reasoning_and_calls_apart_and_drops_repeats() -> None:
+    answer = Answer()
+    events: list[Event] = [
+        Text("a"),
+        Reasoning("r"),
+        ToolCallStart("c1", "f"),
+        ToolCallDelta("c1", '{"x":'),
+        ToolCall("c2", "g", 2),
+        ToolCallDelta("c1", " 1}"),
+        Text("b"),
+    ]
+    assert all(answer.add(event) for event in events)
+    assert not answer.add(ToolCallStart("c1", "f"))  # named again by a resumed stream
+    assert not answer.add(ToolCall("c2", "g", 2))
+    assert (answer.text, answer.reasoning) == ("ab", "r")
+    assert answer.tool_calls(complete=False) == [ToolCall("c2", "g", 2)]
+    assert answer.tool_calls(complete=True) == [
+        ToolCall("c1", "f", {"x": 1}),
+        ToolCall("c2", "g", 2),
+    ]
+    assert answer.add(ToolCall("c1", "f", {"x": 1}))  # completes the started call, in place
+    assert not answer.add(ToolCall("c1", "f", {"x": 1}))
+    assert answer.tool_calls(complete=False)[0] == ToolCall("c1", "f", {"x": 1})
 
 
 def test_done_marker_while_undecided_is_done() -> None:

@@ -41,15 +41,18 @@ class Answer:
         self._reasoning: list[str] = []
         self._calls: dict[str, ToolCall | _PartialCall] = {}
 
-    def add(self, event: Event) -> None:
-        """Take one delivered event into account."""
+    def add(self, event: Event) -> bool:
+        """Take one event into account; False when it only repeats what came before (a call
+        started or completed again: a resumed vercel-ai stream names its calls again), which
+        is then not delivered."""
         if type(event) is Text:
             self.texts.append(event.text)
         elif isinstance(event, Reasoning):
             self._reasoning.append(event.text)
         elif isinstance(event, ToolCallStart):
-            if event.id not in self._calls:
-                self._calls[event.id] = _PartialCall(event.name)
+            if event.id in self._calls:
+                return False
+            self._calls[event.id] = _PartialCall(event.name)
         elif isinstance(event, ToolCallDelta):
             call = self._calls.get(event.id)
             if call is None:
@@ -57,7 +60,10 @@ class Answer:
             if isinstance(call, _PartialCall):
                 call.fragments.append(event.args)
         elif isinstance(event, ToolCall):
+            if isinstance(self._calls.get(event.id), ToolCall):
+                return False
             self._calls[event.id] = event
+        return True
 
     @property
     def text(self) -> str:

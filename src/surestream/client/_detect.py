@@ -5,7 +5,9 @@ first dialect a signal names, then hands that SSE event and every later one to t
 own decoder (``surestream.dialects``). The signals, strongest first:
 
 - response headers: ``Surestream-Protocol`` (native), ``x-vercel-ai-ui-message-stream``
-  (vercel-ai);
+  (vercel-ai), read on every connection: a stream created in one dialect may be resumed in
+  another (the gateway's ``Location`` names the native events URL), and the headers of the
+  resumed connection then switch the decoder;
 - a payload: an OpenAI chunk (``object: chat.completion.chunk`` or a ``choices`` list) is
   openai; a ``type`` that only the AI SDK uses (``text-delta``, ``finish``, ``start`` with a
   ``messageId``, ``error`` with an ``errorText``, ...) is vercel-ai; one of the native
@@ -41,7 +43,7 @@ from surestream.events import (
 )
 from surestream.sse import ServerSentEvent
 
-__all__ = ["AutoDecoder", "PlainDecoder", "make_decoder"]
+__all__ = ["AutoDecoder", "PlainDecoder", "make_decoder", "named_dialect"]
 
 # Every event class's ``type`` (``Unknown`` has a per-instance one, a slot, not a str).
 _NATIVE_TYPES = frozenset(
@@ -146,6 +148,17 @@ def _sniff(payload: Any) -> str | None:
     return None
 
 
+def named_dialect(headers: Mapping[str, str]) -> str | None:
+    """The dialect a response's headers name (``Surestream-Protocol``: native,
+    ``x-vercel-ai-ui-message-stream``: vercel-ai), or None."""
+    lowered = {key.lower() for key in headers}
+    if "surestream-protocol" in lowered:
+        return "native"
+    if "x-vercel-ai-ui-message-stream" in lowered:
+        return "vercel-ai"
+    return None
+
+
 def make_decoder(name: str) -> StreamDecoder:
     """A decoder for dialect ``name``: a registered dialect, ``plain``, or ``auto``."""
     if name == "plain":
@@ -168,14 +181,11 @@ class AutoDecoder:
             self.see_headers(headers)
 
     def see_headers(self, headers: Mapping[str, str]) -> None:
-        """Decide from response headers, when they name the dialect (first one wins)."""
-        if self._inner is not None:
-            return
-        lowered = {key.lower() for key in headers}
-        if "surestream-protocol" in lowered:
-            self._commit("native")
-        elif "x-vercel-ai-ui-message-stream" in lowered:
-            self._commit("vercel-ai")
+        """Decide from a response's headers, when they name the dialect: each connection's
+        own (a resumed connection may speak another dialect than the first one)."""
+        name = named_dialect(headers)
+        if name is not None and name != self.dialect:
+            self._commit(name)
 
     def _commit(self, name: str) -> StreamDecoder:
         self.dialect = name

@@ -43,7 +43,7 @@ import httpx
 
 from surestream.client._answer import Answer
 from surestream.client._body import body_blocks
-from surestream.client._detect import AutoDecoder, make_decoder
+from surestream.client._detect import AutoDecoder, make_decoder, named_dialect
 from surestream.client._errors import StreamFailed, StreamInterrupted
 from surestream.client._limits import Limits
 from surestream.client._requests import send
@@ -234,8 +234,16 @@ class EventStream:
         self._blocks = body_blocks(response).__aiter__()
         self._sse = Decoder(self._limits.max_event_size)
         self._idle_spent = 0.0
-        if isinstance(self._decoder, AutoDecoder):
-            self._decoder.see_headers(response.headers)
+        decoder = self._decoder
+        if isinstance(decoder, AutoDecoder):
+            decoder.see_headers(response.headers)
+        elif self.attempts > 1:
+            # A resumed connection that names another dialect is read in it (an explicit
+            # dialect says how to read the first response).
+            named = named_dialect(response.headers)
+            if named is not None and named != self._dialect_name:
+                self._dialect_name = named
+                self._decoder = make_decoder(named)
 
     async def _close_response(self) -> None:
         response, self._response, self._blocks = self._response, None, None
@@ -272,8 +280,8 @@ class EventStream:
                 elif type(event) is Start:
                     if not await self._accept_start(event):
                         continue
-                else:
-                    self._answer.add(event)
+                elif not self._answer.add(event):
+                    continue
                 return event
             batch = self._batch
             if self._pos < len(batch):
