@@ -233,6 +233,9 @@ class _Producer:
             await put(life.terminal)
 
     async def _write(self, queue: asyncio.Queue[Event]) -> None:
+        # The hand-over: the pump puts the verdict last and nothing after it, so the batch
+        # that ends with it is the writer's last; run() then cancels the pump (its source is
+        # already closed). A refused append also ends the writer, and the pump with it.
         while True:
             batch = [await queue.get()]
             while len(batch) < self.hub.max_batch and not is_terminal(batch[-1]):

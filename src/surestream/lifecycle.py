@@ -479,6 +479,10 @@ class ConsumerState:
         A retryable ``Error`` is held while the stream can resume, and the client resumes
         from the id before it. If the same error comes back at the same id, the server made
         it up at the resume point and means it: it is the outcome.
+
+        Why resuming from the id *before* the error is safe: a journaled error is replayed
+        (the same id: the outcome), a made-up one is not in the journal, so what the server
+        sends next is either newer events (``progress`` drops the held error) or the verdict.
         """
         if isinstance(event, Error) and event.retryable and self.can_resume:
             replayed = self._held is not None and self.last_event_id == self._held_id
