@@ -29,6 +29,7 @@ from surestream.events import (
     ToolResult,
     Unknown,
     dumps,
+    finish_reason_of,
     from_json,
     is_terminal,
     loads,
@@ -316,3 +317,27 @@ def test_property_loads_inverts_dumps(event: Event) -> None:
     assert b"\n" not in wire and b"\r" not in wire
     assert loads(wire) == event
     assert orjson.loads(wire) == event.to_json()
+
+
+@pytest.mark.parametrize(
+    ("raw", "ours"),
+    [
+        ("stop", "stop"),
+        ("STOP", "stop"),
+        ("end_turn", "stop"),
+        ("MAX_TOKENS", "length"),
+        ("max_tokens", "length"),
+        ("tool_use", "tool_calls"),
+        ("tool_call", "tool_calls"),
+        ("SAFETY", "content_filter"),
+        ("refusal", "content_filter"),
+        (" Length ", "length"),
+        ("cancelled", None),
+        ("x" * 5000, None),
+        (7, None),
+        (None, None),
+        (FinishReason.LENGTH, "length"),
+    ],
+)
+def test_finish_reason_of_reads_other_apis_spellings(raw: object, ours: str | None) -> None:
+    assert finish_reason_of(raw) == ours

@@ -24,6 +24,7 @@ from surestream.errors import LocalProtocolError, RemoteProtocolError
 
 __all__ = [
     "EVENT_TYPES",
+    "FINISH_REASON_SPELLINGS",
     "RETRYABLE",
     "Data",
     "Done",
@@ -42,6 +43,7 @@ __all__ = [
     "ToolResult",
     "Unknown",
     "dumps",
+    "finish_reason_of",
     "from_json",
     "is_terminal",
     "loads",
@@ -83,6 +85,43 @@ class ErrorCode(enum.StrEnum):
     """An unexpected failure in the server; details are in the server log only."""
     RATE_LIMITED = "rate_limited"
     """Too many requests or streams; retry later."""
+
+
+FINISH_REASON_SPELLINGS: Mapping[str, FinishReason] = {
+    **dict.fromkeys(("stop", "end_turn", "stop_sequence", "eos"), FinishReason.STOP),
+    **dict.fromkeys(("length", "max_tokens", "model_length"), FinishReason.LENGTH),
+    **dict.fromkeys(
+        ("tool_calls", "function_call", "tool_use", "tool_call"), FinishReason.TOOL_CALLS
+    ),
+    **dict.fromkeys(
+        (
+            "content_filter",
+            "refusal",
+            "safety",
+            "prohibited_content",
+            "blocklist",
+            "spii",
+            "recitation",
+            "image_safety",
+            "image_prohibited_content",
+            "image_recitation",
+        ),
+        FinishReason.CONTENT_FILTER,
+    ),
+}
+"""How model APIs spell a finish reason (lower case) -> ours: OpenAI's values and its legacy
+``function_call``, Anthropic's stop reasons, Gemini's (``MAX_TOKENS``, its content filters),
+pydantic-ai's ``tool_call`` and what local servers send. ``cancelled`` is not among them:
+ours means that a client cancelled."""
+
+
+def finish_reason_of(raw: object) -> FinishReason | None:
+    """A model API's finish reason (any case, or an enum of one) as ours; None for a value
+    that is not in ``FINISH_REASON_SPELLINGS``."""
+    value = getattr(raw, "value", raw)
+    if not isinstance(value, str):
+        return None
+    return FINISH_REASON_SPELLINGS.get(value.strip().lower())
 
 
 RETRYABLE: frozenset[str] = frozenset(

@@ -18,7 +18,13 @@ from collections.abc import Mapping
 from itertools import islice
 from typing import Any
 
-from surestream.events import Done, ErrorCode, FinishReason
+from surestream.events import (
+    FINISH_REASON_SPELLINGS,
+    Done,
+    ErrorCode,
+    FinishReason,
+    finish_reason_of,
+)
 
 __all__ = [
     "FINISH_REASONS",
@@ -30,22 +36,9 @@ __all__ = [
     "outcome_label",
 ]
 
-FINISH_REASONS: Mapping[str, FinishReason] = {
-    "stop": FinishReason.STOP,
-    "length": FinishReason.LENGTH,
-    "content_filter": FinishReason.CONTENT_FILTER,
-    "tool_calls": FinishReason.TOOL_CALLS,
-    "function_call": FinishReason.TOOL_CALLS,
-    "max_tokens": FinishReason.LENGTH,
-    "model_length": FinishReason.LENGTH,
-    "tool_use": FinishReason.TOOL_CALLS,
-    "end_turn": FinishReason.STOP,
-    "stop_sequence": FinishReason.STOP,
-    "eos": FinishReason.STOP,
-}
-"""An upstream's ``finish_reason`` -> ours: OpenAI's values, its legacy ``function_call``, and
-the spellings other APIs and servers use. Any other value (``cancelled`` included: ours means
-that a client cancelled) becomes ``stop``."""
+FINISH_REASONS: Mapping[str, FinishReason] = FINISH_REASON_SPELLINGS
+"""An upstream's ``finish_reason`` -> ours (``surestream.events.FINISH_REASON_SPELLINGS``); any
+other value (``cancelled`` included: ours means that a client cancelled) becomes ``stop``."""
 
 MAX_USAGE_ENTRIES = 32
 """Keys of ``usage`` kept (and of each nested object of counts)."""
@@ -62,9 +55,7 @@ _KNOWN: Mapping[str, frozenset[str]] = {
 
 def finish_reason(reason: object) -> FinishReason:
     """``reason`` (an upstream's) as one of ours, ``stop`` when it is none we know."""
-    if isinstance(reason, str):
-        return FINISH_REASONS.get(reason.strip().lower(), FinishReason.STOP)
-    return FinishReason.STOP
+    return finish_reason_of(reason) or FinishReason.STOP
 
 
 def _is_count(value: object) -> bool:

@@ -21,10 +21,17 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 from surestream.errors import SourceFailed
-from surestream.events import Done, ErrorCode, Event, FinishReason, Reasoning, Text
+from surestream.events import (
+    Done,
+    ErrorCode,
+    Event,
+    FinishReason,
+    Reasoning,
+    Text,
+    finish_reason_of,
+)
 
 __all__ = [
-    "CONTENT_FILTER_CODES",
     "FAILED_MESSAGE",
     "Mapper",
     "RunTally",
@@ -32,7 +39,6 @@ __all__ = [
     "UsageTotals",
     "adapt",
     "failure",
-    "finish_reason",
     "json_or_text",
     "tool_output",
 ]
@@ -41,20 +47,6 @@ log = logging.getLogger("surestream.integrations")
 
 FAILED_MESSAGE = "the agent failed"
 """The message a client gets when a framework raises and ``expose_errors`` is off."""
-
-CONTENT_FILTER_CODES = frozenset(
-    {
-        "SAFETY",
-        "PROHIBITED_CONTENT",
-        "BLOCKLIST",
-        "SPII",
-        "RECITATION",
-        "IMAGE_SAFETY",
-        "IMAGE_PROHIBITED_CONTENT",
-        "IMAGE_RECITATION",
-    }
-)
-"""Gemini's (and ADK's) finish reasons and error codes that mean a content filter."""
 
 T_contra = TypeVar("T_contra", contravariant=True)
 
@@ -165,22 +157,6 @@ class SentText:
                 yield event
 
 
-_FINISH_REASONS: dict[str, str] = {
-    **dict.fromkeys(("stop", "end_turn", "stop_sequence", "STOP"), FinishReason.STOP),
-    **dict.fromkeys(("length", "max_tokens", "MAX_TOKENS"), FinishReason.LENGTH),
-    **dict.fromkeys(("tool_calls", "tool_use", "function_call"), FinishReason.TOOL_CALLS),
-    **dict.fromkeys(
-        ("content_filter", "refusal", *CONTENT_FILTER_CODES), FinishReason.CONTENT_FILTER
-    ),
-}
-
-
-def finish_reason(raw: object) -> str | None:
-    """A provider's finish / stop reason (OpenAI, Anthropic, Gemini spellings) in ours;
-    None for a reason that says nothing we know."""
-    return _FINISH_REASONS.get(str(getattr(raw, "value", raw))) if raw is not None else None
-
-
 class RunTally:
     """What the closing ``Done`` of a run needs: the last model call's finish reason, the
     usage of all calls, and the tool calls no result answered (then the run waits for them:
@@ -203,7 +179,7 @@ class RunTally:
 
     def finished(self, raw_reason: object) -> None:
         """A model call ended with this (provider-spelled) reason."""
-        reason = finish_reason(raw_reason)
+        reason = finish_reason_of(raw_reason)
         self._finish = FinishReason.STOP if reason in (None, FinishReason.TOOL_CALLS) else reason
 
     def done(self) -> Done:

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from surestream.events import Done, Event, FinishReason, Step, ToolCall, ToolCallStart, ToolResult
 from surestream.integrations._adapter import (
-    CONTENT_FILTER_CODES,
     RunTally,
     SentText,
     adapt,
@@ -31,6 +30,20 @@ if TYPE_CHECKING:
     from google.genai import types
 
 __all__ = ["CONTENT_FILTER_CODES", "AdkMapper", "adk_events"]
+
+CONTENT_FILTER_CODES = frozenset(
+    {
+        "SAFETY",
+        "PROHIBITED_CONTENT",
+        "BLOCKLIST",
+        "SPII",
+        "RECITATION",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+    }
+)
+"""ADK error codes (Gemini's finish reasons) that end a run with ``Done("content_filter")``."""
 
 
 def _code(value: Any) -> str | None:
