@@ -36,7 +36,7 @@ from surestream.gateway.settings import Settings
 from surestream.testing.fake_upstream import FakeUpstream
 from surestream.upstream import ChatMessage, ChatRequest, DemoModel
 from tests.support.proxy import Proxy
-from tests.support.scripted import EchoModel, ScriptedModel, WithTools
+from tests.support.scripted import WEATHER_TOOL, EchoModel, ScriptedModel, WithTools
 from tests.support.servers import serve_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -72,20 +72,6 @@ AGENT_EVENTS: list[Event] = [
 ]
 """The ``agent`` model's answer: reasoning, a streamed tool call with its result, a complete
 call whose tool failed, a step, then text."""
-
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}, "unit": {"enum": ["C", "F"]}},
-            "required": ["city"],
-        },
-    },
-}
-"""The tool the ``demo-tools`` model is offered with every request."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

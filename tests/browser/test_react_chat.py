@@ -1,7 +1,7 @@
 """``examples/react-chat`` (``useChat`` from ``@ai-sdk/react``) built with the command of its
 README and driven in Chromium against the gateway, served from another origin (CORS): an
 answer streams and ends, a connection cut mid-answer continues after a reload, an upstream
-failure shows its error."""
+failure shows its error, a tool the model calls runs in the page and the answer goes on."""
 
 from __future__ import annotations
 
@@ -147,3 +147,25 @@ def test_an_upstream_failure_shows_its_error(
     expect(page.locator("#error")).to_have_attribute("data-kind", "answer")
     expect(page.locator("#error")).to_contain_text(FAKE_ERROR_MESSAGE)
     expect(page.locator("#status")).to_have_attribute("data-status", "error")
+
+
+def test_a_tool_call_runs_in_the_page_and_the_answer_continues(
+    page: Page, site: ServerThread, gateway: Gateway
+) -> None:
+    requests: list[Request] = []
+    page.on("request", lambda r: requests.append(r))
+    _open(page, site, gateway.url, "demo-tools")
+    _ask(page, "What is the weather in Lisbon?")
+
+    tool = page.locator(f"{ANSWER} .tool[data-tool=get_weather]")
+    expect(tool).to_have_attribute("data-state", "output-available")
+    expect(tool).to_contain_text('"temperature":21')
+    expect(page.locator(f"{ANSWER} .text")).to_contain_text("21")
+    expect(page.locator("#status")).to_have_attribute("data-status", "ready")
+    expect(page.locator(".message")).to_have_count(2)  # the answer continued its message
+    expect(page.locator(f"{ANSWER} .reasoning")).to_have_count(1)
+    expect(page.locator("#error")).to_have_count(0)
+    posts = [r for r in requests if r.method == "POST"]
+    assert len(posts) == 2, "the tool's output went back once"
+    sent = json.loads(posts[1].post_data or "{}")
+    assert sent["messages"][-1]["parts"][2]["output"]["temperature"] == 21

@@ -170,6 +170,19 @@ def test_start_is_written_even_without_start_event() -> None:
     assert body.startswith(b'data: {"type":"start"}\n\ndata: {"type":"text-start"')
 
 
+def test_a_message_id_names_the_continued_message_instead_of_the_stream() -> None:
+    options = EncoderOptions(stream_id="st_new", ids=False, retry=None)
+    events = [Start("st_new", "demo"), Text("a"), Done()]
+
+    def start_of(dialect: VercelAIDialect) -> bytes:
+        encoder = dialect.encoder(options)
+        return b"".join(encoder.encode(e, i) for i, e in enumerate(events)).split(b"\n\n")[0]
+
+    continued = start_of(VercelAIDialect(message_id="msg_old"))
+    assert continued == b'data: {"type":"start","messageId":"msg_old"}'
+    assert start_of(VercelAIDialect()) == b'data: {"type":"start","messageId":"st_new"}'
+
+
 @pytest.mark.parametrize("ids", [True, False])
 def test_encode_text_fast_path_is_byte_identical(ids: bool) -> None:
     a = get_dialect("vercel-ai").encoder(EncoderOptions(ids=ids))

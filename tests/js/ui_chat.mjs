@@ -4,7 +4,14 @@
 //   turns:     send each of options.prompts in turn; the messages and each turn's finish
 //   reconnect: send options.prompts[0]; once its first text arrives, a second chat with the
 //              same id resumes (`resumeStream`); then resume once more after the end
-import { AbstractChat, DefaultChatTransport } from "ai";
+//   tools:     send options.prompts[0]; every tool call the model makes is answered with
+//              options.toolOutput (`addToolOutput` in `onToolCall`), and the chat sends the
+//              outputs back by itself (`lastAssistantMessageIsCompleteWithToolCalls`)
+import {
+  AbstractChat,
+  DefaultChatTransport,
+  lastAssistantMessageIsCompleteWithToolCalls,
+} from "ai";
 
 const [base, scenario, optionsJson = "{}"] = process.argv.slice(2);
 const options = JSON.parse(optionsJson);
@@ -19,7 +26,7 @@ class State {
   snapshot = (thing) => structuredClone(thing);
 }
 
-function chat(id, finishes, onText) {
+function chat(id, finishes, onText, init = {}) {
   const transport = new DefaultChatTransport({
     api: `${base}/v1/ui/chat`,
     headers: options.headers ?? {},
@@ -33,6 +40,7 @@ function chat(id, finishes, onText) {
     onFinish: ({ finishReason, isError, isDisconnect, isAbort }) =>
       finishes.push({ finishReason: finishReason ?? null, isError, isDisconnect, isAbort }),
     onError: (error) => finishes.push({ error: String(error?.message ?? error) }),
+    ...init,
   });
   if (onText) {
     const push = state.replaceMessage;
@@ -77,5 +85,27 @@ if (scenario === "turns") {
     afterFinishes,
     afterStatus: third.state.status,
   });
+} else if (scenario === "tools") {
+  // At most options.maxRequests requests, so a chat that keeps sending stops and shows it.
+  const finishes = [], calls = [];
+  const maxRequests = options.maxRequests ?? 3;
+  let instance;
+  const init = {
+    sendAutomaticallyWhen: (arg) =>
+      finishes.length < maxRequests && lastAssistantMessageIsCompleteWithToolCalls(arg),
+    onToolCall: ({ toolCall }) => {
+      calls.push(toolCall);
+      const { toolName: tool, toolCallId } = toolCall;
+      void instance.addToolOutput({ tool, toolCallId, output: options.toolOutput });
+    },
+  };
+  const made = chat(options.chatId ?? "chat-tools", finishes, undefined, init);
+  instance = made.instance;
+  await instance.sendMessage({ text: options.prompts[0] });
+  // The chat sends the tool outputs by itself once the first answer settled: wait for it.
+  while (made.state.status !== "ready" && made.state.status !== "error") {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  Object.assign(out, { finishes, calls, status: made.state.status, messages: made.state.messages });
 }
 console.log(JSON.stringify(out));

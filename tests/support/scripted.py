@@ -18,6 +18,21 @@ from surestream.events import Done, Event, Text
 from surestream.upstream import ChatRequest, ModelInfo, OpenedStream, Upstream
 from surestream.upstream.demo import DemoStream
 
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "unit": {"enum": ["C", "F"]}},
+            "required": ["city"],
+        },
+    },
+}
+"""A tool to offer a model (the browser tests' ``demo-tools`` model is offered it with
+every request)."""
+
 
 class ScriptedModel:
     """An ``Upstream`` whose answer is ``events`` (ending with ``Done``), ``pause`` s apart."""

@@ -1,10 +1,17 @@
 // A chat with `useChat` from @ai-sdk/react against the surestream gateway, with no glue:
 // `DefaultChatTransport` posts to the gateway's /v1/ui/chat (the AI SDK's own request body)
 // and reads the UI message stream it answers; `resume: true` reconnects to a running answer
-// after a reload.
+// after a reload. Tools the model calls are run here, in the page, and their outputs sent
+// back: the answer continues in the same message.
 import { useChat } from "@ai-sdk/react";
-import { DefaultChatTransport } from "ai";
+import { DefaultChatTransport, lastAssistantMessageIsCompleteWithToolCalls } from "ai";
 import { useEffect, useMemo, useState } from "react";
+
+/** Tools this page runs when the model calls them (the model is offered them by the
+ * gateway's upstream). */
+const TOOLS = {
+  get_weather: ({ city }) => ({ city, temperature: 21, sky: "clear" }),
+};
 
 const storageKey = (id) => `surestream-react-chat:${id}`;
 
@@ -29,11 +36,19 @@ export function Chat({ id, gateway, model }) {
     () => new DefaultChatTransport({ api: `${gateway}/v1/ui/chat`, body: model ? { model } : {} }),
     [gateway, model],
   );
-  const { messages, sendMessage, status, error, stop } = useChat({
+  const { messages, sendMessage, addToolOutput, status, error, stop } = useChat({
     id,
     messages: initial,
     transport,
     resume: true,
+    sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithToolCalls,
+    onToolCall: ({ toolCall }) => {
+      const { toolName: tool, toolCallId, input } = toolCall;
+      const run = TOOLS[tool];
+      // Not awaited: the chat sends the outputs once every call of the step has one.
+      if (run) addToolOutput({ tool, toolCallId, output: run(input) });
+      else addToolOutput({ tool, toolCallId, state: "output-error", errorText: `no tool ${tool}` });
+    },
   });
   useEffect(() => {
     sessionStorage.setItem(storageKey(id), JSON.stringify(settled(messages, status)));

@@ -33,7 +33,10 @@ Strategy: each UI message chunk is one unnamed SSE event whose data is a JSON ob
 ``finishReason`` on ``finish`` is what the AI SDK's own ``toUIMessageStream`` writes (v6, and
 v5 since the backport of vercel/ai#9857). Older 5.0 clients validate chunks with a strict
 schema and reject it: ``VercelAIDialect(finish_reason=False)`` writes the bare
-``{"type":"finish"}`` of the protocol docs for them.
+``{"type":"finish"}`` of the protocol docs for them. ``VercelAIDialect(message_id=...)``
+names that message in ``start`` instead of the stream: a stream that continues a message
+the client already has (after its tool outputs) names it, as the AI SDK's own server does,
+so the client adds to that message instead of starting another.
 
 Resume: the encoder is a state machine (open block, open step, the calls), so a stream
 resumed after event n would start in the middle of a block. ``prime(history)`` takes events
@@ -144,6 +147,7 @@ class VercelAIEncoder:
         "_calls",
         "_delta_head",
         "_finish_reason",
+        "_fixed_id",
         "_ids",
         "_message_id",
         "_retry",
@@ -151,10 +155,13 @@ class VercelAIEncoder:
         "_step",
     )
 
-    def __init__(self, options: EncoderOptions, *, finish_reason: bool = True) -> None:
+    def __init__(
+        self, options: EncoderOptions, *, finish_reason: bool = True, message_id: str | None = None
+    ) -> None:
         self._ids = options.ids
         self._retry = options.retry
-        self._message_id = options.stream_id
+        self._fixed_id = message_id is not None
+        self._message_id = options.stream_id if message_id is None else message_id
         self._finish_reason = finish_reason
         self._started = False
         self._block: str | None = None
@@ -190,7 +197,7 @@ class VercelAIEncoder:
         )
 
     def _start(self, start: Start | None, out: list[bytes]) -> None:
-        if start is not None and start.stream:
+        if start is not None and start.stream and not self._fixed_id:
             self._message_id = start.stream
         if self._started:
             return
@@ -460,12 +467,15 @@ class VercelAIDialect:
     resume_needs_history = True
     """A resumed stream's encoder is primed with the events the client has (see ``prime``)."""
 
-    def __init__(self, *, finish_reason: bool = True) -> None:
+    def __init__(self, *, finish_reason: bool = True, message_id: str | None = None) -> None:
         self._finish_reason = finish_reason
+        self._message_id = message_id
 
     def encoder(self, options: EncoderOptions) -> VercelAIEncoder:
         """A new encoder for one outgoing stream."""
-        return VercelAIEncoder(options, finish_reason=self._finish_reason)
+        return VercelAIEncoder(
+            options, finish_reason=self._finish_reason, message_id=self._message_id
+        )
 
     def decoder(self) -> VercelAIDecoder:
         """A new decoder for one incoming stream."""

@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
 from surestream.dialects import DIALECTS, get_dialect
+from surestream.dialects.vercel_ai import VercelAIDialect
 from surestream.events import Event
 from surestream.gateway.auth import ANONYMOUS
 from surestream.gateway.completions import completion
@@ -47,7 +48,7 @@ from surestream.gateway.models import (
 from surestream.gateway.openapi import install_openapi
 from surestream.gateway.service import Gateway
 from surestream.gateway.settings import Settings
-from surestream.gateway.ui_chat import UIChatRequest, chat_link_name
+from surestream.gateway.ui_chat import UIChatRequest, chat_link_name, message_link_name
 from surestream.server import DetachStreams, EventStreamResponse
 from surestream.store import (
     StoreUnavailable,
@@ -164,7 +165,10 @@ async def _subscribe_response(
     include_usage: bool = False,
     headers: Mapping[str, str] | None = None,
     cancel_on_disconnect: bool = False,
+    encoding: VercelAIDialect | None = None,
 ) -> EventStreamResponse:
+    """``stream_id`` from ``after`` in ``dialect`` (encoded by ``encoding``, a configured
+    instance of it, when given)."""
     settings = gateway.settings
     history: list[Event] = []
     try:
@@ -189,7 +193,7 @@ async def _subscribe_response(
 
     return EventStreamResponse(
         subscription,  # closed by the response: no longer a reader, the orphan clock may start
-        dialect=dialect,
+        dialect=encoding or dialect,
         headers=headers,
         heartbeat=settings.heartbeat,
         idle_timeout=None,
@@ -323,12 +327,21 @@ def _api_router() -> APIRouter:
             stream_body = body.stream_request(names[0])
         except ValidationError as exc:
             raise RequestValidationError(exc.errors()) from None
-        stream_id = await _start(gateway, owner, stream_body)
+        stream_id = await _start(gateway, owner, stream_body, step=True)
+        continued = body.continued_message_id()
         link_ttl = gateway.settings.retention + UI_CHAT_LINK_TTL
         await gateway.hub.store.link(chat_link_name(owner, body.id), stream_id, link_ttl)
+        if continued is not None:
+            await gateway.hub.store.link(message_link_name(stream_id), continued, link_ttl)
         headers = {"Location": _events_url(stream_id), "Surestream-Stream-Id": stream_id}
         return await _subscribe_response(
-            gateway, stream_id, stream_body.model, after=None, dialect="vercel-ai", headers=headers
+            gateway,
+            stream_id,
+            stream_body.model,
+            after=None,
+            dialect="vercel-ai",
+            headers=headers,
+            encoding=VercelAIDialect(message_id=continued),
         )
 
     @router.get(
@@ -350,14 +363,20 @@ def _api_router() -> APIRouter:
             return Response(status_code=204)
         if info.terminal:
             return Response(status_code=204)
+        continued = await gateway.hub.store.resolve(message_link_name(stream_id))
         return await _subscribe_response(
-            gateway, stream_id, info.model, after=None, dialect="vercel-ai"
+            gateway,
+            stream_id,
+            info.model,
+            after=None,
+            dialect="vercel-ai",
+            encoding=VercelAIDialect(message_id=continued),
         )
 
     return router
 
 
-async def _start(gateway: Gateway, owner: str, body: StreamRequest) -> str:
+async def _start(gateway: Gateway, owner: str, body: StreamRequest, *, step: bool = False) -> str:
     gateway.check_metadata(body.metadata)
     upstream, chat = gateway.chat_request(
         body.model,
@@ -366,7 +385,7 @@ async def _start(gateway: Gateway, owner: str, body: StreamRequest) -> str:
         temperature=body.temperature,
         seed=body.seed,
     )
-    return await gateway.start_stream(owner, upstream, chat)
+    return await gateway.start_stream(owner, upstream, chat, step=step)
 
 
 def _created(gateway: Gateway, stream_id: str, owner: str) -> StreamCreated:

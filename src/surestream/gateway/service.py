@@ -18,7 +18,7 @@ from collections.abc import AsyncGenerator, Mapping
 
 from surestream._watchdog import idle_limited
 from surestream.errors import SourceFailed
-from surestream.events import Done, Error, ErrorCode, Event, Text
+from surestream.events import Done, Error, ErrorCode, Event, Step, Text
 from surestream.gateway.auth import Authenticator
 from surestream.gateway.errors import ApiError
 from surestream.gateway.limits import StreamSlots
@@ -181,14 +181,18 @@ class Gateway:
             self.slots.release(owner)
             raise
 
-    async def start_stream(self, owner: str, upstream: Upstream, request: ChatRequest) -> str:
+    async def start_stream(
+        self, owner: str, upstream: Upstream, request: ChatRequest, *, step: bool = False
+    ) -> str:
         """Open the upstream and start a journaled stream of its answer; the stream id.
 
         The store is asked first (from what its last calls said, or a probe write after a
-        failure), so a store that is down costs no upstream call."""
+        failure), so a store that is down costs no upstream call. ``step`` begins the answer
+        with a ``Step``: it is one model call of a message that may have several (a UI
+        chat's answer continued after its tool outputs)."""
         await self.store.ready()
         opened = await self.open_upstream(owner, upstream, request)
-        source = self._produce(owner, opened)
+        source = self._produce(owner, opened, step=step)
         try:
             return await self.hub.start(source, owner=owner, model=request.model)
         except (StoreUnavailable, HubClosed):
@@ -227,14 +231,19 @@ class Gateway:
             await produced.aclose()
         return "".join(parts), done
 
-    async def _produce(self, owner: str, opened: OpenedStream) -> AsyncGenerator[Event, None]:
-        """The upstream's events under ``idle_timeout``, closing it and counting in any case."""
+    async def _produce(
+        self, owner: str, opened: OpenedStream, *, step: bool = False
+    ) -> AsyncGenerator[Event, None]:
+        """The upstream's events under ``idle_timeout`` (after a ``Step`` with ``step``),
+        closing it and counting in any case."""
         metrics = self.metrics
         started = time.monotonic()
         first_text = True
         outcome: tuple[str, str] = ("done", "cancelled")
         ended = False
         try:
+            if step:
+                yield Step()
             async for event in idle_limited(opened, self.settings.idle_timeout, "the model"):
                 if first_text and type(event) is Text:
                     first_text = False

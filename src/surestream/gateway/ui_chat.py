@@ -21,6 +21,11 @@ an unknown field) holds here too. UI parts become OpenAI-shaped messages:
 
 ``max_messages`` counts the messages the model gets: an answered tool call counts two.
 
+Every answer is one model call, so the gateway begins it with a ``Step`` (the AI SDK's
+``start-step``); an answer to tool outputs continues the client's last assistant message,
+whose id its stream names (``continued_message_id``), so the client's
+``lastAssistantMessageIsCompleteWithToolCalls`` sees the last step only and stops.
+
 Sans-IO: pydantic models and plain functions.
 """
 
@@ -33,7 +38,13 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from surestream.gateway.models import StreamRequest
 
-__all__ = ["UIChatRequest", "UIMessage", "chat_link_name", "to_chat_messages"]
+__all__ = [
+    "UIChatRequest",
+    "UIMessage",
+    "chat_link_name",
+    "message_link_name",
+    "to_chat_messages",
+]
 
 _UI_FIELDS = frozenset({"id", "messages", "trigger", "messageId"})
 _TOOL_STATES = Literal[
@@ -129,6 +140,17 @@ class UIChatRequest(StreamRequest):
     trigger: Literal["submit-message", "regenerate-message"] | None = None
     messageId: str | None = None
 
+    def continued_message_id(self) -> str | None:
+        """The id of the assistant message this request continues, or None.
+
+        When the last message is the assistant's (its tool calls now have their outputs), the
+        answer adds to that message, so its stream names it as the AI SDK's own server does
+        (``getResponseUIMessageId``); otherwise the answer is a new message, named by its
+        stream.
+        """
+        last = self.messages[-1]
+        return last.id if last.role == "assistant" and last.id else None
+
     def stream_request(self, default_model: str) -> StreamRequest:
         """The ``StreamRequest`` this chat request asks for."""
         fields = self.model_dump(exclude=set(_UI_FIELDS | {"model"}), exclude_unset=True)
@@ -140,6 +162,11 @@ class UIChatRequest(StreamRequest):
 def chat_link_name(owner: str, chat_id: str) -> str:
     """The store link of ``chat_id``'s latest stream, private to ``owner``."""
     return f"ui-chat:{len(owner)}:{owner}:{chat_id}"
+
+
+def message_link_name(stream_id: str) -> str:
+    """The store link of the UI message a stream continues (see ``continued_message_id``)."""
+    return f"ui-message:{stream_id}"
 
 
 def _tool_call(part: UIToolPart) -> tuple[dict[str, Any], dict[str, Any]] | None:
