@@ -33,7 +33,7 @@ from tests.integrations._helpers import (
 )
 from tests.integrations.adk_agents.weather.agent import root_agent
 from tests.server._helpers import assert_verdict
-from tests.support.node import read_ui_streams
+from tests.support.node import read_ui_streams, run_node
 from tests.support.servers import ServerThread, command_process, free_port, serve_in_thread
 
 AGENTS_DIR = Path(__file__).parent / "adk_agents"
@@ -273,6 +273,45 @@ def test_the_ai_sdk_reads_a_journaled_run_whole_and_resumed_at_every_event(
     for after, result in enumerate(partial):
         assert (result["invalid"], result["thrown"], result["errors"]) == ([], None, []), after
         assert result["chunks"][-1] == {"type": "finish", "finishReason": "stop"}, after
+
+
+USE_CHAT = """
+import { DefaultChatTransport, readUIMessageStream } from "ai";
+const [base, appName, session] = process.argv.slice(2);
+const transport = new DefaultChatTransport({
+  api: `${base}/surestream/run_sse?dialect=vercel-ai`,
+  prepareSendMessagesRequest: ({ messages, id }) => ({
+    body: {
+      app_name: appName, user_id: "u", session_id: id, streaming: true,
+      new_message: {
+        role: "user",
+        parts: [{ text: messages.at(-1).parts.find((p) => p.type === "text").text }],
+      },
+    },
+  }),
+});
+const question = { id: "m1", role: "user", parts: [{ type: "text", text: "Weather in Paris?" }] };
+const chunks = await transport.sendMessages({
+  chatId: session, messages: [question], trigger: "submit-message", messageId: undefined,
+  abortSignal: undefined,
+});
+let message = null;
+const errors = [];
+const onError = (e) => errors.push(String(e));
+for await (const m of readUIMessageStream({ stream: chunks, onError })) message = m;
+console.log(JSON.stringify({ message, errors }));
+"""
+"""The README's ``useChat`` transport (``DefaultChatTransport`` with ADK's body)."""
+
+
+def test_a_use_chat_transport_reads_the_served_run(served: ServerThread) -> None:
+    result = run_node(USE_CHAT, served.url, "weather", new_session(served.url))
+    assert result["errors"] == []
+    parts = result["message"]["parts"]
+    assert [p["type"] for p in parts] == [
+        "step-start", "reasoning", "text", "tool-get_weather", "step-start", "text",
+    ]  # fmt: skip
+    assert parts[3]["output"] == fakes.TOOL_OUTPUT
 
 
 def test_check_says_ok_for_ours_and_no_terminal_signal_for_adks(
