@@ -128,6 +128,11 @@ def test_each_io_layer_names_the_extra_to_install(core: Env) -> None:
         "surestream.cli.serve": "gateway",
         "surestream.cli.check": "check",
         "surestream.cli.tail": "check",
+        "surestream.cli.adk": "adk",
+        "surestream.integrations.adk": "adk",
+        "surestream.integrations.langgraph": "langgraph",
+        "surestream.integrations.openai_agents": "openai-agents",
+        "surestream.integrations.pydantic_ai": "pydantic-ai",
     }
     code = (
         "import importlib, json\nout = {}\n"
