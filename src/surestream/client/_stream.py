@@ -8,8 +8,8 @@ and the id to resume from. Bytes come from the response body in blocks (``body_b
 ``StreamDecoder`` turns each SSE event into typed events, lazily, as the caller asks for
 them; the dialect decoder owns its end markers. Each connection is read in the dialect its
 headers name (a stream may be resumed in another one), and ``Answer`` drops what a resumed
-connection only repeats (a ``Start``, a tool call named again). Iteration stops right after the terminal
-event, which becomes ``outcome``; the connection is closed then and never reopened.
+connection only repeats (a ``Start``, a tool call named again). Iteration stops right after
+the terminal event, which becomes ``outcome``; the connection is closed then and never reopened.
 
 When a connection ends without a terminal event (closed, reset, read timeout) or with a
 ``retryable`` ``Error`` the state holds back, the stream reconnects to its events URL (the
