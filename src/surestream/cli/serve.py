@@ -162,6 +162,7 @@ def main(argv: Sequence[str]) -> int:
         err.print(f"[bold red]surestream serve:[/] {message}", highlight=False, soft_wrap=True)
         return 1
     from surestream.gateway.app import create_app
+    from surestream.gateway.connections import guarded_http
 
     app = create_app(settings)
     config = uvicorn.Config(
@@ -171,6 +172,7 @@ def main(argv: Sequence[str]) -> int:
         log_level=settings.log_level,
         timeout_graceful_shutdown=SHUTDOWN_GRACE,
         server_header=False,
+        http=guarded_http(settings.connection_limits()),
     )
     server = _AnnouncingServer(config, settings, Console(file=sys.stdout))
     server.run(sockets=sockets)

@@ -196,6 +196,7 @@ async def _subscribe_response(
         dialect=encoding or dialect,
         headers=headers,
         heartbeat=settings.heartbeat,
+        send_timeout=settings.send_timeout,
         idle_timeout=None,
         stream_id=stream_id,
         model=model,

@@ -31,8 +31,16 @@ from pydantic.fields import FieldInfo
 
 from surestream.errors import SettingsError
 from surestream.gateway.auth import DEFAULT_READ_TOKEN_TTL
+from surestream.gateway.connections import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
+    ConnectionLimits,
+)
 from surestream.hub import DEFAULT_LEASE_TTL, DEFAULT_ORPHAN_GRACE
 from surestream.lifecycle import DEFAULT_HEARTBEAT, DEFAULT_IDLE_TIMEOUT
+from surestream.server import DEFAULT_SEND_TIMEOUT
 from surestream.store import DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, DEFAULT_RETENTION
 from surestream.store.redis import DEFAULT_PREFIX
 from surestream.upstream.demo import DEFAULT_TOKENS_PER_SECOND
@@ -143,6 +151,19 @@ class Settings(BaseModel):
     that fails before it gives up."""
     retention: float = Field(default=DEFAULT_RETENTION, gt=0)
     """Seconds a journal is kept after its terminal event (resume window)."""
+    send_timeout: float | None = Field(default=DEFAULT_SEND_TIMEOUT, gt=0)
+    """Seconds a client may take no bytes (its connection's buffers full) before its stream
+    is dropped and its connection closed (None: never)."""
+    max_header_bytes: int = Field(default=DEFAULT_MAX_HEADER_BYTES, gt=0)
+    """Bytes of a request's header section, request line included (431 beyond)."""
+    header_timeout: float | None = Field(default=DEFAULT_HEADER_TIMEOUT, gt=0)
+    """Seconds a connection has to send a complete request head, from connecting or from
+    the first byte of its next request (408 and closed beyond; None: no limit)."""
+    body_timeout: float | None = Field(default=DEFAULT_BODY_TIMEOUT, gt=0)
+    """Seconds a request has to send its whole body after its head (408 beyond)."""
+    max_connections: int = Field(default=DEFAULT_MAX_CONNECTIONS, gt=0)
+    """Open connections; beyond, the connection waiting longest for a request head is closed,
+    or the new one gets 503. Held under the file descriptor limit (``ulimit -n``) less 64."""
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     """Largest request body accepted (413 beyond)."""
     max_messages: int = Field(default=256, gt=0)
@@ -193,6 +214,16 @@ class Settings(BaseModel):
         if value.lower() not in {"critical", "error", "warning", "info", "debug", "trace"}:
             raise ValueError("must be one of critical, error, warning, info, debug, trace")
         return value.lower()
+
+    def connection_limits(self) -> ConnectionLimits:
+        """The limits ``surestream serve`` enforces on each connection."""
+        return ConnectionLimits(
+            max_header_bytes=self.max_header_bytes,
+            header_timeout=self.header_timeout,
+            body_timeout=self.body_timeout,
+            max_connections=self.max_connections,
+            send_timeout=self.send_timeout,
+        )
 
     def model_routes(self) -> dict[str, tuple[str, str]]:
         """Our model name -> (upstream name, upstream model); ``demo`` -> ("demo", "demo")."""
