@@ -43,7 +43,7 @@ from surestream.server import DEFAULT_SEND_TIMEOUT
 __all__ = [
     "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_HEADER_TIMEOUT",
-    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_CLIENT_CONNECTIONS",
     "DEFAULT_MAX_HEADER_BYTES",
     "DESCRIPTOR_RESERVE",
     "SHUTDOWN_DRAIN",
@@ -62,7 +62,7 @@ DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_BODY_TIMEOUT = 30.0
 """Seconds a request has to send its whole body after its headers (408 beyond)."""
 
-DEFAULT_MAX_CONNECTIONS = 10_000
+DEFAULT_MAX_CLIENT_CONNECTIONS = 10_000
 """Open connections (held lower by the file descriptor limit, less ``DESCRIPTOR_RESERVE``)."""
 
 SHUTDOWN_DRAIN = 1.0
@@ -85,7 +85,7 @@ class ConnectionLimits:
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     header_timeout: float | None = DEFAULT_HEADER_TIMEOUT
     body_timeout: float | None = DEFAULT_BODY_TIMEOUT
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_connections: int = DEFAULT_MAX_CLIENT_CONNECTIONS
     send_timeout: float | None = DEFAULT_SEND_TIMEOUT
 
     def usable_connections(self) -> int:

@@ -34,7 +34,7 @@ from surestream.gateway.auth import DEFAULT_READ_TOKEN_TTL
 from surestream.gateway.connections import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CLIENT_CONNECTIONS,
     DEFAULT_MAX_HEADER_BYTES,
     ConnectionLimits,
 )
@@ -161,7 +161,7 @@ class Settings(BaseModel):
     the first byte of its next request (408 and closed beyond; None: no limit)."""
     body_timeout: float | None = Field(default=DEFAULT_BODY_TIMEOUT, gt=0)
     """Seconds a request has to send its whole body after its head (408 beyond)."""
-    max_connections: int = Field(default=DEFAULT_MAX_CONNECTIONS, gt=0)
+    max_connections: int = Field(default=DEFAULT_MAX_CLIENT_CONNECTIONS, gt=0)
     """Open connections; beyond, the connection waiting longest for a request head is closed,
     or the new one gets 503. Held under the file descriptor limit (``ulimit -n``) less 64."""
     max_body_bytes: int = Field(default=1_048_576, gt=0)
