@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 JS_STAMP := tests/js/node_modules/.package-lock.json
 
-.PHONY: serve test system-deps bench clean
+.PHONY: serve test test-fast system-deps bench clean
 
 $(UV):
 	@echo "First run: creating $(VENV) with pip and uv (once, about 10 s)..."
@@ -42,6 +42,11 @@ test: $(TEST_STAMP) system-deps $(JS_STAMP)
 	$(PY) -m ruff format --check src tests benchmarks examples
 	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The sans-IO and single-process suites only, on two workers (about a minute): no Chromium,
+# Node, nginx or Redis, no subprocess; the markers are set in tests/support/markers.py.
+test-fast: $(TEST_STAMP)
+	$(PY) -m pytest -m "not multiprocess and not slow" -n 2 $(PYTEST_ARGS)
 
 # Every benchmark of the README, in turn (a few minutes; the load benchmark has its own flags).
 bench: $(TEST_STAMP)

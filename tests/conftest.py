@@ -1,18 +1,27 @@
 """Shared fixtures: the anyio backend, a session redis-server on a free port; hypothesis
-without deadlines."""
+without deadlines (and with fewer examples in ``make test-fast``); the ``multiprocess`` and
+``slow`` markers (``tests/support/markers.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
+from tests.support.markers import FAST_EXAMPLES, fast_run, mark, refuse_processes, skip_in_fast_run
 from tests.support.servers import ServerProcess, redis_process
 
 # Two shared, noisy cores: a property test asserts properties, never how fast an example ran.
 settings.register_profile("surestream", deadline=None)
+settings.register_profile("fast", deadline=None, max_examples=FAST_EXAMPLES)
 settings.load_profile("surestream")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if fast_run(config):
+        settings.load_profile("fast")
 
 
 @pytest.fixture
@@ -25,3 +34,22 @@ def redis_server() -> Iterator[ServerProcess]:
     """A real redis-server for the whole session; ``.url`` is its redis:// URL."""
     with redis_process() as server:
         yield server
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mark(items)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if fast_run(config) and collection_path.is_dir() and skip_in_fast_run(str(collection_path)):
+        return True
+    return None
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_processes_in_a_fast_run(request: pytest.FixtureRequest) -> Iterator[None]:
+    if not fast_run(request.config):
+        yield
+        return
+    with refuse_processes():
+        yield

@@ -1,0 +1,111 @@
+"""Which tests start other processes or run long: the ``multiprocess`` and ``slow`` markers,
+applied in one place.
+
+``make test`` runs everything; ``make test-fast`` runs ``-m "not multiprocess and not slow"``:
+the sans-IO suites (property tests with ``FAST_EXAMPLES`` examples) and those whose servers
+run in the test's own process (uvicorn in a thread), in about a minute. A test is multiprocess
+when its node id starts with one of ``MULTIPROCESS`` or it uses one of
+``MULTIPROCESS_FIXTURES`` (or the Redis variant of ``make_store``); slow when its node id
+starts with one of ``SLOW``. In a fast run, starting a
+process fails the test with a message pointing here (``refuse_processes``), so a new test
+that forgets its mark cannot slip into ``make test-fast``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+MULTIPROCESS = (
+    "tests/browser/",
+    "tests/chaos/",
+    "tests/examples/",
+    "tests/integrations/",
+    "tests/jsclient/",
+    "tests/check/test_cli.py",
+    "tests/check/test_package.py::test_the_rules_import_no_io_library",
+    "tests/client/test_tail.py",
+    "tests/dialects/test_vercel_ai_agent.py",
+    "tests/gateway/test_front_ends.py",
+    "tests/gateway/test_instances.py",
+    "tests/gateway/test_npm_clients.py",
+    "tests/gateway/test_serve.py",
+    "tests/gateway/test_ui_chat.py",
+    "tests/gateway/test_vercel_ai_agent.py",
+    "tests/hub/test_redis_failures.py",
+    "tests/security/test_bad_input.py",
+    "tests/server/test_shutdown.py::test_sigterm_ends_every_open_stream_with_server_shutdown",
+    "tests/server/test_vercel_ai_resume.py",
+    "tests/store/test_redis_multiplex.py",
+    "tests/test_package.py",
+    "tests/test_wheel.py",
+    "tests/upstream/test_fake_upstream.py::test_module_app_runs_under_uvicorn_in_a_process",
+)
+"""Node id prefixes (directories, files, tests) of the suites that run Chromium, Node, nginx,
+redis-server, a uvicorn or gateway process, or ``python -c``."""
+
+MULTIPROCESS_FIXTURES = frozenset({"gallery", "own_redis", "redis_server"})
+"""Fixtures that start a process (the check gallery's uvicorn, a redis-server)."""
+
+SLOW = (
+    "tests/gateway/test_openapi.py::test_schemathesis",
+    "tests/gateway/test_random_resume.py",
+    "tests/security/test_security.py::test_fresh_stream_ids_carry",
+    "tests/security/test_security.py::test_ids_the_gateway_hands_out_look_random",
+)
+"""Node id prefixes of single-process tests that take seconds to tens of seconds
+(schemathesis, the randomized resume campaign, the statistics of stream ids)."""
+
+
+FAST_EXAMPLES = 20
+"""Examples per property test in a fast run (hypothesis' default, 100, in ``make test``)."""
+
+
+def is_multiprocess(item: pytest.Item) -> bool:
+    """Whether ``item`` starts (or needs) another process."""
+    if item.nodeid.startswith(MULTIPROCESS):
+        return True
+    if MULTIPROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("make_store") == "redis"
+
+
+def mark(items: list[pytest.Item]) -> None:
+    """Add the ``multiprocess`` and ``slow`` markers to every item that needs them."""
+    for item in items:
+        if is_multiprocess(item):
+            item.add_marker("multiprocess")
+        if item.nodeid.startswith(SLOW):
+            item.add_marker("slow")
+
+
+def skip_in_fast_run(path: str) -> bool:
+    """Whether a fast run need not even collect ``path`` (a whole multiprocess directory:
+    collecting it would import Playwright and the agent frameworks for nothing)."""
+    path = path.replace("\\", "/").rstrip("/") + "/"
+    return any(p.endswith("/") and path.endswith("/" + p) for p in MULTIPROCESS)
+
+
+def fast_run(config: pytest.Config) -> bool:
+    """True when this run leaves the multiprocess tests out (``make test-fast``)."""
+    return "not multiprocess" in (config.option.markexpr or "")
+
+
+@contextmanager
+def refuse_processes() -> Iterator[None]:
+    """Make starting a process fail, naming where to mark the test."""
+
+    def refuse(self: subprocess.Popen[Any], args: Any, *rest: Any, **options: Any) -> None:
+        raise RuntimeError(
+            f"this test starts a process ({args!r}) in a fast run: add it to MULTIPROCESS "
+            "or MULTIPROCESS_FIXTURES in tests/support/markers.py"
+        )
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(subprocess.Popen, "__init__", refuse)
+        yield
