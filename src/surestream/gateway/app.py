@@ -49,6 +49,7 @@ from surestream.gateway.openapi import install_openapi
 from surestream.gateway.service import Gateway
 from surestream.gateway.settings import Settings
 from surestream.gateway.ui_chat import UIChatRequest, chat_link_name, message_link_name
+from surestream.lifecycle import MAX_SEQ_DIGITS
 from surestream.server import DetachStreams, EventStreamResponse
 from surestream.store import (
     StoreUnavailable,
@@ -147,7 +148,7 @@ Dialect = Annotated[str, Depends(_dialect)]
 _RESUME_ID: dict[str, Any] = {
     "description": "the id of the last event you have (the header wins); 400 if it is not "
     "a decimal event number of this stream",
-    "json_schema_extra": {"pattern": r"^\s*(-1|[0-9]{1,18})?\s*$"},
+    "json_schema_extra": {"pattern": rf"^\s*(-1|[0-9]{{1,{MAX_SEQ_DIGITS}}})?\s*$"},
 }
 
 

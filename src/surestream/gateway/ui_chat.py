@@ -97,9 +97,11 @@ class UIDisplayPart(_Part):
 
 def _part_kind(value: Any) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    if not isinstance(kind, str):  # {"type": {}} is a 422 of the display part, not a 500
+        return "display"
     if kind in {"text", "reasoning", "file"}:
         return "file" if kind == "file" else "text"
-    if isinstance(kind, str) and (kind.startswith("tool-") or kind == "dynamic-tool"):
+    if kind.startswith("tool-") or kind == "dynamic-tool":
         return "tool"
     return "display"
 

@@ -46,7 +46,6 @@ The exceptions (defined in ``surestream.errors``, re-exported here), by whose fa
 from __future__ import annotations
 
 import abc
-import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -61,6 +60,7 @@ from surestream.errors import (
     TooManySubscribers,
 )
 from surestream.events import Done, Error, ErrorCode, Event, Text, dumps, is_terminal
+from surestream.lifecycle import parse_seq
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -94,8 +94,6 @@ DEFAULT_MAX_EVENTS = 50_000
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 """Bytes per journal (``event_size`` of each event but the terminal one): what one stream
 may make a store hold, 16 MiB, some hundred times a long answer."""
-
-_RESUME_ID = re.compile(r"[0-9]{1,18}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +129,8 @@ def parse_last_event_id(header: str | None, query: str | None = None) -> int | N
     The header wins when it is present and not blank (``EventSource`` sends it by itself);
     ``None`` means "from the start". ``-1`` is accepted and also means "from the start" (a
     subscriber that got an error before any event is told id ``-1``). Anything that is not a
-    decimal integer raises ``InvalidResumePoint``; whether the id lies in the future is
-    checked by ``Store.read`` against the journal.
+    seq (``surestream.lifecycle.parse_seq``: ASCII digits) raises ``InvalidResumePoint``;
+    whether the id lies in the future is checked by ``Store.read`` against the journal.
     """
     raw = header if header is not None and header.strip() else query
     if raw is None or not raw.strip():
@@ -140,9 +138,10 @@ def parse_last_event_id(header: str | None, query: str | None = None) -> int | N
     text = raw.strip()
     if text == "-1":
         return None
-    if not _RESUME_ID.fullmatch(text):
+    seq = parse_seq(text)
+    if seq is None:
         raise InvalidResumePoint(f"Last-Event-ID must be a decimal event number, got {raw[:40]!r}")
-    return int(text)
+    return seq
 
 
 def check_resume_point(after: int | None, length: int) -> int:
