@@ -26,6 +26,7 @@ __all__ = [
     "EVENT_TYPES",
     "FINISH_REASON_SPELLINGS",
     "RETRYABLE",
+    "TYPE_NAMES",
     "Data",
     "Done",
     "Error",
@@ -377,6 +378,24 @@ EVENT_TYPES = (
     Unknown,
 )
 """Every class of ``Event``, for ``isinstance`` checks."""
+
+TYPE_NAMES: frozenset[str] = frozenset(
+    {
+        Start.type,
+        Text.type,
+        Reasoning.type,
+        ToolCallStart.type,
+        ToolCallDelta.type,
+        ToolCall.type,
+        ToolResult.type,
+        Step.type,
+        Status.type,
+        Data.type,
+        Done.type,
+        Error.type,
+    }
+)
+"""The native ``type`` of every event class of ``EVENT_TYPES`` but ``Unknown``."""
 
 
 def is_terminal(event: object) -> bool:

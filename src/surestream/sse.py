@@ -15,7 +15,9 @@ boundary, a block larger than the limit) goes through ``_lines``, the line-by-li
 that quotes the spec; the fast path is only taken where both give the same events.
 
 ``encode`` is the inverse: decoding its output gives back the same data for every string
-(line breaks normalised to LF, since SSE data cannot carry a CR). No I/O, no asyncio.
+(line breaks normalised to LF, since SSE data cannot carry a CR). ``frame``, ``retry_field``
+and ``HEARTBEAT`` are its bytes-level fast path, the one place the dialect encoders and the
+server take their framing from. No I/O, no asyncio.
 """
 
 from __future__ import annotations
@@ -30,11 +32,15 @@ from surestream.errors import LocalProtocolError, SSEProtocolError
 
 __all__ = [
     "DEFAULT_MAX_EVENT_SIZE",
+    "HEARTBEAT",
+    "ID_DATA_BLOCK",
     "Decoder",
     "SSEProtocolError",
     "ServerSentEvent",
     "encode",
     "encode_comment",
+    "frame",
+    "retry_field",
 ]
 
 DEFAULT_MAX_EVENT_SIZE = 1024 * 1024
@@ -134,8 +140,45 @@ def _comment_lines(text: str) -> str:
 
 
 def encode_comment(text: str = "") -> bytes:
-    """A comment block (``: text``), e.g. a heartbeat; decoders ignore it."""
+    """Comment lines (``: text``), without the blank line of a block; decoders ignore them."""
     return _comment_lines(text).encode()
+
+
+HEARTBEAT = b": ping\n\n"
+"""The heartbeat block: the comment ``ping`` and a blank line. Not an event (a WHATWG parser
+dispatches nothing for it, and it carries no id); it keeps proxies from closing a quiet
+connection. Parsers that dispatch every block (``@microsoft/fetch-event-source``) hand it on
+as a message with empty data."""
+
+
+ID_DATA_BLOCK = b"id: %d\ndata: %b\n\n"
+"""``ID_DATA_BLOCK % (id, data)`` is ``frame(data, id)``: the block of most events, for the
+per-token paths of the encoders (no call)."""
+
+
+def frame(data: bytes, id: int | None = None, event: bytes | None = None) -> bytes:
+    """One event block from bytes: ``id`` and ``event`` lines when given, one ``data`` line.
+
+    The encoders' fast path, so nothing is checked: ``data`` and ``event`` must hold no line
+    break (compact JSON from orjson never does).
+    """
+    if event is None:
+        if id is None:
+            return b"data: " + data + b"\n\n"
+        return ID_DATA_BLOCK % (id, data)
+    head = b"event: " + event + b"\n"
+    if id is not None:
+        head = b"id: %d\n" % id + head
+    return head + b"data: " + data + b"\n\n"
+
+
+def retry_field(ms: int) -> bytes:
+    """``retry: <ms>`` as a line that leads the next event's block, not a block of its own.
+
+    A block without data is no event to a WHATWG parser, but parsers that dispatch every block
+    (``@microsoft/fetch-event-source``) would hand a ``retry``-only block on as an empty message.
+    """
+    return b"retry: %d\n" % ms
 
 
 # Runs of whole blocks (each ending in its blank line) that the fast path can cut blindly.

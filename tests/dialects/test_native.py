@@ -35,10 +35,11 @@ from tests.dialects._helpers import (
 
 GOLDEN = Path(__file__).parent / "golden"
 
-# The example of design.md "The native wire protocol", with a concrete stream id.
+# The example of design.md "The native wire protocol", with a concrete stream id, and the
+# retry line in the first event's block: a block of its own is an empty message to clients that
+# dispatch every block (@microsoft/fetch-event-source), see test_retry_leads_the_first_block.
 DESIGN_EXAMPLE = (
     b"retry: 3000\n"
-    b"\n"
     b"id: 0\n"
     b'data: {"type":"start","stream":"st_4f9c","model":"demo"}\n'
     b"\n"
@@ -117,8 +118,14 @@ def test_without_ids_and_retry() -> None:
         b'data: {"type":"text","text":"a"}\n\n'
         b'data: {"type":"done","done":true,"finish_reason":"stop"}\n\n'
     )
-    encoder = get_dialect("native").encoder(EncoderOptions(retry=1500))
-    assert encoder.preamble() == b"retry: 1500\n\n"
+
+
+@pytest.mark.parametrize("dialect", ["native", "vercel-ai"])
+def test_retry_leads_the_first_block(dialect: str) -> None:
+    body = encode_stream(dialect, [Start("st_1"), Done()], retry=1500)
+    assert body.startswith(b"retry: 1500\nid: 0\ndata: {")
+    received = sse_events([body])
+    assert received[0].retry == 1500 and all(sse.data for sse in received)
 
 
 def test_ids_are_the_sequence_numbers_seen_by_the_sse_decoder() -> None:

@@ -95,7 +95,7 @@ def test_headers_retry_first_then_start_and_text() -> None:
     assert got.headers["x-accel-buffering"] == "no"
     assert got.headers["surestream-protocol"] == "1"
     assert "content-encoding" not in got.headers
-    assert got.raw.startswith(b"retry: 3000\n\nid: 0\ndata: {")
+    assert got.raw.startswith(b"retry: 3000\nid: 0\ndata: {"), "retry in the first block"
     assert got.events == [Start("st_1", "demo"), Text("Hel"), Text("lo"), Done()]
     assert [s.id for s in got.sse] == ["0", "1", "2", "3"]
     assert got.sse[0].retry == 3000

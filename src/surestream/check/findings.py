@@ -93,7 +93,6 @@ from surestream.check.report import (
 )
 from surestream.check.resume import resume_cut_point, resume_findings
 from surestream.check.signals import (
-    DONE_MARKER,
     NOT_JSON,
     EventReading,
     json_of,
@@ -108,6 +107,7 @@ from surestream.check.timing import (
     seconds,
     timing_findings,
 )
+from surestream.dialects import is_end_marker
 
 __all__ = [
     "Thresholds",
@@ -124,7 +124,7 @@ __all__ = [
 def _shape(data: str) -> tuple[str, ...]:
     obj = json_of(data)
     if obj is NOT_JSON:
-        return ("<[DONE]>",) if data.strip() == DONE_MARKER else ("<text>",)
+        return (f"<{data.strip()}>",) if is_end_marker(data) else ("<text>",)
     if isinstance(obj, dict):
         return tuple(sorted(obj))
     return (f"<{type(obj).__name__}>",)

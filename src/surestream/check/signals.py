@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from surestream.check.recording import RecordedEvent
-from surestream.dialects import get_dialect
+from surestream.dialects import dialect_of_headers, dialect_of_payload, get_dialect, is_end_marker
 from surestream.errors import RemoteProtocolError
 from surestream.events import Done, Error, Text
 from surestream.sse import ServerSentEvent
@@ -75,8 +75,6 @@ ANTHROPIC_EVENTS = frozenset(
 )
 """Event names that only Anthropic's Messages API stream uses."""
 
-DONE_MARKER = "[DONE]"
-
 
 class _NotJson:
     __slots__ = ()
@@ -87,9 +85,6 @@ class _NotJson:
 
 NOT_JSON: Any = _NotJson()
 """What ``json_of`` returns for data that is not JSON."""
-
-_NATIVE_TYPES = frozenset({"start", "text", "status", "data", "done", "error"})
-_VERCEL_TYPES = frozenset({"text-start", "text-delta", "text-end", "start-step", "finish-step"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,12 +145,14 @@ def _named(event: RecordedEvent) -> str:
 
 
 def sniff_dialect(headers: Iterable[tuple[str, str]], events: Sequence[RecordedEvent]) -> str:
-    """The wire dialect of a stream: native, openai, vercel-ai, anthropic or generic."""
-    names = {k.lower() for k, _ in headers}
-    if "surestream-protocol" in names:
-        return "native"
-    if "x-vercel-ai-ui-message-stream" in names:
-        return "vercel-ai"
+    """The wire dialect of a stream: native, openai, vercel-ai, anthropic or generic.
+
+    Ours are recognised the way the client does (``surestream.dialects``); a stream is native
+    only when every event is a native object.
+    """
+    by_header = dialect_of_headers(k for k, _ in headers)
+    if by_header is not None:
+        return by_header
     objects = [
         (ev, obj) for ev in events if isinstance(obj := json_of(ev.data), dict) and obj is not None
     ]
@@ -163,15 +160,15 @@ def sniff_dialect(headers: Iterable[tuple[str, str]], events: Sequence[RecordedE
         ev.event in ANTHROPIC_EVENTS or obj.get("type") in ANTHROPIC_EVENTS for ev, obj in objects
     ):
         return "anthropic"
-    if any(obj.get("object") == "chat.completion.chunk" for _, obj in objects):
-        return "openai"
-    if any(obj.get("type") in _VERCEL_TYPES for _, obj in objects):
-        return "vercel-ai"
+    claimed = [dialect_of_payload(obj) for _, obj in objects]
+    for name in ("openai", "vercel-ai"):
+        if name in claimed:
+            return name
     types = [obj.get("type") for _, obj in objects]
     if (
         objects
         and len(objects) == len(events)
-        and all(t in _NATIVE_TYPES for t in types)
+        and all(name == "native" for name in claimed)
         and any(t in {"text", "done"} for t in types)
         and all(ev.event in {"message", obj.get("type")} for ev, obj in objects)
     ):
@@ -205,8 +202,8 @@ def _generic_end(event: RecordedEvent, obj: Any, dialect: str) -> EndSignal | No
         return sig(kind, "error", f"event: error ({event.data[:80]})", _error_text(obj, event.data))
     if name in END_NAMES:
         return sig("end_event", "done", f"event: {name}")
-    if event.data.strip() == DONE_MARKER:
-        return sig("done_marker", "done", f"data: [DONE] ({where})")
+    if is_end_marker(event.data):
+        return sig("done_marker", "done", f"data: {event.data.strip()} ({where})")
     if not is_dict:
         return None
     err = obj.get("error")
@@ -220,8 +217,8 @@ def _generic_end(event: RecordedEvent, obj: Any, dialect: str) -> EndSignal | No
     if isinstance(kind, str) and kind in END_NAMES:
         return sig("end_type", "done", f'{where} with {{"type": "{kind}"}}')
     for key, value in obj.items():
-        if value == DONE_MARKER:
-            return sig("done_marker", "done", f'{where} with {{"{key}": "[DONE]"}}')
+        if isinstance(value, str) and is_end_marker(value):
+            return sig("done_marker", "done", f'{where} with {{"{key}": "{value}"}}')
     return None
 
 
@@ -302,7 +299,7 @@ def read_events(events: Sequence[RecordedEvent], dialect: str) -> EventReading:
                     ends.append(_dialect_end(dialect, event, t))
             continue
         if obj is NOT_JSON:
-            if event.data.strip() not in {"", DONE_MARKER}:
+            if event.data.strip() and not is_end_marker(event.data):
                 texts.append(event.index)
         elif _has_text(obj):
             texts.append(event.index)

@@ -4,17 +4,17 @@ Strategy: ``AutoDecoder`` is a ``StreamDecoder`` that starts undecided and commi
 first dialect a signal names, then hands that SSE event and every later one to the dialect's
 own decoder (``surestream.dialects``). The signals, strongest first:
 
-- response headers: ``Surestream-Protocol`` (native), ``x-vercel-ai-ui-message-stream``
-  (vercel-ai), read on every connection: a stream created in one dialect may be resumed in
-  another (the gateway's ``Location`` names the native events URL), and the headers of the
-  resumed connection then switch the decoder;
-- a payload: an OpenAI chunk (``object: chat.completion.chunk`` or a ``choices`` list) is
-  openai; a ``type`` that only the AI SDK uses (``text-delta``, ``finish``, ``start`` with a
-  ``messageId``, ``error`` with an ``errorText``, ...) is vercel-ai; one of the native
-  ``type``\\ s is native; an object with ``done: true`` and no ``type`` is the plain
-  convention, in which ``{"text": ...}`` objects are text;
-- ``[DONE]`` while still undecided is openai's end marker (vercel-ai, the other dialect that
-  writes it, says so earlier, in a header or a part): the openai decoder ends the stream.
+- response headers: a dialect's own header (``surestream.dialects.dialect_of_headers``:
+  ``Surestream-Protocol`` is native, ``x-vercel-ai-ui-message-stream`` vercel-ai), read on
+  every connection: a stream created in one dialect may be resumed in another (the gateway's
+  ``Location`` names the native events URL), and the headers of the resumed connection then
+  switch the decoder;
+- a payload: the first dialect that claims it (``dialect_of_payload``: an OpenAI chunk, a
+  ``type`` only the AI SDK uses, a native ``type``); else an object with ``done: true`` and
+  no ``type`` is the plain convention, in which ``{"text": ...}`` objects are text;
+- an end marker while still undecided names the first dialect that writes it
+  (``dialect_of_marker``: ``[DONE]`` is openai's, since vercel-ai, the other dialect that
+  writes it, says so earlier, in a header or a part), whose decoder ends the stream.
 
 Until a dialect is known, each event is passed on raw, as ``Data`` (its JSON, or its text when
 it is not JSON; ``name`` is the SSE event type when it has one). A stream that never shows a
@@ -29,39 +29,18 @@ from typing import Any
 
 import orjson
 
-from surestream.dialects import StreamDecoder, get_dialect
-from surestream.dialects.openai import is_done_marker
-from surestream.events import (
-    EVENT_TYPES,
-    Data,
-    Done,
-    Error,
-    ErrorCode,
-    Event,
-    FinishReason,
-    Text,
+from surestream.dialects import (
+    StreamDecoder,
+    dialect_of_headers,
+    dialect_of_marker,
+    dialect_of_payload,
+    get_dialect,
+    is_end_marker,
 )
+from surestream.events import Data, Done, Error, ErrorCode, Event, FinishReason, Text
 from surestream.sse import ServerSentEvent
 
 __all__ = ["AutoDecoder", "PlainDecoder", "make_decoder", "named_dialect"]
-
-# Every event class's ``type`` (``Unknown`` has a per-instance one, a slot, not a str).
-_NATIVE_TYPES = frozenset(
-    kind_type for kind in EVENT_TYPES if isinstance(kind_type := vars(kind).get("type"), str)
-)
-_VERCEL_ONLY = frozenset(
-    {
-        "text-start",
-        "text-delta",
-        "text-end",
-        "finish",
-        "abort",
-        "start-step",
-        "finish-step",
-        "message-metadata",
-    }
-)
-_VERCEL_PREFIXES = ("data-", "tool-", "reasoning-", "source-", "file")
 
 
 def _raw(sse: ServerSentEvent, payload: Any) -> Data:
@@ -120,29 +99,17 @@ class PlainDecoder:
             text = payload.get("text")
             if isinstance(text, str) and len(payload) == 1:
                 return [Text(text)]
-        if is_done_marker(sse.data):
+        if is_end_marker(sse.data):
             self._finished = True
             return [Done(FinishReason.STOP)]
         return [_raw(sse, payload)]
 
 
 def _sniff(payload: Any) -> str | None:
-    """The dialect a decoded payload belongs to, if it says."""
-    if not isinstance(payload, dict):
-        return None
-    if payload.get("object") == "chat.completion.chunk" or isinstance(payload.get("choices"), list):
-        return "openai"
-    kind = payload.get("type")
-    if isinstance(kind, str):
-        if kind in _VERCEL_ONLY or kind.startswith(_VERCEL_PREFIXES):
-            return "vercel-ai"
-        if kind == "start" and "messageId" in payload:
-            return "vercel-ai"
-        if kind == "error" and "errorText" in payload:
-            return "vercel-ai"
-        if kind in _NATIVE_TYPES:
-            return "native"
-        return None
+    """The dialect a decoded payload belongs to, if it says: a registered one, or plain."""
+    name = dialect_of_payload(payload)
+    if name is not None or not isinstance(payload, dict) or isinstance(payload.get("type"), str):
+        return name
     if payload.get("done") is True or (isinstance(payload.get("text"), str) and len(payload) == 1):
         return "plain"
     return None
@@ -151,12 +118,7 @@ def _sniff(payload: Any) -> str | None:
 def named_dialect(headers: Mapping[str, str]) -> str | None:
     """The dialect a response's headers name (``Surestream-Protocol``: native,
     ``x-vercel-ai-ui-message-stream``: vercel-ai), or None."""
-    lowered = {key.lower() for key in headers}
-    if "surestream-protocol" in lowered:
-        return "native"
-    if "x-vercel-ai-ui-message-stream" in lowered:
-        return "vercel-ai"
-    return None
+    return dialect_of_headers(headers)
 
 
 def make_decoder(name: str) -> StreamDecoder:
@@ -202,8 +164,9 @@ class AutoDecoder:
         inner = self._inner
         if inner is not None:
             return inner.decode(sse)
-        if is_done_marker(sse.data):
-            return self._commit("openai").decode(sse)
+        by_marker = dialect_of_marker(sse.data)
+        if by_marker is not None:
+            return self._commit(by_marker).decode(sse)
         payload = _json(sse.data)
         name = _sniff(payload)
         if name is None:

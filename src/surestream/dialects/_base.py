@@ -1,7 +1,11 @@
 """What every wire dialect provides: an encoder of typed events and a decoder back to them.
 
-Strategy: a ``Dialect`` is a stateless description (name, extra response headers) that makes
-one ``StreamEncoder`` per outgoing stream and one ``StreamDecoder`` per incoming stream.
+Strategy: a ``Dialect`` is a stateless description of everything a wire shape means -- its
+name and response headers, how to recognise it (a header, a payload's shape), its end marker
+and its terminal events -- that makes one ``StreamEncoder`` per outgoing stream and one
+``StreamDecoder`` per incoming stream. Nothing outside a dialect's module knows its shapes:
+the client's detection, ``check`` and the resume rules ask the registry
+(``surestream.dialects``).
 Encoders and decoders are small sans-IO state machines: ``StreamEncoder.encode(event, seq)``
 returns the bytes for one typed event (possibly several SSE blocks, possibly none) and
 ``StreamDecoder.decode(sse)`` turns one received ``ServerSentEvent`` into zero or more typed
@@ -14,14 +18,24 @@ gets an encoder ``prime``d with events 0..n, so it continues validly where the c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+import orjson
 
 from surestream.events import Event
-from surestream.sse import ServerSentEvent
+from surestream.sse import ServerSentEvent, frame
 
-__all__ = ["Dialect", "EncoderOptions", "StreamDecoder", "StreamEncoder", "frame"]
+__all__ = [
+    "Dialect",
+    "EncoderOptions",
+    "StreamDecoder",
+    "StreamEncoder",
+    "frames",
+    "is_marker",
+    "json_object",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +45,8 @@ class EncoderOptions:
     ``stream_id`` and ``model`` name the stream (the OpenAI dialect puts them in each chunk);
     ``ids`` writes ``id: <seq>`` lines for resume; ``named`` (native only) adds
     ``event: <type>``; ``include_usage`` (OpenAI only) adds the usage chunk; ``retry`` is
-    the reconnection time in ms written in the preamble (None: none written); ``created``
+    the reconnection time in ms, a ``retry:`` line at the head of the first event's block
+    (None: none written); ``created``
     (OpenAI only) is the Unix time in seconds that every chunk carries.
     """
 
@@ -44,21 +59,35 @@ class EncoderOptions:
     created: int = 0
 
 
-def frame(data: bytes, seq: int | None = None) -> bytes:
-    """One SSE block: ``id: <seq>`` when ``seq`` is given, then one ``data`` line.
+def frames(payloads: Sequence[bytes], seq: int | None = None) -> bytes:
+    """The SSE blocks of one event, one ``data`` line each, ``id: <seq>`` on the last one.
 
-    ``data`` must be a single line (compact JSON from orjson always is).
+    So ``Last-Event-ID: n`` means that event n arrived whole. Each payload must be a single
+    line (compact JSON from orjson always is).
     """
-    if seq is None:
-        return b"data: " + data + b"\n\n"
-    return b"id: %d\ndata: %b\n\n" % (seq, data)
+    last = len(payloads) - 1
+    return b"".join([frame(p, seq if i == last else None) for i, p in enumerate(payloads)])
+
+
+def is_marker(data: str, marker: str | None) -> bool:
+    """True when ``data`` is the end ``marker`` (surrounding whitespace allowed)."""
+    return marker is not None and data.strip() == marker
+
+
+def json_object(data: str) -> dict[str, Any] | None:
+    """``data`` parsed, when it is a JSON object; None otherwise."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 class StreamEncoder(Protocol):
     """Turns the typed events of one outgoing stream into bytes."""
 
     def preamble(self) -> bytes:
-        """Bytes written once, before the first event (e.g. ``retry: 3000``)."""
+        """Bytes written once, before the first event: lines that lead its block (``retry``)."""
         ...
 
     def encode(self, event: Event, seq: int) -> bytes:
@@ -103,6 +132,29 @@ class Dialect(Protocol):
     @property
     def resume_needs_history(self) -> bool:
         """True when a resumed stream's encoder must be ``prime``d with the events before it."""
+        ...
+
+    @property
+    def header(self) -> str | None:
+        """A response header (lower case) whose presence says a stream is in this dialect."""
+        ...
+
+    @property
+    def end_marker(self) -> str | None:
+        """The data of the event this dialect writes last (``[DONE]``), if it has one."""
+        ...
+
+    def claims(self, payload: object) -> bool:
+        """True when ``payload`` (one event's data, parsed JSON) has this dialect's shape.
+
+        Asked in ``DETECTION_ORDER``: a dialect need not rule out the shapes of the dialects
+        asked before it.
+        """
+        ...
+
+    def ends(self, data: str) -> bool:
+        """True when an SSE event with ``data`` ends a stream in this dialect (its terminal
+        event, or its end marker)."""
         ...
 
     def encoder(self, options: EncoderOptions) -> StreamEncoder:

@@ -12,47 +12,49 @@ from collections.abc import Iterable, Mapping
 
 import orjson
 
-from surestream.dialects._base import EncoderOptions
+from surestream.dialects._base import EncoderOptions, json_object
 from surestream.errors import LocalProtocolError, RemoteProtocolError
-from surestream.events import Done, Error, Event, Unknown, dumps, from_json
-from surestream.sse import ServerSentEvent
+from surestream.events import TYPE_NAMES, Done, Error, Event, Unknown, dumps, from_json
+from surestream.sse import ID_DATA_BLOCK, ServerSentEvent, frame, retry_field
 
 __all__ = ["PROTOCOL_VERSION", "NativeDecoder", "NativeDialect", "NativeEncoder"]
 
 PROTOCOL_VERSION = "1"
+_TERMINAL_TYPES = frozenset({Done.type, Error.type})
 
 
 class NativeEncoder:
     """Encodes typed events as native SSE blocks."""
 
-    __slots__ = ("_ids", "_named", "_retry")
+    __slots__ = ("_ids", "_named", "_plain", "_retry")
 
     def __init__(self, options: EncoderOptions) -> None:
         self._ids = options.ids
         self._named = options.named
         self._retry = options.retry
+        self._plain = options.ids and not options.named
+        """Blocks of ``id`` and ``data`` only: the per-token path needs no ``frame`` call."""
 
     def preamble(self) -> bytes:
-        """``retry: <ms>`` and a blank line, or nothing."""
-        return b"" if self._retry is None else b"retry: %d\n\n" % self._retry
+        """``retry: <ms>`` leading the first event's block, or nothing."""
+        return b"" if self._retry is None else retry_field(self._retry)
 
     def encode(self, event: Event, seq: int) -> bytes:
         """One block per event: ``id``, optional ``event`` name, one ``data`` line of JSON."""
-        head = b"id: %d\n" % seq if self._ids else b""
+        name = None
         if self._named:
-            name = event.type
-            if "\n" in name or "\r" in name:
-                raise LocalProtocolError(f"event type {name!r} cannot be an SSE event name")
-            head += b"event: " + name.encode() + b"\n"
+            if "\n" in event.type or "\r" in event.type:
+                raise LocalProtocolError(f"event type {event.type!r} cannot be an SSE event name")
+            name = event.type.encode()
         # orjson escapes every control character, so the JSON is always a single line.
-        return head + b"data: " + dumps(event) + b"\n\n"
+        return frame(dumps(event), seq if self._ids else None, name)
 
     def encode_text(self, text: str, seq: int) -> bytes:
         """The bytes of ``Text(text)`` without building the event object."""
-        head = b"id: %d\n" % seq if self._ids else b""
-        if self._named:
-            head += b"event: text\n"
-        return head + b'data: {"type":"text","text":' + orjson.dumps(text) + b"}\n\n"
+        data = b'{"type":"text","text":' + orjson.dumps(text) + b"}"
+        if self._plain:
+            return ID_DATA_BLOCK % (seq, data)
+        return frame(data, seq if self._ids else None, b"text" if self._named else None)
 
     def prime(self, history: Iterable[Event]) -> None:
         """Nothing to do: each native event stands alone."""
@@ -92,6 +94,18 @@ class NativeDialect:
     headers: Mapping[str, str] = {"Surestream-Protocol": PROTOCOL_VERSION}
     resume_needs_history = False
     """Each event stands alone: a resumed stream needs nothing from before it."""
+    header: str | None = "surestream-protocol"
+    end_marker: str | None = None
+    """None: the terminal event itself is the end."""
+
+    def claims(self, payload: object) -> bool:
+        """An object whose ``type`` is one of the native event types."""
+        return isinstance(payload, dict) and payload.get("type") in TYPE_NAMES
+
+    def ends(self, data: str) -> bool:
+        """A ``done`` or ``error`` event."""
+        obj = json_object(data)
+        return obj is not None and obj.get("type") in _TERMINAL_TYPES
 
     def encoder(self, options: EncoderOptions) -> NativeEncoder:
         """A new native encoder."""

@@ -64,7 +64,7 @@ from typing import Any
 
 import orjson
 
-from surestream.dialects._base import EncoderOptions
+from surestream.dialects._base import EncoderOptions, frames, is_marker, json_object
 from surestream.errors import LocalProtocolError, RemoteProtocolError
 from surestream.events import (
     RETRYABLE,
@@ -82,7 +82,7 @@ from surestream.events import (
     ToolCallStart,
     Unknown,
 )
-from surestream.sse import ServerSentEvent
+from surestream.sse import ServerSentEvent, frame
 
 __all__ = [
     "DONE_MARKER",
@@ -102,12 +102,12 @@ OPENAI_FINISH_REASONS = frozenset(
 """The ``finish_reason`` values the Chat Completions API defines."""
 
 _ROLE_DELTA = b'{"role":"assistant","content":""}'
-_DONE_DATA = b"[DONE]"
+_DONE_DATA = DONE_MARKER.encode()
 
 
 def is_done_marker(data: str) -> bool:
     """True for the data of ``data: [DONE]`` (surrounding whitespace allowed)."""
-    return data.strip() == DONE_MARKER
+    return is_marker(data, DONE_MARKER)
 
 
 def _finish_reason(reason: str) -> str:
@@ -186,14 +186,10 @@ class OpenAIEncoder:
         self._started = True
         return self._head + _ROLE_DELTA + self._tail
 
-    @staticmethod
-    def _blocks(payloads: list[bytes]) -> bytes:
-        return b"".join([b"data: " + p + b"\n\n" for p in payloads])
-
     def _delta(self, delta: bytes) -> bytes:
         """One chunk with ``delta`` (after the role chunk if none was written yet)."""
-        role = b"" if self._started else b"data: " + self._start(None) + b"\n\n"
-        return role + b"data: " + self._head + delta + self._tail + b"\n\n"
+        role = b"" if self._started else frame(self._start(None))
+        return role + frame(self._head + delta + self._tail)
 
     def encode(self, event: Event, seq: int) -> bytes:
         """The chunks of one event; ``b""`` for the events OpenAI has no place for."""
@@ -228,7 +224,7 @@ class OpenAIEncoder:
             payloads.append(_error_object(event))
         else:
             return b""
-        return self._blocks(payloads)
+        return frames(payloads)
 
     def _tool_call(self, event: ToolCallStart | ToolCallDelta | ToolCall) -> bytes:
         call = self._calls.get(event.id)
@@ -269,8 +265,8 @@ class OpenAIEncoder:
         """One ``delta.content`` chunk (after the role chunk if none was written yet)."""
         if not self._started:
             role = self._start(None)
-            return self._blocks([role, self._content(text)])
-        return b"data: " + self._content(text) + b"\n\n"
+            return frames([role, self._content(text)])
+        return frame(self._content(text))
 
     def prime(self, history: Iterable[Event]) -> None:
         """Encode ``history`` and discard it (OpenAI clients never resume)."""
@@ -531,6 +527,23 @@ class OpenAIDialect:
     headers: Mapping[str, str] = {}
     resume_needs_history = False
     """This dialect writes no ids: its clients never resume."""
+    header: str | None = None
+    """OpenAI streams carry no header of their own."""
+    end_marker: str | None = DONE_MARKER
+
+    def claims(self, payload: object) -> bool:
+        """A ``chat.completion.chunk`` object, or any object with a ``choices`` list."""
+        return isinstance(payload, dict) and (
+            payload.get("object") == "chat.completion.chunk"
+            or isinstance(payload.get("choices"), list)
+        )
+
+    def ends(self, data: str) -> bool:
+        """``[DONE]``, or an ``{"error": ...}`` object."""
+        if is_done_marker(data):
+            return True
+        obj = json_object(data)
+        return obj is not None and obj.get("error") is not None
 
     def __init__(self, *, forward_tool_calls: bool = False) -> None:
         self.forward_tool_calls = forward_tool_calls

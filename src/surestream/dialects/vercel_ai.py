@@ -65,7 +65,7 @@ from typing import Any
 
 import orjson
 
-from surestream.dialects._base import EncoderOptions, frame
+from surestream.dialects._base import EncoderOptions, frames, is_marker, json_object
 from surestream.errors import RemoteProtocolError
 from surestream.events import (
     Data,
@@ -85,9 +85,10 @@ from surestream.events import (
     ToolResult,
     Unknown,
 )
-from surestream.sse import ServerSentEvent
+from surestream.sse import ID_DATA_BLOCK, ServerSentEvent, frame, retry_field
 
 __all__ = [
+    "END_MARKER",
     "HEADER",
     "TEXT_ID",
     "UI_MESSAGE_STREAM_VERSION",
@@ -113,7 +114,26 @@ _FROM_SDK_REASON = {v: str(k) for k, v in _TO_SDK_REASON.items()}
 _STRUCTURAL = frozenset(
     {"text-start", "text-end", "reasoning-start", "reasoning-end", "finish-step"}
 )
-_DONE_DATA = b"[DONE]"
+END_MARKER = "[DONE]"
+"""The data of the last event of every stream (the AI SDK's ``JsonToSseTransformStream``)."""
+_DONE_DATA = END_MARKER.encode()
+_TERMINAL_TYPES = frozenset({"finish", "abort", "error"})
+_OWN_TYPES = frozenset(
+    {
+        "text-start",
+        "text-delta",
+        "text-end",
+        "finish",
+        "abort",
+        "start-step",
+        "finish-step",
+        "message-metadata",
+    }
+)
+"""Chunk types no other dialect writes (beside the prefixes below)."""
+_OWN_PREFIXES = ("data-", "tool-", "reasoning-", "source-", "file")
+_TOOL_EVENTS = (ToolCallStart, ToolCallDelta, ToolCall, ToolResult)
+_TERMINAL_EVENTS = (Done, Error)
 _TEXT = "text"
 _REASONING = "reasoning"
 
@@ -173,8 +193,8 @@ class VercelAIEncoder:
         self._calls: dict[str, _Call] = {}
 
     def preamble(self) -> bytes:
-        """``retry: <ms>`` and a blank line, or nothing (the AI SDK ignores it)."""
-        return b"" if self._retry is None else b"retry: %d\n\n" % self._retry
+        """``retry: <ms>`` leading the first event's block, or nothing (the AI SDK ignores it)."""
+        return b"" if self._retry is None else retry_field(self._retry)
 
     def prime(self, history: Iterable[Event]) -> None:
         """Take in the events a resuming client already has, writing nothing for them.
@@ -189,12 +209,6 @@ class VercelAIEncoder:
         self._block = None
         for call in self._calls.values():
             call.shown = False
-
-    def _frames(self, payloads: list[bytes], seq: int) -> bytes:
-        last = len(payloads) - 1
-        return b"".join(
-            frame(p, seq if self._ids and i == last else None) for i, p in enumerate(payloads)
-        )
 
     def _start(self, start: Start | None, out: list[bytes]) -> None:
         if start is not None and start.stream and not self._fixed_id:
@@ -239,7 +253,7 @@ class VercelAIEncoder:
             else:
                 block_id = self._open_block(_REASONING, out)
             out.append(_dumps({"type": "reasoning-delta", "id": block_id, "delta": event.text}))
-        elif isinstance(event, ToolCallStart | ToolCallDelta | ToolCall | ToolResult):
+        elif isinstance(event, _TOOL_EVENTS):
             self._tool(event, out)
         elif isinstance(event, Step):
             self._close_block(out)
@@ -255,9 +269,9 @@ class VercelAIEncoder:
             )
         elif isinstance(event, Data):
             out.append(_dumps({"type": "data-" + (event.name or "data"), "data": event.data}))
-        elif isinstance(event, Done | Error):
+        elif isinstance(event, _TERMINAL_EVENTS):
             self._end(event, out)
-        return self._frames(out, seq) if out else b""
+        return frames(out, seq if self._ids else None) if out else b""
 
     def _tool(
         self, event: ToolCallStart | ToolCallDelta | ToolCall | ToolResult, out: list[bytes]
@@ -333,14 +347,12 @@ class VercelAIEncoder:
         """One ``text-delta`` chunk (after ``start`` / ``text-start`` when needed)."""
         if self._block == _TEXT:
             delta = self._delta_head + orjson.dumps(text) + b"}"
-            if self._ids:
-                return b"id: %d\ndata: %b\n\n" % (seq, delta)
-            return b"data: " + delta + b"\n\n"
+            return ID_DATA_BLOCK % (seq, delta) if self._ids else frame(delta)
         out: list[bytes] = []
         self._start(None, out)
         self._open_block(_TEXT, out)
         out.append(self._delta_head + orjson.dumps(text) + b"}")
-        return self._frames(out, seq)
+        return frames(out, seq if self._ids else None)
 
 
 def _input_start(call_id: str, name: str) -> bytes:
@@ -384,7 +396,7 @@ class VercelAIDecoder:
         if self._finished:
             return []
         data = sse.data
-        if data == "[DONE]":
+        if is_marker(data, END_MARKER):
             self._finished = True
             return [Done(FinishReason.STOP)]
         try:
@@ -409,7 +421,7 @@ class VercelAIDecoder:
             return [Start(message_id if isinstance(message_id, str) else None)]
         if isinstance(kind, str) and kind.startswith("data-"):
             return [self._data(kind[5:], part)]
-        if kind in ("finish", "abort", "error"):
+        if kind in _TERMINAL_TYPES:
             self._finished = True
             return [self._terminal(kind, part)]
         return [Unknown(kind if isinstance(kind, str) else "", part)]
@@ -466,6 +478,30 @@ class VercelAIDialect:
     headers: Mapping[str, str] = {HEADER: UI_MESSAGE_STREAM_VERSION}
     resume_needs_history = True
     """A resumed stream's encoder is primed with the events the client has (see ``prime``)."""
+    header: str | None = HEADER
+    end_marker: str | None = END_MARKER
+
+    def claims(self, payload: object) -> bool:
+        """A ``type`` only the AI SDK writes (``text-delta``, ``finish``, ``data-*``,
+        ``tool-*``...), ``start`` with a ``messageId`` or ``error`` with an ``errorText``."""
+        if not isinstance(payload, dict):
+            return False
+        kind = payload.get("type")
+        if not isinstance(kind, str):
+            return False
+        return (
+            kind in _OWN_TYPES
+            or kind.startswith(_OWN_PREFIXES)
+            or (kind == "start" and "messageId" in payload)
+            or (kind == "error" and "errorText" in payload)
+        )
+
+    def ends(self, data: str) -> bool:
+        """``[DONE]``, or a ``finish``, ``abort`` or ``error`` chunk."""
+        if is_marker(data, END_MARKER):
+            return True
+        obj = json_object(data)
+        return obj is not None and obj.get("type") in _TERMINAL_TYPES
 
     def __init__(self, *, finish_reason: bool = True, message_id: str | None = None) -> None:
         self._finish_reason = finish_reason

@@ -58,6 +58,7 @@ from surestream.lifecycle import (
 )
 from surestream.server import _shutdown
 from surestream.server._detach import DETACH_SCOPE_KEY
+from surestream.sse import HEARTBEAT
 
 __all__ = [
     "DEFAULT_CLOSE_TIMEOUT",
@@ -82,9 +83,7 @@ DEFAULT_MAX_BUFFER = 64 * 1024
 DEFAULT_CLOSE_TIMEOUT = 5.0
 """Seconds the source's ``finally`` / ``aclose()`` may take once the stream has ended."""
 DEFAULT_RETRY = 3000
-"""Reconnection time in ms written first (``retry:``), before any event."""
-HEARTBEAT = b": ping\n\n"
-"""The heartbeat: an SSE comment, not an event, without an id."""
+"""Reconnection time in ms, written in the first event's block (``retry:``)."""
 BATCH_GAP = 0.001
 """Seconds since the last send under which an event waits for the writer's next batch."""
 

@@ -43,6 +43,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from surestream.dialects.openai import DONE_MARKER
+from surestream.sse import HEARTBEAT, frame
+
 __all__ = [
     "DEFAULT_TEXT",
     "FakeUpstream",
@@ -294,8 +297,11 @@ class _Exchange(Response):
             raise failure
 
 
+_DONE = frame(DONE_MARKER.encode())
+
+
 def _sse(obj: Any) -> bytes:
-    return b"data: " + orjson.dumps(obj) + b"\n\n"
+    return frame(orjson.dumps(obj))
 
 
 async def _wait(seconds: float, ping: float | None) -> AsyncIterator[bytes]:
@@ -307,7 +313,7 @@ async def _wait(seconds: float, ping: float | None) -> AsyncIterator[bytes]:
     while (left := end - loop.time()) > 0:
         await asyncio.sleep(min(ping, left))
         if end - loop.time() > 0:
-            yield b": ping\n\n"
+            yield HEARTBEAT
 
 
 async def _fragments(body: AsyncIterator[bytes], size: int | None) -> AsyncIterator[bytes]:
@@ -503,12 +509,15 @@ class FakeUpstream:
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
         usage = s.usage_of(body)
 
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        def chunk_object(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
             choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
             obj: dict[str, Any] = {**base, "choices": [choice]}
             if include_usage:
                 obj["usage"] = None
-            return _sse(obj)
+            return obj
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            return _sse(chunk_object(delta, finish))
 
         pieces = _pieces(s)
         if s.first_delay:
@@ -523,7 +532,7 @@ class FakeUpstream:
                 error = {"message": s.error_message, "type": "fake_error", "code": 500}
                 yield _sse({"error": error})
                 if s.done:
-                    yield b"data: [DONE]\n\n"
+                    yield _DONE
                 return
             if s.inject is not None and s.inject_after == index:
                 yield s.inject.encode()
@@ -535,16 +544,14 @@ class FakeUpstream:
             if index < len(pieces):
                 yield chunk(pieces[index])
         if s.finish:
-            last = chunk({}, s.finish_reason_sent())
+            last = chunk_object({}, s.finish_reason_sent())
             if s.usage == "finish":
-                obj = orjson.loads(last[len(b"data: ") :])
-                obj["usage"] = usage
-                last = _sse(obj)
-            yield last
+                last["usage"] = usage
+            yield _sse(last)
         if s.usage == "final" and include_usage:
             yield _sse({**base, "choices": [], "usage": usage})
         if s.done:
-            yield b"data: [DONE]\n\n"
+            yield _DONE
         if s.hang:
             async for ping in _wait(s.stall, s.ping):
                 yield ping
