@@ -6,6 +6,7 @@ copy of the Makefile with no ``.venv`` (a first run) and with an installed one.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,9 +14,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+_MAKE_STATE = {"MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES"}
+"""What a parent ``make`` (``make test``) passes down; a sub-make would then print its
+"Entering directory" lines."""
+
+
 def _plan(directory: Path) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if k not in _MAKE_STATE}
     run = subprocess.run(
-        ["make", "-n", "serve"], cwd=directory, capture_output=True, text=True, timeout=60
+        ["make", "-n", "serve"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert run.returncode == 0, run.stderr
     return run.stdout.splitlines()

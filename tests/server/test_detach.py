@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
 
@@ -60,12 +61,14 @@ class App:
     def __init__(self, probe: Probe, gate: Gate, *, detach: bool) -> None:
         self.markers: list[weakref.ref[Marker]] = []
         self.closed_dependencies: list[str] = []
+        self.dependencies_closed = threading.Event()
         self.asgi = self.build(probe, gate, detach)
 
     def build(self, probe: Probe, gate: Gate, detach: bool) -> FastAPI:
         async def session() -> AsyncIterator[str]:
             yield "session"
             self.closed_dependencies.append("session")
+            self.dependencies_closed.set()
 
         application = FastAPI()
 
@@ -110,6 +113,8 @@ def test_the_request_is_released_while_the_stream_is_open_only_when_detached(
         while b"\n\n" not in received:  # the first event is out: the stream is running
             received += next(chunks)
         assert gate.waiting.wait(10)
+        if detach:  # the framework's request stack has returned (in the server's thread)
+            assert application.dependencies_closed.wait(10)
         gc.collect()
         assert (application.markers[0]() is None) is detach
         if detach:
