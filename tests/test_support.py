@@ -1,6 +1,9 @@
-"""The test kit itself: servers start, answer and stop; a fast run starts no process."""
+"""The test kit itself: servers start, answer and stop; a fast run starts no process; helpers
+live in ``tests/support``, not in ``conftest.py`` files."""
 
+import ast
 import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -37,3 +40,39 @@ def test_a_fast_run_does_not_collect_whole_multiprocess_directories() -> None:
     assert skip_in_fast_run("/repo/tests/chaos/")
     assert not skip_in_fast_run("/repo/tests/gateway")
     assert not skip_in_fast_run("/repo/tests/browser/test_markdown.py")
+
+
+TESTS = Path(__file__).parent
+
+
+def _conftest_definitions(path: Path) -> list[str]:
+    """Top-level names a conftest defines that are neither fixtures nor pytest hooks."""
+    out = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            fixture = any("fixture" in ast.unparse(d) for d in node.decorator_list)
+            if not fixture and not node.name.startswith("pytest_"):
+                out.append(node.name)
+        elif isinstance(node, ast.ClassDef | ast.Assign | ast.AnnAssign):
+            names = [node.name] if isinstance(node, ast.ClassDef) else []
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [t.id for t in targets if isinstance(t, ast.Name)]
+            out.extend(name for name in names if name != "__all__")
+    return out
+
+
+def test_conftest_files_hold_fixtures_and_hooks_and_no_test_imports_them() -> None:
+    files = [p for p in TESTS.rglob("*.py") if "node_modules" not in p.parts]
+    helpers = {
+        str(p.relative_to(TESTS)): _conftest_definitions(p)
+        for p in files
+        if p.name == "conftest.py"
+    }
+    assert {path: names for path, names in helpers.items() if names} == {}
+    importing = [
+        str(p.relative_to(TESTS))
+        for p in files
+        for node in ast.walk(ast.parse(p.read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("conftest")
+    ]
+    assert importing == []

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from surestream.gateway.app import create_app
 from surestream.gateway.service import build_upstreams
 from surestream.gateway.settings import Settings
-from tests.browser.conftest import AGENT_EVENTS, CHROMIUM, CHROMIUM_ARGS, ThreadedProxy
+from tests.support.browser import AGENT_EVENTS, CHROMIUM, CHROMIUM_ARGS, ThreadedProxy
 from tests.support.scripted import ScriptedModel
 from tests.support.servers import serve_in_thread
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Gateway, expected_answer
 from tests.browser.test_chat_page import ask, open_page
 from tests.browser.test_surestream_js import STREAM
+from tests.support.browser import Gateway, expected_answer
 
 REASONING = "The user asks about the weather. I should call get_weather for Paris."
 ANSWER_TEXT = "It is 21 °C and clear in Paris."

@@ -9,7 +9,7 @@ import httpx
 from playwright.sync_api import Page, Request, expect
 
 from surestream.sse import Decoder
-from tests.browser.conftest import FAKE_ERROR_MESSAGE, Gateway, ThreadedProxy, expected_answer
+from tests.support.browser import FAKE_ERROR_MESSAGE, Gateway, ThreadedProxy, expected_answer
 
 ANSWER = ".message.assistant .content"
 

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from surestream.gateway.app import create_app
 from surestream.gateway.settings import Settings
-from tests.browser.conftest import expected_answer
+from tests.support.browser import expected_answer
 from tests.support.node import bundle_for_browser
 from tests.support.servers import ServerThread, free_port, serve_in_thread
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, Request
 
-from tests.browser.conftest import Gateway, expected_answer
+from tests.support.browser import Gateway, expected_answer
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "browser.md"
 

@@ -11,7 +11,6 @@ from playwright.sync_api import Page
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from tests.browser.conftest import Gateway
 from tests.browser.test_surestream_js import STREAM
 from tests.jsclient.test_hostile_servers import (
     CREDENTIALS,
@@ -23,6 +22,7 @@ from tests.jsclient.test_hostile_servers import (
     text,
     two_origins,
 )
+from tests.support.browser import Gateway
 from tests.support.hostile import event, hostile_server, sse
 
 

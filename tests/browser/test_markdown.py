@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import FAKE_ERROR_MESSAGE, Gateway
 from tests.browser.test_chat_page import ask, open_page
+from tests.support.browser import FAKE_ERROR_MESSAGE, Gateway
 
 TEXT = ".message.assistant .content > .part.text"
 

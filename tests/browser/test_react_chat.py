@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from tests.browser.conftest import (
+from tests.support.browser import (
     FAKE_ERROR_MESSAGE,
     Gateway,
     ThreadedProxy,

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, Route
 
 from surestream.conformance import load_vectors
-from tests.browser.conftest import Gateway, ThreadedProxy, expected_answer
+from tests.support.browser import Gateway, ThreadedProxy, expected_answer
 
 # The kit's `chunkings` and `run_vector`, transliterated: whole, byte by byte, every split
 # point, every pair of split points for inputs of at most 16 bytes; then close().

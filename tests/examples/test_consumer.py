@@ -8,7 +8,7 @@ from pathlib import Path
 
 from surestream.gateway.settings import Settings
 from surestream.upstream import ChatMessage, ChatRequest, DemoModel
-from tests.gateway.conftest import run_gateway
+from tests.support.gateways import run_gateway
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "consumer.py"
 

@@ -14,15 +14,15 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 from starlette.routing import Mount, Route
-from tests.gateway.conftest import (
+from tests.support.gateways import (
     CHAT,
-    RunningFake,
     RunningGateway,
     error_of,
     fake_settings,
     read_native,
     run_gateway,
 )
+from tests.support.servers import RunningFake
 
 from surestream.gateway.app import create_app
 from surestream.gateway.settings import Settings

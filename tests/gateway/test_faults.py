@@ -13,16 +13,16 @@ from collections.abc import Iterator
 import httpx
 import orjson
 import pytest
-from tests.gateway.conftest import (
+from tests.support.gateways import (
     FAKE_CHAT,
-    RunningFake,
     RunningGateway,
     error_of,
     fake_settings,
     read_native,
     run_gateway,
-    wait_ended,
 )
+from tests.support.servers import RunningFake
+from tests.support.upstreams import wait_ended
 
 from surestream.events import Done, Error, Text
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import openai
 import pytest
-from tests.gateway.conftest import CHAT, RunningGateway, error_of, run_gateway
+from tests.support.gateways import CHAT, RunningGateway, error_of, run_gateway
 from tests.support.node import read_ui_stream
 
 from surestream.gateway.settings import Settings

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import anyio
 import httpx
 import pytest
-from tests.gateway.conftest import CHAT, RunningGateway, error_of, run_gateway
+from tests.support.gateways import CHAT, RunningGateway, error_of, run_gateway
 
 from surestream.gateway.settings import Settings
 

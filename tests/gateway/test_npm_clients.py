@@ -12,8 +12,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.gateway.conftest import CHAT, FAKE_CHAT, RunningFake, fake_settings, run_gateway
+from tests.support.gateways import CHAT, FAKE_CHAT, fake_settings, run_gateway
 from tests.support.node import read_ui_stream, run_node
+from tests.support.servers import RunningFake
 
 
 @pytest.fixture(scope="module")

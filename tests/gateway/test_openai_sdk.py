@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from tests.gateway.conftest import RunningFake, RunningGateway, fake_settings, run_gateway
+from tests.support.gateways import RunningGateway, fake_settings, run_gateway
+from tests.support.servers import RunningFake
 
 pytestmark = pytest.mark.anyio
 

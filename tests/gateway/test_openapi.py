@@ -21,7 +21,7 @@ from schemathesis.checks import (
     positive_data_acceptance,
 )
 from schemathesis.config import SchemathesisConfig
-from tests.gateway.conftest import CHAT, RunningGateway, run_gateway
+from tests.support.gateways import CHAT, RunningGateway, run_gateway
 
 from surestream.gateway.settings import Settings
 

@@ -7,15 +7,15 @@ import json
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.gateway.conftest import (
+from tests.support.gateways import (
     CHAT,
     FAKE_CHAT,
-    RunningFake,
     fake_settings,
     read_native,
     run_gateway,
     sse_events,
 )
+from tests.support.servers import RunningFake
 
 pytestmark = pytest.mark.anyio
 

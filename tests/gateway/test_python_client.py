@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.gateway.conftest import RunningFake, fake_settings, run_gateway
+from tests.support.gateways import fake_settings, run_gateway
 from tests.support.proxy import Proxy
+from tests.support.servers import RunningFake
 
 from surestream.client import StreamFailed, StreamInterrupted, aconnect
 from surestream.events import Done

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import anyio
 import httpx
 import pytest
-from tests.gateway.conftest import RunningGateway, run_gateway
+from tests.support.gateways import RunningGateway, run_gateway
 from tests.support.proxy import Proxy
 from tests.support.servers import ServerProcess
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.gateway.conftest import CHAT, RunningGateway, read_native, run_gateway
+from tests.support.gateways import CHAT, RunningGateway, read_native, run_gateway
 from tests.support.servers import ServerProcess
 
 from surestream.events import Done, Start, Text

@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from tests.gateway.conftest import FAKE_CHAT, error_of, fake_settings, run_gateway, sse_events
+from tests.support.gateways import FAKE_CHAT, error_of, fake_settings, run_gateway, sse_events
 from tests.support.redis_faults import REFUSALS, accept_writes, refuse_writes
 from tests.support.servers import RunningFake, ServerProcess, free_port, redis_process
 

@@ -13,10 +13,9 @@ import anyio
 import httpx
 import orjson
 import pytest
-from tests.gateway.conftest import (
+from tests.support.gateways import (
     CHAT,
     FAKE_CHAT,
-    RunningFake,
     RunningGateway,
     error_of,
     fake_settings,
@@ -24,8 +23,9 @@ from tests.gateway.conftest import (
     read_sse,
     run_gateway,
     sse_events,
-    wait_ended,
 )
+from tests.support.servers import RunningFake
+from tests.support.upstreams import wait_ended
 
 from surestream.dialects import DIALECTS
 from surestream.events import Done, Error, Start, Text

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.gateway.conftest import error_of, run_gateway
+from tests.support.gateways import error_of, run_gateway
 from tests.support.node import JS_DIR, run_node
 from tests.support.scripted import WEATHER_TOOL, WithTools
 from tests.support.servers import ServerProcess, ServerThread, serve_in_thread

@@ -13,7 +13,7 @@ from urllib.parse import quote_plus
 
 import httpx
 import pytest
-from tests.gateway.conftest import FAKE_CHAT, error_of, fake_settings, read_native, run_gateway
+from tests.support.gateways import FAKE_CHAT, error_of, fake_settings, read_native, run_gateway
 from tests.support.servers import RunningFake, ServerProcess
 
 from surestream.events import Done, Text

@@ -1,5 +1,5 @@
-"""The hub tests reuse the store factory, so each runs on MemoryStore and RedisStore."""
+"""The hub tests run on MemoryStore and RedisStore alike (``make_store``)."""
 
-from tests.store.conftest import make_store
+from tests.support.stores import make_store
 
 __all__ = ["make_store"]

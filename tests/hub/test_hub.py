@@ -15,7 +15,7 @@ from surestream.errors import SourceFailed
 from surestream.events import Data, Done, Error, Event, Start, Status, Text
 from surestream.hub import Hub, HubClosed, new_stream_id
 from surestream.store import InvalidResumePoint, StreamNotFound, TooManySubscribers
-from tests.store.conftest import StoreFactory
+from tests.support.stores import StoreFactory
 
 pytestmark = pytest.mark.anyio
 

@@ -15,7 +15,7 @@ import pytest
 
 from surestream.events import Text, is_terminal
 from surestream.hub import Hub
-from tests.store.conftest import StoreFactory
+from tests.support.stores import StoreFactory
 
 pytestmark = pytest.mark.anyio
 

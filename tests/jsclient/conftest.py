@@ -13,7 +13,7 @@ import pytest
 from surestream.gateway.app import create_app
 from surestream.gateway.service import build_upstreams
 from surestream.gateway.settings import Settings
-from tests.browser.conftest import AGENT_EVENTS, Gateway
+from tests.support.browser import AGENT_EVENTS, Gateway
 from tests.support.scripted import ScriptedModel
 from tests.support.servers import serve_in_thread
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.browser.conftest import Gateway, ThreadedProxy, expected_answer
 from tests.browser.test_agent_events import ANSWER_TEXT, REASONING
 from tests.jsclient.streams import run_stream
+from tests.support.browser import Gateway, ThreadedProxy, expected_answer
 
 
 def chat(prompt: str, model: str = "demo") -> dict[str, Any]:

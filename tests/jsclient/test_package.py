@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 import surestream
-from tests.browser.conftest import Gateway
+from tests.support.browser import Gateway
 from tests.support.node import JS_DIR, node_binary, run_node
 
 PACKAGE_DIR = Path(surestream.__file__).parent / "gateway" / "static"

@@ -27,7 +27,7 @@ import pytest
 
 from surestream.gateway.settings import Settings
 from surestream.hub import new_stream_id
-from tests.gateway.conftest import CHAT, RunningGateway, run_gateway
+from tests.support.gateways import CHAT, RunningGateway, run_gateway
 
 pytestmark = pytest.mark.anyio
 

@@ -1,41 +1,5 @@
-"""``make_store``: one factory per store kind, so every behaviour test runs against both.
+"""The store tests run every behaviour against each store kind (``make_store``)."""
 
-The Redis variant uses the session's real redis-server with a fresh key prefix per store,
-and short block / lease-check intervals so that liveness checks happen quickly.
-"""
+from tests.support.stores import make_store
 
-from __future__ import annotations
-
-import uuid
-from collections.abc import AsyncIterator, Callable
-from typing import Any
-
-import pytest
-
-from surestream.store import MemoryStore, Store
-from surestream.store.redis import RedisStore
-
-StoreFactory = Callable[..., Store]
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFactory]:
-    """A factory ``make_store(**options) -> Store`` of the parametrized kind."""
-    made: list[Store] = []
-    url = request.getfixturevalue("redis_server").url if request.param == "redis" else ""
-
-    def factory(**options: Any) -> Store:
-        store: Store
-        if request.param == "memory":
-            options.setdefault("lease_check", 0.05)
-            store = MemoryStore(**options)
-        else:
-            options.setdefault("read_block", 0.05)
-            options.setdefault("prefix", f"t{uuid.uuid4().hex[:12]}:")
-            store = RedisStore(url, **options)
-        made.append(store)
-        return store
-
-    yield factory
-    for store in made:
-        await store.aclose()
+__all__ = ["make_store"]

@@ -19,7 +19,7 @@ from surestream.store import (
     StreamNotFound,
     TooManySubscribers,
 )
-from tests.store.conftest import StoreFactory
+from tests.support.stores import StoreFactory
 
 pytestmark = pytest.mark.anyio
 

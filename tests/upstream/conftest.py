@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
-import anyio
 import pytest
 
-from surestream.testing import FakeUpstream, ReceivedRequest
+from surestream.testing import FakeUpstream
 from surestream.upstream import OpenAICompatibleUpstream
 from tests.support.servers import RunningFake, serve_in_thread
-
-API_KEY = "sk-test-0123456789abcdef"
+from tests.support.upstreams import API_KEY
 
 
 @pytest.fixture(scope="package")
@@ -33,11 +31,3 @@ async def upstream(fake: RunningFake) -> AsyncIterator[OpenAICompatibleUpstream]
     up = OpenAICompatibleUpstream(fake.base_url, api_key=API_KEY, model_map={"ours": "fake-model"})
     yield up
     await up.aclose()
-
-
-WAIT_LIMIT = 10.0
-
-
-async def wait_ended(record: ReceivedRequest) -> bool:
-    """Wait (in a worker thread, at most WAIT_LIMIT s) until the fake finished ``record``."""
-    return await anyio.to_thread.run_sync(record.wait_ended, WAIT_LIMIT)

@@ -8,8 +8,8 @@ import pytest
 
 from surestream.testing import Scenario
 from surestream.testing.fake_upstream import DEFAULT_TEXT
-from tests.support.servers import uvicorn_process
-from tests.upstream.conftest import API_KEY, RunningFake
+from tests.support.servers import RunningFake, uvicorn_process
+from tests.support.upstreams import API_KEY
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 

@@ -18,8 +18,8 @@ from surestream.upstream import (
     UpstreamHTTPError,
     generate,
 )
-from tests.support.servers import free_port
-from tests.upstream.conftest import API_KEY, RunningFake, wait_ended
+from tests.support.servers import RunningFake, free_port
+from tests.support.upstreams import API_KEY, wait_ended
 
 pytestmark = pytest.mark.anyio
 

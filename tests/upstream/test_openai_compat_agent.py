@@ -21,7 +21,8 @@ from surestream.events import (
 )
 from surestream.testing import Scenario
 from surestream.upstream import OpenAICompatibleUpstream
-from tests.upstream.conftest import API_KEY, RunningFake
+from tests.support.servers import RunningFake
+from tests.support.upstreams import API_KEY
 from tests.upstream.test_openai_compat import adapter, collect, request
 
 pytestmark = pytest.mark.anyio
