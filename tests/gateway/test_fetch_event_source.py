@@ -19,9 +19,10 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 from tests.dialects._helpers import encode_stream
-from tests.gateway.conftest import CHAT, FAKE_CHAT, RunningFake, fake_settings, run_gateway
+from tests.support.gateways import CHAT, FAKE_CHAT, fake_settings, run_gateway
 from tests.support.hostile import hostile_server, sse
 from tests.support.node import run_node
+from tests.support.servers import RunningFake
 
 from surestream.events import Done, Start, Text
 from surestream.sse import HEARTBEAT
