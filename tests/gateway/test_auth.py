@@ -4,8 +4,11 @@ stream ids, and logs free of keys, tokens and prompts.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,9 +25,10 @@ from tests.support.gateways import (
     read_native,
     run_gateway,
 )
-from tests.support.servers import RunningFake
+from tests.support.servers import RunningFake, ServerProcess, gateway_process
 
 from surestream.gateway.app import create_app
+from surestream.gateway.auth import Authenticator
 from surestream.gateway.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -256,3 +260,94 @@ async def test_no_key_token_or_prompt_in_the_logs(
     for secret in (KEY_A, "sk-bad", upstream_key, upstream_key[-4:] + ".", token, prompt):
         assert secret not in logged, secret
     assert token.split(".")[-1] not in logged
+
+
+def test_owner_ids_and_read_tokens_reveal_nothing_of_the_key() -> None:
+    """A weak key cannot be recovered from a token by hashing guesses: owner ids and MACs
+    are HMACs under the server secret, not hashes of the key."""
+    weak = "password1"
+    auth = Authenticator([weak], token_secret=secrets.token_bytes(32))
+    owner = auth.owner_for_header(f"Bearer {weak}")
+    assert owner is not None
+    token = auth.issue_read_token("st_x", owner)
+    stream, expiry, token_owner, mac = token.split(".")
+    for guess in ("123456", "password", weak, "letmein"):
+        unsalted = "k_" + hashlib.sha256(guess.encode()).hexdigest()[:32]
+        assert token_owner != unsalted
+        seed = hashlib.sha256(b"surestream-read-token\n" + guess.encode()).hexdigest()
+        payload = f"{stream}.{expiry}.{token_owner}".encode()
+        assert mac != hmac.new(seed.encode(), payload, hashlib.sha256).hexdigest()[:43]
+    other = Authenticator([weak], token_secret=secrets.token_bytes(32))
+    assert other.owner_for_header(f"Bearer {weak}") != owner
+    assert other.owner_for_token(token, "st_x") is None
+
+
+async def test_read_token_only_as_token_and_also_by_header_or_cookie() -> None:
+    settings = Settings(demo_tokens_per_second=0, api_keys=[KEY_A], read_token_cookie=True)
+    with run_gateway(settings) as gw:
+        async with httpx.AsyncClient(base_url=gw.url) as creator:
+            created = (await creator.post("/v1/streams", json=CHAT, headers=A)).json()
+            jar = creator.cookies
+        url, token = created["events_url"], created["read_token"]
+        async with httpx.AsyncClient(base_url=gw.url) as client:
+            literal = await client.get(f"{url}?token={token}")
+            encoded = await client.get(f"{url}?%74oken={token}")
+            by_header = await client.get(url, headers={"Surestream-Read-Token": token})
+            elsewhere = await client.get(
+                "/v1/streams/st_other0000000000000000000000/events",
+                headers={"Surestream-Read-Token": token},
+            )
+        async with httpx.AsyncClient(base_url=gw.url, cookies=jar) as browser:
+            by_cookie = await browser.get(url)
+    assert literal.status_code == 200
+    assert encoded.status_code == 401, "a token under another spelling is not accepted"
+    assert by_header.status_code == 200
+    assert elsewhere.status_code == 401
+    assert by_cookie.status_code == 200
+    cookie = jar.jar._cookies["127.0.0.1"][f"/v1/streams/{created['id']}/"]  # type: ignore[attr-defined]
+    assert list(cookie) == ["surestream_read_token"]
+
+
+async def test_no_read_token_cookie_unless_asked_for(gw: RunningGateway) -> None:
+    async with httpx.AsyncClient(base_url=gw.url) as client:
+        created = await client.post("/v1/streams", json=CHAT, headers=A)
+        chat = await client.post("/v1/chat/stream", json=CHAT, headers=A)
+    assert "set-cookie" not in created.headers and "set-cookie" not in chat.headers
+
+
+async def test_instances_sharing_redis_agree_on_tokens_without_a_configured_secret(
+    redis_server: ServerProcess,
+) -> None:
+    values: dict[str, Any] = {
+        "store": f"{redis_server.url}/0",
+        "redis_prefix": f"t{secrets.token_hex(4)}:",
+        "demo_tokens_per_second": 0,
+        "api_keys": [KEY_A],
+    }
+    with run_gateway(Settings(**values)) as one, run_gateway(Settings(**values)) as two:
+        async with httpx.AsyncClient(base_url=one.url) as client:
+            created = (await client.post("/v1/streams", json=CHAT, headers=A)).json()
+        async with httpx.AsyncClient(base_url=two.url) as other:
+            by_token = await other.get(f"{created['events_url']}?token={created['read_token']}")
+            by_key = await other.get(created["events_url"], headers=A)
+    assert (by_token.status_code, by_key.status_code) == (200, 200)
+
+
+def test_no_key_or_token_at_trace_level_and_no_redis_password_in_the_banner(
+    redis_server: ServerProcess,
+) -> None:
+    password = "hunter2-redis-password"
+    store = redis_server.url.replace("redis://", f"redis://:{password}@")
+    with gateway_process(
+        "--log-level", "trace", "--store", f"{store}/0", env={"SURESTREAM_API_KEYS": KEY_A}
+    ) as gateway:
+        with httpx.Client(base_url=gateway.url) as client:
+            created = client.post("/v1/streams", json=CHAT, headers=A).json()
+            token = created["read_token"]
+            by_token = client.get(f"{created['events_url']}?token={token}")
+            by_header = client.get(created["events_url"], headers={"Surestream-Read-Token": token})
+        output = "".join(gateway.output)
+    assert (by_token.status_code, by_header.status_code) == (200, 200)
+    assert "authorization" in output.lower(), "the trace log was not captured"
+    for secret in (password, KEY_A, token, token.split(".")[-1]):
+        assert secret not in output, secret

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from surestream._extras import needs
 from surestream.cli._common import listen, optional_float
@@ -97,6 +98,16 @@ def _flags(ns: argparse.Namespace) -> dict[str, Any]:
     return flags
 
 
+def without_password(url: str) -> str:
+    """``url`` with the password of its user part (``redis://:secret@host``) masked."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
 def curl_line(base_url: str) -> str:
     """A ``curl -N`` command that streams a demo answer from ``base_url``."""
     body = '{"model":"demo","messages":[{"role":"user","content":"Tell me about streams"}]}'
@@ -135,7 +146,8 @@ class _AnnouncingServer(uvicorn.Server):
             line = line.replace(' -H "Authorization: Bearer $KEY"', "")
         self._console.print(f"[bold green]surestream[/] gateway listening on [bold]{base}[/]")
         self._console.print(f"  chat page: {base}/   models: {', '.join(self._models())}")
-        self._console.print(f"  store: {self._settings.store}   try it:\n  {line}", soft_wrap=True)
+        store = without_password(self._settings.store)
+        self._console.print(f"  store: {store}   try it:\n  {line}", soft_wrap=True)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """Shut down gracefully; a requested shutdown exits with status 0, not the signal."""

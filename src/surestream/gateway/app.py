@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from importlib import resources
 from typing import Annotated, Any, Literal, get_args
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
@@ -25,7 +26,12 @@ from pydantic import ValidationError
 from surestream.dialects import DIALECTS, get_dialect
 from surestream.dialects.vercel_ai import VercelAIDialect
 from surestream.events import Event
-from surestream.gateway.auth import ANONYMOUS
+from surestream.gateway.auth import (
+    ANONYMOUS,
+    READ_TOKEN_COOKIE,
+    READ_TOKEN_HEADER,
+    Authenticator,
+)
 from surestream.gateway.completions import completion
 from surestream.gateway.errors import (
     MAPPED_ERRORS,
@@ -92,7 +98,8 @@ async def require_owner(
     ``async`` so that FastAPI runs it on the event loop, not in its thread pool: it only
     compares keys, and a thread hop per request costs more than the check.
     """
-    owner = _gateway(request).auth.owner_for_header(request.headers.get("authorization"))
+    auth = await _ready_auth(_gateway(request))
+    owner = auth.owner_for_header(request.headers.get("authorization"))
     if owner is None:
         raise ApiError(
             401,
@@ -103,20 +110,50 @@ async def require_owner(
     return owner
 
 
+async def _ready_auth(gateway: Gateway) -> Authenticator:
+    """The authenticator, once it has its secret (``StoreUnavailable``, a 503, while the
+    store cannot give it)."""
+    auth = gateway.auth
+    if not auth.ready:
+        auth.use_secret(await gateway.store.shared_secret())
+    return auth
+
+
+def _literal_token(request: Request) -> str:
+    """``?token=`` as the client wrote it: a name spelt otherwise (``%74oken``) is ignored,
+    so no token passes the access log's masking."""
+    for part in request.scope["query_string"].split(b"&"):
+        name, _, value = part.partition(b"=")
+        if name == b"token":
+            return unquote(value.decode("latin-1"))
+    return ""
+
+
 async def reader_owner(
     request: Request,
     stream_id: str,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
     token: Annotated[
-        str, Query(max_length=400, description="the read token of the create call")
+        str,
+        Query(
+            max_length=400,
+            description="the read token of the create call (the Surestream-Read-Token "
+            "header or the cookie keep it out of URLs and logs)",
+        ),
+    ] = "",
+    token_header: Annotated[
+        str, Header(alias=READ_TOKEN_HEADER, max_length=400, include_in_schema=False)
     ] = "",
 ) -> str:
-    """Like ``require_owner``, but a read token for this one stream also works."""
-    gateway = _gateway(request)
-    if token and gateway.auth.enabled:
-        owner = gateway.auth.owner_for_token(token, stream_id)
-        if owner is not None:
-            return owner
+    """Like ``require_owner``, but a read token for this one stream also works: in the
+    ``Surestream-Read-Token`` header, in the cookie the create call set, or as ``?token=``."""
+    auth = await _ready_auth(_gateway(request))
+    if auth.enabled:
+        cookie = request.cookies.get(READ_TOKEN_COOKIE, "")
+        for presented in (token_header, cookie, _literal_token(request) if token else ""):
+            owner = auth.owner_for_token(presented, stream_id) if presented else None
+            if owner is not None:
+                return owner
     return await require_owner(request)
 
 
@@ -234,7 +271,7 @@ def _api_router() -> APIRouter:
         return JSONResponse(
             created.model_dump(exclude_none=True),
             status_code=201,
-            headers={"Location": created.events_url},
+            headers={"Location": created.events_url, **_token_cookie(request, created)},
         )
 
     @router.get(
@@ -280,7 +317,8 @@ def _api_router() -> APIRouter:
         created = _created(gateway, stream_id, owner)
         headers = {"Location": created.events_url, "Surestream-Stream-Id": stream_id}
         if created.read_token:
-            headers["Surestream-Read-Token"] = created.read_token
+            headers[READ_TOKEN_HEADER] = created.read_token
+            headers.update(_token_cookie(request, created))
         return await _subscribe_response(
             gateway, stream_id, body.model, after=None, dialect=dialect, headers=headers
         )
@@ -388,6 +426,22 @@ async def _start(gateway: Gateway, owner: str, body: StreamRequest, *, step: boo
         seed=body.seed,
     )
     return await gateway.start_stream(owner, upstream, chat, step=step)
+
+
+def _token_cookie(request: Request, created: StreamCreated) -> dict[str, str]:
+    """``Set-Cookie`` with the read token, sent back only to the stream's own URLs (when
+    ``read_token_cookie`` is on)."""
+    gateway = _gateway(request)
+    if not created.read_token or not gateway.settings.read_token_cookie:
+        return {}
+    ttl = int(gateway.auth.read_token_ttl)
+    cookie = (
+        f"{READ_TOKEN_COOKIE}={created.read_token}; Path=/v1/streams/{created.id}/; "
+        f"Max-Age={ttl}; HttpOnly; SameSite=Strict"
+    )
+    if request.url.scheme == "https":
+        cookie += "; Secure"
+    return {"Set-Cookie": cookie}
 
 
 def _created(gateway: Gateway, stream_id: str, owner: str) -> StreamCreated:

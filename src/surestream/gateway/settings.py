@@ -125,10 +125,15 @@ class Settings(BaseModel):
     api_keys: Annotated[list[SecretStr], Flag("--api-key", "KEY")] = Field(default_factory=list)
     """Bearer keys; when any is set every ``/v1`` call needs one and streams are per key."""
     token_secret: Annotated[SecretStr | None, ENV_ONLY] = None
-    """Secret that signs read tokens; instances behind one balancer must share it.
-    Default: derived from the API keys (so instances with the same keys agree)."""
+    """Secret that owner ids and read tokens are HMACs under. Default: a random one kept in
+    the store (every instance sharing a Redis uses the same; with the memory store, one per
+    process)."""
     read_token_ttl: float = Field(default=DEFAULT_READ_TOKEN_TTL, gt=0)
     """Seconds a stream's read token (``?token=``) stays valid."""
+    read_token_cookie: bool = False
+    """Also set the read token as an HttpOnly, SameSite=Strict cookie scoped to the stream's
+    own path, so a same-origin ``EventSource`` reads without ``?token=`` in its URL (and in
+    proxies' logs)."""
     cors_origins: Annotated[list[str], Flag("--cors-origin", "ORIGIN")] = Field(
         default_factory=list
     )

@@ -287,6 +287,12 @@ class Store(abc.ABC):
     async def leave(self, stream_id: str, member: str) -> None:
         """One subscriber fewer of ``stream_id`` in ``member``; its last ends the watch."""
 
+    @abc.abstractmethod
+    async def shared_secret(self) -> bytes:
+        """A random secret, the same for every process sharing this store (made on first
+        use); the gateway signs owner ids and read tokens with it unless configured with
+        its own. Raises ``StoreUnavailable``."""
+
     async def ready(self, *, fresh: bool = False) -> None:
         """Raise ``StoreUnavailable`` unless the store takes writes now (for readiness checks,
         and before a caller pays for work it could not journal). Without ``fresh`` a store

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import secrets
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 
@@ -132,6 +133,7 @@ class MemoryStore(Store):
         self.lease_check = lease_check
         self.clock = clock
         self._journals: dict[str, _Journal] = {}
+        self._secret = b""
         self._expiry: list[tuple[float, str]] = []
         self._tombstones: dict[str, float] = {}
         self._tombstone_expiry: list[tuple[float, str]] = []
@@ -402,6 +404,12 @@ class MemoryStore(Store):
             self._links.pop(name, None)
             return None
         return target[0]
+
+    async def shared_secret(self) -> bytes:
+        """This store's random secret (see ``Store.shared_secret``)."""
+        if not self._secret:
+            self._secret = secrets.token_bytes(32)
+        return self._secret
 
     async def aclose(self) -> None:
         """Drop every journal."""

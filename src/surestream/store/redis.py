@@ -16,6 +16,7 @@ the tombstone to ``retention + tombstone_ttl``). The keys of a stream share one 
     {p}{id}:watch    zset       member (one process with subscribers) -> expiry (ms, Redis TIME)
     {p}{id}:readers  hash       member -> its subscribers (the cap on readers across processes)
     {p}{id}:gone     string     the tombstone; outlives the rest by tombstone_ttl
+    {p}secret        string     the gateways' shared secret (``shared_secret``)
 
 A live journal expires ``lease_ttl + retention`` after its producer's last heartbeat, so a
 journal nobody ended (producer dead, nobody watching) does not stay forever.
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import secrets
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -65,6 +67,7 @@ from surestream.store.base import (
     JournalFull,
     LeaseState,
     Store,
+    StoreUnavailable,
     StreamExists,
     StreamExpired,
     StreamInfo,
@@ -380,6 +383,22 @@ class RedisStore(Store):
         """One subscriber fewer in ``member`` (see ``Store.leave``)."""
         keys = self._reader_keys(stream_id)
         await call(lambda: self._leave_script(keys, [member]), self._health)
+
+    async def shared_secret(self) -> bytes:
+        """The secret under ``{prefix}secret``, made on first use by whichever process
+        comes first (``SET NX``; see ``Store.shared_secret``)."""
+        key = self.prefix + "secret"
+        fresh = secrets.token_hex(32).encode()
+
+        async def fetch() -> bytes | None:
+            await self._redis.set(key, fresh, nx=True)
+            value = await self._redis.get(key)
+            return value if isinstance(value, bytes) else None
+
+        secret = await call(fetch, self._health, write=True)
+        if not secret:
+            raise StoreUnavailable("the shared secret could not be read back")
+        return bytes(secret)
 
     async def _lost(self, stream_id: str) -> None:
         """Append ``producer_lost`` if the lease is gone (the tail reader's lease check)."""
