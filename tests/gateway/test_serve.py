@@ -240,8 +240,8 @@ def test_every_setting_has_an_environment_name_and_a_flag_derived_from_the_model
         if flag.name is None:
             assert name in {"upstream_api_keys", "token_secret"}, name
             continue
-        if value_shape(field) == "bool":
-            args = [flag.name.replace("--", "--no-", 1)]
+        if value_shape(field) == "bool":  # the flag that changes the default
+            args = [flag.name.replace("--", "--no-", 1) if field.default else flag.name]
         elif name == "models":
             args = ["--upstream", "u=http://h", flag.name, "m=u:x"]
         else:
