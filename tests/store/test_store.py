@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
 import pytest
 
@@ -19,6 +20,8 @@ from surestream.store import (
     StreamNotFound,
     TooManySubscribers,
 )
+from surestream.store.redis import RedisStore
+from tests.support.servers import ServerProcess
 from tests.support.stores import StoreFactory
 
 pytestmark = pytest.mark.anyio
@@ -322,3 +325,35 @@ async def test_memory_store_retention_and_tombstones_run_on_its_clock() -> None:
     with pytest.raises(StreamNotFound):
         await store.info("s1")
     await store.aclose()
+
+
+async def test_memory_store_keeps_at_most_max_tombstones_the_newest() -> None:
+    now = [0.0]
+    store = MemoryStore(retention=1.0, max_tombstones=100, clock=lambda: now[0])
+    for index in range(300):
+        await store.create(f"s{index}")
+        await store.finish(f"s{index}", ENDING)
+        now[0] += 0.001
+    now[0] += 2.0
+    assert store.tombstones == 100
+    with pytest.raises(StreamExpired):
+        await store.info("s299")
+    with pytest.raises(StreamNotFound):
+        await store.info("s0")
+    await store.aclose()
+
+
+async def test_redis_tombstones_live_tombstone_ttl_and_are_small(
+    redis_server: ServerProcess,
+) -> None:
+    prefix = f"t{uuid.uuid4().hex[:12]}:"
+    store = RedisStore(redis_server.url, prefix=prefix, retention=1.0, tombstone_ttl=60.0)
+    stream_id = "st_" + "x" * 30
+    await store.create(stream_id)
+    await store.finish(stream_id, ENDING)
+    gone = f"{prefix}{{{stream_id}}}:gone"
+    ttl = await store.client.pttl(gone)
+    size = await store.client.memory_usage(gone)
+    await store.aclose()
+    assert 0 < ttl <= 61_000, "the tombstone expires with retention + tombstone_ttl"
+    assert size is not None and size <= 256, f"{size} bytes per tombstone"

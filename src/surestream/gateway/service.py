@@ -54,6 +54,8 @@ def build_store(settings: Settings) -> Store:
     if settings.store == "memory":
         return MemoryStore(
             retention=settings.retention,
+            tombstone_ttl=settings.tombstone_ttl,
+            max_tombstones=settings.max_tombstones,
             max_events=settings.max_events_per_stream,
             max_bytes=settings.max_journal_bytes,
         )
@@ -63,6 +65,7 @@ def build_store(settings: Settings) -> Store:
         settings.store,
         prefix=settings.redis_prefix,
         retention=settings.retention,
+        tombstone_ttl=settings.tombstone_ttl,
         max_events=settings.max_events_per_stream,
         max_bytes=settings.max_journal_bytes,
     )

@@ -41,7 +41,13 @@ from surestream.gateway.connections import (
 from surestream.hub import DEFAULT_LEASE_TTL, DEFAULT_ORPHAN_GRACE
 from surestream.lifecycle import DEFAULT_HEARTBEAT, DEFAULT_IDLE_TIMEOUT
 from surestream.server import DEFAULT_SEND_TIMEOUT
-from surestream.store import DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, DEFAULT_RETENTION
+from surestream.store import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_EVENTS,
+    DEFAULT_MAX_TOMBSTONES,
+    DEFAULT_RETENTION,
+    DEFAULT_TOMBSTONE_TTL,
+)
 from surestream.store.redis import DEFAULT_PREFIX
 from surestream.upstream.demo import DEFAULT_TOKENS_PER_SECOND
 from surestream.upstream.openai_compat import (
@@ -156,6 +162,12 @@ class Settings(BaseModel):
     that fails before it gives up."""
     retention: float = Field(default=DEFAULT_RETENTION, gt=0)
     """Seconds a journal is kept after its terminal event (resume window)."""
+    tombstone_ttl: float = Field(default=DEFAULT_TOMBSTONE_TTL, gt=0)
+    """Seconds an expired stream answers 410 rather than 404 (a small tombstone per stream
+    is kept this long after its journal)."""
+    max_tombstones: int = Field(default=DEFAULT_MAX_TOMBSTONES, gt=0)
+    """Tombstones the memory store keeps at most (the oldest go first); Redis holds them
+    ``tombstone_ttl`` seconds."""
     send_timeout: float | None = Field(default=DEFAULT_SEND_TIMEOUT, gt=0)
     """Seconds a client may take no bytes (its connection's buffers full) before its stream
     is dropped and its connection closed (None: never)."""

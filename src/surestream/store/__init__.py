@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from surestream.store.base import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_EVENTS,
+    DEFAULT_MAX_TOMBSTONES,
     DEFAULT_RETENTION,
     DEFAULT_TOMBSTONE_TTL,
     InvalidResumePoint,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_EVENTS",
+    "DEFAULT_MAX_TOMBSTONES",
     "DEFAULT_RETENTION",
     "DEFAULT_TOMBSTONE_TTL",
     "InvalidResumePoint",

@@ -65,6 +65,7 @@ from surestream.lifecycle import parse_seq
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_EVENTS",
+    "DEFAULT_MAX_TOMBSTONES",
     "DEFAULT_RETENTION",
     "DEFAULT_TOMBSTONE_TTL",
     "InvalidResumePoint",
@@ -84,9 +85,14 @@ __all__ = [
 DEFAULT_RETENTION = 600.0
 """Seconds a journal stays readable after its terminal event (10 minutes)."""
 
-DEFAULT_TOMBSTONE_TTL = 86_400.0
+DEFAULT_TOMBSTONE_TTL = 3_600.0
 """Seconds a tombstone outlives its journal, so ``StreamExpired`` can be told from
-``StreamNotFound`` for a day after expiry; after that an id reads as never seen."""
+``StreamNotFound`` for an hour after expiry; after that an id reads as never seen. A
+tombstone is small but one is left per stream: ``docs/reliability.md`` has its measured
+size (about 0.2 KiB in Redis), so the bound is streams per second x this x that."""
+
+DEFAULT_MAX_TOMBSTONES = 100_000
+"""Tombstones a ``MemoryStore`` keeps at most (the oldest go first beyond)."""
 
 DEFAULT_MAX_EVENTS = 50_000
 """Events per journal, the terminal included: far above a long answer streamed token by token."""

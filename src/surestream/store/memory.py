@@ -27,6 +27,7 @@ from surestream.lifecycle import Clock
 from surestream.store.base import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_EVENTS,
+    DEFAULT_MAX_TOMBSTONES,
     DEFAULT_RETENTION,
     DEFAULT_TOMBSTONE_TTL,
     JournalClosed,
@@ -105,7 +106,8 @@ class MemoryStore(Store):
 
     ``retention``: seconds a journal stays after its terminal event; ``max_events``: events
     per journal, terminal included; ``max_bytes``: bytes per journal (``event_size``, the
-    terminal event exempt); ``tombstone_ttl``: seconds an expired id is remembered
+    terminal event exempt); ``tombstone_ttl``: seconds an expired id is remembered, at most
+    ``max_tombstones`` of them (the oldest forgotten first)
     (``StreamExpired`` rather than ``StreamNotFound``); ``lease_check``: seconds between two
     producer-lease checks of the journals that readers wait on; ``clock``: the monotonic
     clock of retention, tombstones, leases and watches.
@@ -121,6 +123,7 @@ class MemoryStore(Store):
         max_events: int = DEFAULT_MAX_EVENTS,
         max_bytes: int = DEFAULT_MAX_BYTES,
         tombstone_ttl: float = DEFAULT_TOMBSTONE_TTL,
+        max_tombstones: int = DEFAULT_MAX_TOMBSTONES,
         lease_check: float = DEFAULT_LEASE_CHECK,
         clock: Clock = time.monotonic,
     ) -> None:
@@ -130,6 +133,7 @@ class MemoryStore(Store):
         self.max_events = max_events
         self.max_bytes = max_bytes
         self.tombstone_ttl = tombstone_ttl
+        self.max_tombstones = max_tombstones
         self.lease_check = lease_check
         self.clock = clock
         self._journals: dict[str, _Journal] = {}
@@ -148,6 +152,12 @@ class MemoryStore(Store):
         self._sweep()
         return len(self._journals)
 
+    @property
+    def tombstones(self) -> int:
+        """Tombstones held now (at most ``max_tombstones``)."""
+        self._sweep()
+        return len(self._tombstones)
+
     def _sweep(self) -> None:
         now = self.clock()
         while self._expiry and self._expiry[0][0] <= now:
@@ -156,7 +166,9 @@ class MemoryStore(Store):
                 gone_until = deadline + self.tombstone_ttl
                 self._tombstones[stream_id] = gone_until
                 heapq.heappush(self._tombstone_expiry, (gone_until, stream_id))
-        while self._tombstone_expiry and self._tombstone_expiry[0][0] <= now:
+        while self._tombstone_expiry and (
+            self._tombstone_expiry[0][0] <= now or len(self._tombstones) > self.max_tombstones
+        ):
             _, stream_id = heapq.heappop(self._tombstone_expiry)
             self._tombstones.pop(stream_id, None)
 
