@@ -3,7 +3,8 @@ breaks.
 
 A real deployment on loopback (``tests.chaos.cluster``): redis-server with its append-only
 file, the fake upstream, two gateway processes sharing the Redis, nginx in front of them with
-the shipped ``deploy/nginx/surestream.conf``, and ``ChaosProxy`` between the readers and nginx.
+the shipped ``deploy/nginx/surestream.conf``, and the proxy of ``tests.support.proxy``
+between the readers and nginx.
 Each stream gets an upstream behaviour (a model routed to a fake scenario: clean, trickle,
 stall, error, truncation, reset, malformed chunk, refusal, long), a client-path fault (the
 proxy cuts, stalls or slows its connections, resumes included) and a reader (the product's
@@ -47,8 +48,8 @@ import redis.asyncio as aioredis
 
 from surestream.events import Done, Error, Event, Start, is_terminal, loads
 from tests.chaos.cluster import Cluster, running_cluster
-from tests.chaos.proxy import ChaosProxy, Fault
 from tests.chaos.readers import StreamRecord, read_raw, read_with_client
+from tests.support.proxy import Fault, Proxy
 
 STREAMS = int(os.environ.get("SURESTREAM_CHAOS_STREAMS", "300"))
 ROUNDS = max(1, -(-STREAMS // 1000))
@@ -155,7 +156,7 @@ def _size(upstream: Upstream) -> int:
 class Campaign:
     """The streams of the campaign and the deployment they run on."""
 
-    def __init__(self, cluster: Cluster, proxy: ChaosProxy, http: httpx.AsyncClient) -> None:
+    def __init__(self, cluster: Cluster, proxy: Proxy, http: httpx.AsyncClient) -> None:
         self.cluster = cluster
         self.proxy = proxy
         self.http = http
@@ -443,7 +444,7 @@ async def test_every_stream_ends_with_one_verdict_and_loses_nothing(
     with running_cluster(
         tmp_path, api_key=API_KEY, upstream_key=UPSTREAM_KEY, models=models
     ) as cluster:
-        proxy = ChaosProxy(cluster.nginx_port)
+        proxy = Proxy(cluster.nginx_port)
         await proxy.start()
         headers = {"Authorization": f"Bearer {API_KEY}"}
         limits = httpx.Limits(max_connections=CONCURRENCY * 2)
