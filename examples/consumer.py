@@ -1,6 +1,6 @@
 """A Python consumer of a surestream gateway: typed events, a guaranteed outcome, auto-resume.
 
-Start a gateway (``make serve``), then::
+Needs ``pip install 'surestream[client]'``. Start a gateway (``make serve``), then::
 
     .venv/bin/python examples/consumer.py "Tell me about streams"
     .venv/bin/python examples/consumer.py --url http://127.0.0.1:8000 "Hello"

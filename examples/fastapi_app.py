@@ -1,6 +1,7 @@
 """A FastAPI route streaming an answer from an async generator with ``EventStreamResponse``.
 
-Run it and watch the stream (every stream ends with ``done`` or ``error``)::
+Needs ``pip install 'surestream[server]' fastapi uvicorn``. Run it and watch the stream
+(every stream ends with ``done`` or ``error``)::
 
     .venv/bin/uvicorn examples.fastapi_app:app
     curl -N 'http://127.0.0.1:8000/chat?q=hello'
