@@ -41,7 +41,8 @@ test: $(TEST_STAMP) system-deps $(JS_STAMP)
 	$(PY) -m ruff check src tests benchmarks examples
 	$(PY) -m ruff format --check src tests benchmarks examples
 	$(PY) -m mypy
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not isolated" $(PYTEST_ARGS)
+	$(PY) -m pytest -m isolated $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # The sans-IO and single-process suites only, on two workers (about a minute): no Chromium,
 # Node, nginx or Redis, no subprocess; the markers are set in tests/support/markers.py.
