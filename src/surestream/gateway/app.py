@@ -1,10 +1,10 @@
 """The gateway's HTTP API: FastAPI routes over ``Gateway``.
 
-Strategy: routes are thin. Each authenticates (``Authorization: Bearer`` for every ``/v1``
-route; a stream's read token as ``?token=`` is also accepted where a browser
-``EventSource`` must read), validates its body with pydantic, calls ``Gateway`` and answers
-with JSON or an ``EventStreamResponse``. Every failure is a JSON ``ErrorBody`` (see
-``surestream.gateway.errors``).
+Strategy: routes are thin. Each authenticates (``surestream.gateway.callers``:
+``Authorization: Bearer`` for every ``/v1`` route; a stream's read token is also accepted
+where a browser ``EventSource`` must read), validates its body with pydantic, calls
+``Gateway`` and answers with JSON or an ``EventStreamResponse``. Every failure is a JSON
+``ErrorBody`` (see ``surestream.gateway.errors``).
 """
 
 from __future__ import annotations
@@ -13,13 +13,11 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from importlib import resources
 from typing import Annotated, Any, Literal, get_args
-from urllib.parse import unquote
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Security
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
@@ -30,8 +28,8 @@ from surestream.gateway.auth import (
     ANONYMOUS,
     READ_TOKEN_COOKIE,
     READ_TOKEN_HEADER,
-    Authenticator,
 )
+from surestream.gateway.callers import Owner, Reader, gateway_of
 from surestream.gateway.completions import completion
 from surestream.gateway.errors import (
     MAPPED_ERRORS,
@@ -76,89 +74,6 @@ UI_CHAT_LINK_TTL = 3600.0
 answer ``GET /v1/ui/chat/{id}/stream`` can still find running)."""
 
 _SSE = {"content": {"text/event-stream": {}}, "description": "the stream as Server-Sent Events"}
-
-
-def _gateway(request: Request) -> Gateway:
-    gateway: Gateway = request.app.state.gateway
-    return gateway
-
-
-_BEARER = HTTPBearer(
-    auto_error=False,
-    description="One of the gateway's API keys (only when keys are configured).",
-)
-
-
-async def require_owner(
-    request: Request,
-    _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
-) -> str:
-    """The owner id of the caller's API key; 401 when keys are configured and it is wrong.
-
-    ``async`` so that FastAPI runs it on the event loop, not in its thread pool: it only
-    compares keys, and a thread hop per request costs more than the check.
-    """
-    auth = await _ready_auth(_gateway(request))
-    owner = auth.owner_for_header(request.headers.get("authorization"))
-    if owner is None:
-        raise ApiError(
-            401,
-            "unauthorized",
-            "missing or invalid API key (Authorization: Bearer <key>)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return owner
-
-
-async def _ready_auth(gateway: Gateway) -> Authenticator:
-    """The authenticator, once it has its secret (``StoreUnavailable``, a 503, while the
-    store cannot give it)."""
-    auth = gateway.auth
-    if not auth.ready:
-        auth.use_secret(await gateway.store.shared_secret())
-    return auth
-
-
-def _literal_token(request: Request) -> str:
-    """``?token=`` as the client wrote it: a name spelt otherwise (``%74oken``) is ignored,
-    so no token passes the access log's masking."""
-    for part in request.scope["query_string"].split(b"&"):
-        name, _, value = part.partition(b"=")
-        if name == b"token":
-            return unquote(value.decode("latin-1"))
-    return ""
-
-
-async def reader_owner(
-    request: Request,
-    stream_id: str,
-    _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
-    token: Annotated[
-        str,
-        Query(
-            max_length=400,
-            description="the read token of the create call (the Surestream-Read-Token "
-            "header or the cookie keep it out of URLs and logs)",
-        ),
-    ] = "",
-    token_header: Annotated[
-        str, Header(alias=READ_TOKEN_HEADER, max_length=400, include_in_schema=False)
-    ] = "",
-) -> str:
-    """Like ``require_owner``, but a read token for this one stream also works: in the
-    ``Surestream-Read-Token`` header, in the cookie the create call set, or as ``?token=``."""
-    auth = await _ready_auth(_gateway(request))
-    if auth.enabled:
-        cookie = request.cookies.get(READ_TOKEN_COOKIE, "")
-        for presented in (token_header, cookie, _literal_token(request) if token else ""):
-            owner = auth.owner_for_token(presented, stream_id) if presented else None
-            if owner is not None:
-                return owner
-    return await require_owner(request)
-
-
-Owner = Annotated[str, Depends(require_owner)]
-Reader = Annotated[str, Depends(reader_owner)]
 
 
 DialectName = Literal["native", "openai", "vercel-ai"]
@@ -252,20 +167,20 @@ def _api_router() -> APIRouter:
     @router.get("/models", response_model=ModelList, tags=["models"])
     async def list_models(request: Request, owner: Owner) -> ModelList:
         """The models this gateway serves (the OpenAI list shape)."""
-        names = _gateway(request).model_names()
+        names = gateway_of(request).model_names()
         return ModelList(data=[ModelCard(id=name) for name in names])
 
     @router.get("/models/{model_id:path}", response_model=ModelCard, tags=["models"])
     async def retrieve_model(request: Request, model_id: str, owner: Owner) -> ModelCard:
         """One model (the openai SDKs' ``models.retrieve``); 404 for one not served here."""
-        if model_id not in _gateway(request).model_names():
+        if model_id not in gateway_of(request).model_names():
             raise ApiError(404, "model_not_found", f"model {model_id!r} is not served here")
         return ModelCard(id=model_id)
 
     @router.post("/streams", status_code=201, response_model=StreamCreated, tags=["streams"])
     async def create_stream(request: Request, body: StreamRequest, owner: Owner) -> JSONResponse:
         """Validate the request, start generating, and return where to read the stream."""
-        gateway = _gateway(request)
+        gateway = gateway_of(request)
         stream_id = await _start(gateway, owner, body)
         created = _created(gateway, stream_id, owner)
         return JSONResponse(
@@ -289,7 +204,7 @@ def _api_router() -> APIRouter:
         last_event_id_header: Annotated[str, Header(alias="Last-Event-ID", **_RESUME_ID)] = "",
     ) -> Response:
         """The stream as SSE from its start, or after ``Last-Event-ID`` (header or query)."""
-        gateway = _gateway(request)
+        gateway = gateway_of(request)
         info = await gateway.owned_info(stream_id, owner)
         after = parse_last_event_id(last_event_id_header, last_event_id)
         if info.terminal and after is not None and after == info.length - 1:
@@ -301,7 +216,7 @@ def _api_router() -> APIRouter:
     @router.delete("/streams/{stream_id}", tags=["streams"])
     async def cancel_stream(request: Request, stream_id: str, owner: Owner) -> dict[str, Any]:
         """Cancel: subscribers get ``done`` with ``finish_reason: "cancelled"``."""
-        gateway = _gateway(request)
+        gateway = gateway_of(request)
         await gateway.owned_info(stream_id, owner)
         cancelled = await gateway.hub.cancel(stream_id)
         return {"id": stream_id, "cancelled": cancelled}
@@ -312,7 +227,7 @@ def _api_router() -> APIRouter:
     ) -> Response:
         """Create and read a stream in one request (in ``?dialect=``); ``Location`` names its
         events URL (native; add the same ``?dialect=`` to resume in this one)."""
-        gateway = _gateway(request)
+        gateway = gateway_of(request)
         stream_id = await _start(gateway, owner, body)
         created = _created(gateway, stream_id, owner)
         headers = {"Location": created.events_url, "Surestream-Stream-Id": stream_id}
@@ -330,7 +245,7 @@ def _api_router() -> APIRouter:
         request: Request, body: ChatCompletionRequest, owner: Owner
     ) -> Response:
         """OpenAI-compatible chat completions, streamed (``stream: true``) or whole."""
-        gateway = _gateway(request)
+        gateway = gateway_of(request)
         max_tokens = body.max_completion_tokens or body.max_tokens
         upstream, chat = gateway.chat_request(
             body.model,
@@ -357,7 +272,7 @@ def _api_router() -> APIRouter:
     async def ui_chat(request: Request, body: UIChatRequest, owner: Owner) -> Response:
         """The AI SDK's ``useChat`` (``DefaultChatTransport``): its chat request in, the UI
         message stream out, journaled; ``GET /v1/ui/chat/{id}/stream`` resumes it."""
-        gateway = _gateway(request)
+        gateway = gateway_of(request)
         names = gateway.model_names()
         limit = gateway.settings.max_messages
         if len(body.messages) > limit:
@@ -393,7 +308,7 @@ def _api_router() -> APIRouter:
     async def ui_chat_stream(request: Request, chat_id: str, owner: Owner) -> Response:
         """The chat's running stream from its start (``useChat`` with ``resume: true``), or
         204 when it has none."""
-        gateway = _gateway(request)
+        gateway = gateway_of(request)
         stream_id = await gateway.hub.store.resolve(chat_link_name(owner, chat_id))
         if stream_id is None:
             return Response(status_code=204)
@@ -431,7 +346,7 @@ async def _start(gateway: Gateway, owner: str, body: StreamRequest, *, step: boo
 def _token_cookie(request: Request, created: StreamCreated) -> dict[str, str]:
     """``Set-Cookie`` with the read token, sent back only to the stream's own URLs (when
     ``read_token_cookie`` is on)."""
-    gateway = _gateway(request)
+    gateway = gateway_of(request)
     if not created.read_token or not gateway.settings.read_token_cookie:
         return {}
     ttl = int(gateway.auth.read_token_ttl)
