@@ -98,6 +98,16 @@ def client(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Iterator[En
     yield from _env(tmp_path_factory, wheel, "client")
 
 
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Iterator[Env]:
+    yield from _env(tmp_path_factory, wheel, "gateway")
+
+
+@pytest.fixture(scope="module")
+def check(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Iterator[Env]:
+    yield from _env(tmp_path_factory, wheel, "check")
+
+
 LOADED = (
     "import sys, json\n{imports}\n"
     "print(json.dumps(sorted(m for m in {watched!r} if m in sys.modules)))\n"
@@ -172,3 +182,24 @@ def test_the_client_extra_provides_the_modules_it_is_named_for(client: Env) -> N
         "if importlib.util.find_spec(m) is None]))\n"
     )
     assert client.probe(code) == []
+
+
+def test_the_gateway_extra_is_enough_to_build_the_app_and_run_serve(gateway: Env) -> None:
+    code = (
+        "import json\nfrom surestream.gateway.app import create_app\n"
+        "from surestream.gateway.settings import Settings\n"
+        "app = create_app(Settings(store='redis://127.0.0.1:1/0'))\n"
+        "print(json.dumps('/v1/chat/completions' in app.openapi()['paths']))\n"
+    )
+    assert gateway.probe(code) is True
+    command = gateway.python.parent / "surestream"
+    done = subprocess.run([command, "serve", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "--max-streams" in done.stdout, done.stderr
+
+
+def test_the_check_extra_is_enough_for_check_and_tail(check: Env) -> None:
+    command = check.python.parent / "surestream"
+    for name in ("check", "tail"):
+        done = subprocess.run([command, name, "--help"], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and "usage: surestream " + name in done.stdout, done.stderr
+    assert not check.distributions() & SERVER_OR_REDIS
