@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from surestream.dialects import EncoderOptions, get_dialect
+from surestream.dialects import Dialect, EncoderOptions, get_dialect
 from surestream.events import Event
 from surestream.sse import Decoder, ServerSentEvent
 
 
-def encode_stream(dialect: str, events: Sequence[Event], **options: object) -> bytes:
-    """The whole body one encoder writes for ``events`` (preamble included), seq from 0."""
-    encoder = get_dialect(dialect).encoder(EncoderOptions(**options))  # type: ignore[arg-type]
+def encode_stream(dialect: str | Dialect, events: Sequence[Event], **options: object) -> bytes:
+    """The whole body one encoder writes for ``events`` (preamble included), seq from 0.
+
+    ``dialect`` is a registered name or a configured dialect (``NativeDialect(named=True)``).
+    """
+    chosen = get_dialect(dialect) if isinstance(dialect, str) else dialect
+    encoder = chosen.encoder(EncoderOptions(**options))  # type: ignore[arg-type]
     return encoder.preamble() + b"".join(encoder.encode(e, seq) for seq, e in enumerate(events))
 
 

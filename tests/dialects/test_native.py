@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from surestream.dialects import DIALECTS, EncoderOptions, get_dialect
-from surestream.dialects.native import PROTOCOL_VERSION, NativeDecoder
+from surestream.dialects.native import PROTOCOL_VERSION, NativeDecoder, NativeDialect
 from surestream.errors import LocalProtocolError, RemoteProtocolError
 from surestream.events import (
     Data,
@@ -34,6 +34,7 @@ from tests.dialects._helpers import (
 )
 
 GOLDEN = Path(__file__).parent / "golden"
+NAMED = NativeDialect(named=True)
 
 # The example of design.md "The native wire protocol", with a concrete stream id, and the
 # retry line in the first event's block: a block of its own is an empty message to clients that
@@ -137,7 +138,7 @@ def test_ids_are_the_sequence_numbers_seen_by_the_sse_decoder() -> None:
 
 
 def test_named_mode_adds_event_line() -> None:
-    body = encode_stream("native", ALL_KINDS, named=True, retry=None)
+    body = encode_stream(NAMED, ALL_KINDS, retry=None)
     assert body.startswith(
         b'id: 0\nevent: start\ndata: {"type":"start","stream":"st_1","model":"demo"}\n\n'
     )
@@ -148,7 +149,7 @@ def test_named_mode_adds_event_line() -> None:
 
 
 def test_named_mode_rejects_unframeable_unknown_type() -> None:
-    encoder = get_dialect("native").encoder(EncoderOptions(named=True))
+    encoder = NAMED.encoder(EncoderOptions())
     assert encoder.encode(Unknown("later", {"type": "later"}), 0) == (
         b'id: 0\nevent: later\ndata: {"type":"later"}\n\n'
     )
@@ -159,7 +160,7 @@ def test_named_mode_rejects_unframeable_unknown_type() -> None:
 @pytest.mark.parametrize("named", [False, True])
 @pytest.mark.parametrize("ids", [False, True])
 def test_encode_text_fast_path_is_byte_identical(named: bool, ids: bool) -> None:
-    encoder = get_dialect("native").encoder(EncoderOptions(named=named, ids=ids))
+    encoder = NativeDialect(named=named).encoder(EncoderOptions(ids=ids))
     for text in ["", "a", "multi\nline\r\n", 'quote"\\', "\u2028\x00é😀"]:
         assert encoder.encode_text(text, 7) == encoder.encode(Text(text), 7)
 
@@ -197,7 +198,7 @@ def test_decoder_rejects_non_json(data: str) -> None:
 @given(st.lists(st.text(min_size=0, max_size=20), max_size=8), st.booleans())
 def test_property_text_round_trip(texts: list[str], named: bool) -> None:
     events: list[Event] = [Start("s", "m"), *map(Text, texts), Done()]
-    body = encode_stream("native", events, named=named)
+    body = encode_stream(NativeDialect(named=named), events)
     assert decode_stream("native", [body]) == (events, True)
     assert decode_stream("native", [body[i : i + 5] for i in range(0, len(body), 5)]) == (
         events,
@@ -213,13 +214,13 @@ def test_golden_agent_stream() -> None:
 
 
 def test_agent_events_in_named_mode() -> None:
-    body = encode_stream("native", AGENT, named=True, retry=None)
+    body = encode_stream(NAMED, AGENT, retry=None)
     assert [s.event for s in sse_events([body])] == [e.type for e in AGENT]
 
 
 @settings(max_examples=200, deadline=None)
 @given(STREAMS, st.booleans())
 def test_property_any_stream_round_trips_exactly(events: list[Event], named: bool) -> None:
-    body = encode_stream("native", events, named=named)
+    body = encode_stream(NativeDialect(named=named), events)
     for chunks in list(chunkings(body))[:4]:
         assert decode_stream("native", chunks) == (events, True)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from openai.types.chat import ChatCompletionChunk
 
 from surestream.dialects import EncoderOptions, get_dialect
-from surestream.dialects.openai import OpenAIDecoder
+from surestream.dialects.openai import OpenAIDecoder, OpenAIDialect
 from surestream.errors import RemoteProtocolError
 from surestream.events import (
     Data,
@@ -85,10 +85,10 @@ def test_doc_chunks_are_our_chunks_byte_for_byte() -> None:
     assert lines[-1] == "[DONE]"
 
 
-GOLDEN_CASES: list[tuple[str, list[Event], dict[str, Any]]] = [
+GOLDEN_CASES: list[tuple[str, list[Event], OpenAIDialect]] = [
     # Normal end: role chunk, content chunks, finish chunk, [DONE].
     # https://platform.openai.com/docs/api-reference/chat-streaming/streaming
-    ("openai_normal.sse", [Start(), Text("Hello"), Text("!"), Done()], {}),
+    ("openai_normal.sse", [Start(), Text("Hello"), Text("!"), Done()], OpenAIDialect()),
     # stream_options.include_usage: "an additional chunk will be streamed before the
     # data: [DONE] message. The usage field on this chunk shows the token usage statistics
     # for the entire request, and the choices field will always be an empty array. All other
@@ -97,7 +97,7 @@ GOLDEN_CASES: list[tuple[str, list[Event], dict[str, Any]]] = [
     (
         "openai_usage.sse",
         [Start(), Text("Hello"), Done("length", {"prompt_tokens": 9, "completion_tokens": 1})],
-        {"include_usage": True},
+        OpenAIDialect(include_usage=True),
     ),
     # Error end: an {"error": {...}} data object and no [DONE]; the object has the fields of
     # OpenAI's error object (message, type, param, code) and is what openai-python's
@@ -106,16 +106,16 @@ GOLDEN_CASES: list[tuple[str, list[Event], dict[str, Any]]] = [
     (
         "openai_error.sse",
         [Start(), Text("Hel"), Error.of(ErrorCode.UPSTREAM_TIMEOUT, "the model went silent")],
-        {},
+        OpenAIDialect(),
     ),
 ]
 
 
-@pytest.mark.parametrize(("name", "events", "options"), GOLDEN_CASES)
+@pytest.mark.parametrize(("name", "events", "dialect"), GOLDEN_CASES)
 @pytest.mark.parametrize("ids", [True, False])
-def test_golden_stream(name: str, events: list[Event], options: dict[str, Any], ids: bool) -> None:
+def test_golden_stream(name: str, events: list[Event], dialect: OpenAIDialect, ids: bool) -> None:
     # ids and retry are asked for but never written: see test_no_ids_no_retry.
-    body = encode_stream("openai", events, ids=ids, **DOC_OPTIONS, **options)
+    body = encode_stream(dialect, events, ids=ids, **DOC_OPTIONS)
     assert body == _golden(name)
 
 
@@ -190,8 +190,8 @@ def test_rate_limited_error_type() -> None:
 
 @pytest.mark.parametrize("include_usage", [False, True])
 def test_encode_text_fast_path_is_byte_identical(include_usage: bool) -> None:
-    a = get_dialect("openai").encoder(EncoderOptions(include_usage=include_usage))
-    b = get_dialect("openai").encoder(EncoderOptions(include_usage=include_usage))
+    a = OpenAIDialect(include_usage=include_usage).encoder(EncoderOptions())
+    b = OpenAIDialect(include_usage=include_usage).encoder(EncoderOptions())
     for seq, text in enumerate(["", "a", "multi\nline", 'q"\\', "😀\u2028"]):
         assert a.encode_text(text, seq) == b.encode(Text(text), seq)
 
@@ -410,7 +410,7 @@ def test_headers() -> None:
 def test_property_text_round_trip(texts: list[str], include_usage: bool) -> None:
     usage = {"prompt_tokens": 2, "completion_tokens": len(texts), "total_tokens": 2 + len(texts)}
     events: list[Event] = [Start("chatcmpl-x", "m"), *map(Text, texts), Done("stop", usage)]
-    body = encode_stream("openai", events, include_usage=include_usage)
+    body = encode_stream(OpenAIDialect(include_usage=include_usage), events)
     expected = events if include_usage else [*events[:-1], Done("stop")]
     for chunks in list(chunkings(body))[:6]:
         assert decode_stream("openai", chunks) == (expected, True)

@@ -196,7 +196,8 @@ def test_args_json_cannot_carry_raise_local_protocol_error() -> None:
 
 
 def test_include_usage_marks_tool_and_reasoning_chunks() -> None:
-    body = encode([Reasoning("r"), ToolCall("c", "f", {}), Done("tool_calls")], include_usage=True)
+    events = [Reasoning("r"), ToolCall("c", "f", {}), Done("tool_calls")]
+    body = encode(events, OpenAIDialect(forward_tool_calls=True, include_usage=True))
     for sse in sse_events([body])[:-1]:
         obj = orjson.loads(sse.data)
         assert "usage" in obj and (obj["usage"] is None) == bool(obj["choices"])

@@ -40,21 +40,18 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class EncoderOptions:
-    """Per-stream settings an encoder may use.
+    """Per-stream settings any encoder may use; a dialect's own options are on the dialect
+    object (``NativeDialect(named=)``, ``OpenAIDialect(include_usage=)``, ...).
 
     ``stream_id`` and ``model`` name the stream (the OpenAI dialect puts them in each chunk);
-    ``ids`` writes ``id: <seq>`` lines for resume; ``named`` (native only) adds
-    ``event: <type>``; ``include_usage`` (OpenAI only) adds the usage chunk; ``retry`` is
-    the reconnection time in ms, a ``retry:`` line at the head of the first event's block
-    (None: none written); ``created``
-    (OpenAI only) is the Unix time in seconds that every chunk carries.
+    ``ids`` writes ``id: <seq>`` lines for resume; ``retry`` is the reconnection time in ms, a
+    ``retry:`` line at the head of the first event's block (None: none written); ``created``
+    is the Unix time in seconds of the stream (every OpenAI chunk carries it).
     """
 
     stream_id: str = ""
     model: str = ""
     ids: bool = True
-    named: bool = False
-    include_usage: bool = False
     retry: int | None = 3000
     created: int = 0
 

@@ -28,11 +28,11 @@ class NativeEncoder:
 
     __slots__ = ("_ids", "_named", "_plain", "_retry")
 
-    def __init__(self, options: EncoderOptions) -> None:
+    def __init__(self, options: EncoderOptions, *, named: bool = False) -> None:
         self._ids = options.ids
-        self._named = options.named
+        self._named = named
         self._retry = options.retry
-        self._plain = options.ids and not options.named
+        self._plain = options.ids and not named
         """Blocks of ``id`` and ``data`` only: the per-token path needs no ``frame`` call."""
 
     def preamble(self) -> bytes:
@@ -88,7 +88,11 @@ class NativeDecoder:
 
 
 class NativeDialect:
-    """``native``: the default dialect of surestream."""
+    """``native``: the default dialect of surestream.
+
+    ``named`` adds ``event: <type>`` to every event, for front ends that listen with
+    ``addEventListener`` (then ``onmessage`` gets nothing: docs/protocol.md, named mode).
+    """
 
     name = "native"
     headers: Mapping[str, str] = {"Surestream-Protocol": PROTOCOL_VERSION}
@@ -107,9 +111,12 @@ class NativeDialect:
         obj = json_object(data)
         return obj is not None and obj.get("type") in _TERMINAL_TYPES
 
+    def __init__(self, *, named: bool = False) -> None:
+        self.named = named
+
     def encoder(self, options: EncoderOptions) -> NativeEncoder:
         """A new native encoder."""
-        return NativeEncoder(options)
+        return NativeEncoder(options, named=self.named)
 
     def decoder(self) -> NativeDecoder:
         """A new native decoder."""

@@ -147,8 +147,14 @@ class OpenAIEncoder:
         "_tail",
     )
 
-    def __init__(self, options: EncoderOptions, *, forward_tool_calls: bool = False) -> None:
-        self._include_usage = options.include_usage
+    def __init__(
+        self,
+        options: EncoderOptions,
+        *,
+        forward_tool_calls: bool = False,
+        include_usage: bool = False,
+    ) -> None:
+        self._include_usage = include_usage
         self._stream_id = options.stream_id
         self._model = options.model
         self._created = options.created
@@ -159,7 +165,7 @@ class OpenAIEncoder:
         self._head = b""
         self._tail = (
             b',"logprobs":null,"finish_reason":null}]'
-            + (b',"usage":null' if options.include_usage else b"")
+            + (b',"usage":null' if include_usage else b"")
             + b"}"
         )
 
@@ -521,6 +527,8 @@ class OpenAIDialect:
     client's to run, as in a model's answer relayed unchanged. The gateway relays models,
     so its ``openai`` streams (``POST /v1/chat/completions`` and ``?dialect=openai``) use
     ``OpenAIDialect(forward_tool_calls=True)``. The decoder reads tool calls either way.
+    ``include_usage`` writes the usage chunk at the end (what ``stream_options.include_usage``
+    asks of OpenAI), and ``"usage": null`` in every chunk before it.
     """
 
     name = "openai"
@@ -545,12 +553,17 @@ class OpenAIDialect:
         obj = json_object(data)
         return obj is not None and obj.get("error") is not None
 
-    def __init__(self, *, forward_tool_calls: bool = False) -> None:
+    def __init__(self, *, forward_tool_calls: bool = False, include_usage: bool = False) -> None:
         self.forward_tool_calls = forward_tool_calls
+        self.include_usage = include_usage
 
     def encoder(self, options: EncoderOptions) -> OpenAIEncoder:
         """A new encoder for one outgoing stream."""
-        return OpenAIEncoder(options, forward_tool_calls=self.forward_tool_calls)
+        return OpenAIEncoder(
+            options,
+            forward_tool_calls=self.forward_tool_calls,
+            include_usage=self.include_usage,
+        )
 
     def decoder(self, *, lenient: bool = False) -> OpenAIDecoder:
         """A new decoder for one incoming stream (``lenient``: the upstream policy)."""

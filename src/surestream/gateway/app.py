@@ -22,6 +22,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
 from surestream.dialects import DIALECTS, get_dialect
+from surestream.dialects import Dialect as AnyDialect
+from surestream.dialects.openai import OpenAIDialect
 from surestream.dialects.vercel_ai import VercelAIDialect
 from surestream.events import Event
 from surestream.gateway.auth import (
@@ -115,10 +117,9 @@ async def _subscribe_response(
     *,
     after: int | None,
     dialect: str = "native",
-    include_usage: bool = False,
     headers: Mapping[str, str] | None = None,
     cancel_on_disconnect: bool = False,
-    encoding: VercelAIDialect | None = None,
+    encoding: AnyDialect | None = None,
 ) -> EventStreamResponse:
     """``stream_id`` from ``after`` in ``dialect`` (encoded by ``encoding``, a configured
     instance of it, when given)."""
@@ -153,7 +154,6 @@ async def _subscribe_response(
         idle_timeout=None,
         stream_id=stream_id,
         model=model,
-        include_usage=include_usage,
         journal=True,
         first_seq=0 if after is None else after + 1,
         history=history,
@@ -264,7 +264,7 @@ def _api_router() -> APIRouter:
             body.model,
             after=None,
             dialect="openai",
-            include_usage=include_usage,
+            encoding=OpenAIDialect(include_usage=include_usage),
             cancel_on_disconnect=True,
         )
 

@@ -172,8 +172,9 @@ class EventStreamResponse(Response):
     A client that disconnects gets the source cancelled at once: its ``finally`` runs. When the
     server shuts down, the stream ends with ``error`` ``server_shutdown`` (retryable), see
     ``request_shutdown``. ``on_close`` (sync or async) is called last with the terminal event
-    the client was sent, or None when it went away first. ``retry``, ``named``, ``stream_id``,
-    ``model`` and ``include_usage`` go to the dialect's encoder (``EncoderOptions``).
+    the client was sent, or None when it went away first. ``retry``, ``stream_id`` and ``model``
+    go to the dialect's encoder (``EncoderOptions``); a dialect's own options are on the
+    dialect object (``dialect=NativeDialect(named=True)``).
 
     Headers: ``text/event-stream; charset=utf-8``, ``Cache-Control: no-cache, no-transform``,
     ``X-Accel-Buffering: no`` and the dialect's own (``Surestream-Protocol: 1``); ``headers``
@@ -200,10 +201,8 @@ class EventStreamResponse(Response):
         max_buffer: int = DEFAULT_MAX_BUFFER,
         close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
         retry: int | None = DEFAULT_RETRY,
-        named: bool = False,
         stream_id: str | None = None,
         model: str | None = None,
-        include_usage: bool = False,
         start: bool | None = None,
         journal: bool = False,
         first_seq: int = 0,
@@ -229,8 +228,6 @@ class EventStreamResponse(Response):
         self.options = EncoderOptions(
             stream_id=stream_id or "",
             model=model or "",
-            named=named,
-            include_usage=include_usage,
             retry=retry,
             created=int(time.time()),
         )
