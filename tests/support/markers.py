@@ -5,9 +5,9 @@ applied in one place.
 the sans-IO suites (property tests with ``FAST_EXAMPLES`` examples) and those whose servers
 run in the test's own process (uvicorn in a thread), in about a minute. A test is multiprocess
 when its node id starts with one of ``MULTIPROCESS`` or it uses one of
-``MULTIPROCESS_FIXTURES`` (or the Redis variant of ``make_store``); slow when its node id
-starts with one of ``SLOW``. In a fast run, starting a
-process fails the test with a message pointing here (``refuse_processes``), so a new test
+``MULTIPROCESS_FIXTURES`` (or the Redis variant of a parametrized fixture such as
+``make_store``); slow when its node id starts with one of ``SLOW``. In a fast run, starting
+a process fails the test with a message pointing here (``refuse_processes``), so a new test
 that forgets its mark cannot slip into ``make test-fast``.
 """
 
@@ -32,6 +32,7 @@ MULTIPROCESS = (
     "tests/dialects/test_vercel_ai_agent.py::test_the_ai_sdk_reads_every_golden_stream",
     "tests/gateway/test_fetch_event_source.py",
     "tests/gateway/test_front_ends.py",
+    "tests/gateway/test_connections.py",
     "tests/gateway/test_instances.py",
     "tests/gateway/test_npm_clients.py",
     "tests/gateway/test_serve.py",
@@ -42,6 +43,8 @@ MULTIPROCESS = (
     "tests/server/test_shutdown.py::test_sigterm_ends_every_open_stream_with_server_shutdown",
     "tests/server/test_vercel_ai_resume.py",
     "tests/store/test_redis_multiplex.py",
+    "tests/test_cli.py",
+    "tests/test_makefile.py",
     "tests/test_package.py",
     "tests/test_wheel.py",
     "tests/upstream/test_fake_upstream.py::test_module_app_runs_under_uvicorn_in_a_process",
@@ -57,9 +60,11 @@ SLOW = (
     "tests/gateway/test_random_resume.py",
     "tests/security/test_security.py::test_fresh_stream_ids_carry",
     "tests/security/test_security.py::test_ids_the_gateway_hands_out_look_random",
+    "tests/test_errors.py::test_every_public_exception_of_the_package_is_one_of_the_tree",
 )
 """Node id prefixes of single-process tests that take seconds to tens of seconds
-(schemathesis, the randomized resume campaign, the statistics of stream ids)."""
+(schemathesis, the randomized resume campaign, the statistics of stream ids, importing every
+module, the agent frameworks included)."""
 
 
 FAST_EXAMPLES = 20
@@ -73,7 +78,7 @@ def is_multiprocess(item: pytest.Item) -> bool:
     if MULTIPROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
         return True
     callspec = getattr(item, "callspec", None)
-    return callspec is not None and callspec.params.get("make_store") == "redis"
+    return callspec is not None and "redis" in callspec.params.values()
 
 
 def mark(items: list[pytest.Item]) -> None:
