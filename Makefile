@@ -44,7 +44,7 @@ test: $(TEST_STAMP) system-deps $(JS_STAMP)
 	$(PY) -m pytest -m "not isolated" $(PYTEST_ARGS)
 	$(PY) -m pytest -m isolated $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-# The sans-IO and single-process suites only, on two workers (about a minute): no Chromium,
+# The sans-IO and single-process suites only, on two workers (about 80 s on 2 cores): no Chromium,
 # Node, nginx or Redis, no subprocess; the markers are set in tests/support/markers.py.
 test-fast: $(TEST_STAMP)
 	$(PY) -m pytest -m "not multiprocess and not slow" -n 2 $(PYTEST_ARGS)
