@@ -18,7 +18,7 @@ import pytest
 from tests.dialects._agent_events import AGENT, assert_agent_message
 from tests.server._helpers import decode
 from tests.support.node import read_ui_streams
-from tests.support.scripted import ScriptedModel
+from tests.support.scripted import WEATHER_TOOL, ScriptedModel
 from tests.support.servers import serve_in_thread
 
 from surestream.events import Event, Reasoning, Text, ToolCall, ToolResult
@@ -100,18 +100,6 @@ def test_a_resume_at_every_event_id_is_valid_on_its_own(gateway_url: str) -> Non
     _check_every_resume(url, journal)
 
 
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 DEMO_TOOLS_CHAT = {
     "model": "demo",
     "messages": [{"role": "user", "content": "Weather in Paris?"}],
