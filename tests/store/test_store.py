@@ -202,6 +202,24 @@ async def test_byte_cap_keeps_room_for_the_terminal_event(make_store: StoreFacto
     assert got == list(enumerate([Text("x" * 400), Text("y" * 400), Done("length")]))
 
 
+async def test_an_append_retried_after_it_went_in_returns_its_seq_again(
+    make_store: StoreFactory,
+) -> None:
+    """A caller that lost the reply (the store failed) retries with the same ``expect``."""
+    store = make_store()
+    await store.create("s1")
+    assert await store.append_many("s1", [Text("a"), Text("b")], expect=0) == 1
+    assert await store.append_many("s1", [Text("a"), Text("b")], expect=0) == 1
+    with pytest.raises(ValueError):
+        await store.append_many("s1", [Text("z")], expect=1)  # another producer's
+    assert await store.append_many("s1", [Text("c"), ENDING], expect=2) == 3
+    assert await store.append_many("s1", [Text("c"), ENDING], expect=2) == 3
+    with pytest.raises(JournalClosed):
+        await store.append_many("s1", [Text("x")], expect=3)  # not ours: someone ended it
+    got = await collect(store, "s1")
+    assert got == list(enumerate([Text("a"), Text("b"), Text("c"), ENDING]))
+
+
 async def test_first_terminal_wins(make_store: StoreFactory) -> None:
     store = make_store()
     await full_journal(store)

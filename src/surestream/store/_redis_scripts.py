@@ -13,7 +13,16 @@ APPEND = """
 local meta = redis.call('HMGET', KEYS[2], 'next', 'terminal', 'leased', 'bytes')
 if not meta[1] then return {-3, -1} end
 local seq = tonumber(meta[1])
-if ARGV[7] ~= '' and tonumber(ARGV[7]) ~= seq then return {-5, seq - 1, meta[2]} end
+if ARGV[7] ~= '' and tonumber(ARGV[7]) ~= seq then
+  local last = seq - 1
+  local index = last - tonumber(ARGV[7]) + 1
+  local same = 0
+  if index >= 1 and index <= #ARGV - 7 then
+    local entry = redis.call('XRANGE', KEYS[1], last .. '-1', last .. '-1')
+    if entry[1] and entry[1][2][2] == ARGV[7 + index] then same = 1 end
+  end
+  return {-5, last, meta[2], same}
+end
 if meta[2] == '1' then return {-1, seq - 1} end
 if ARGV[6] == 'l' and (meta[3] ~= '1' or redis.call('EXISTS', KEYS[3]) == 1) then
   return {-4, seq - 1}
@@ -58,8 +67,9 @@ return {status, seq - 1}
 """Append a batch (``a`` mode) or ``producer_lost`` if the lease is gone (``l``); ARGV:
 max_events, retention ms, tombstone ms, max_bytes, terminal flag, mode, expected seq, events
 (every event but a terminal one counts its bytes toward max_bytes).
-Returns ``{status, last seq[, terminal]}``: 0 appended, -1 ended, -2 full, -3 missing, -4 (``l``)
-lease alive or never taken, -5 the journal is at another seq than expected."""
+Returns ``{status, last seq[, terminal, same]}``: 0 appended, -1 ended, -2 full, -3 missing, -4
+(``l``) lease alive or never taken, -5 the journal is at another seq than expected (``same``:
+its last entry is this batch's event for that seq, so an earlier attempt of it went in)."""
 
 CREATE = """
 if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[5]) == 1 then

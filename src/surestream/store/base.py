@@ -229,8 +229,10 @@ class Store(abc.ABC):
         Raises ``JournalClosed`` after the terminal event and ``JournalFull`` when the cap
         leaves room only for a terminal event (the events before that point are appended).
         ``expect``, the seq the first event must get, makes the append idempotent (a store
-        may then retry it when a reply is lost); a journal at another seq that has not ended
-        raises ``ValueError`` (two producers on one stream).
+        may then retry it when a reply is lost, and so may the caller): an append whose
+        events are already in (the journal is at ``expect + len(events)``) returns their
+        last seq again; a journal at another seq that has not ended raises ``ValueError``
+        (two producers on one stream).
         """
 
     def append_now(

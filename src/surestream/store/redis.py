@@ -288,24 +288,24 @@ class RedisStore(Store):
             b"" if expect is None else b"%d" % expect,
         ]
         script_call.extend(dumps(event) for event in events)
-        attempts = 0
 
         async def run() -> Any:
-            nonlocal attempts
-            attempts += 1
             return await self._appends.submit(script_call)
 
         safe = expect is not None or mode == "l"
-        reply = await call(run, self._health, retry=UNSURE if safe else (), write=mode == "a")
+        began = self._health.incident
+        reply = await call(run, self._health, retry=UNSURE if safe else ())
         status, last = int(reply[0]), int(reply[1])
-        if status == -5:
+        if status == 0 and not self._health.ok:
+            self._health.wrote(began)  # it wrote: Redis takes writes again
+        if status == -5:  # did an earlier attempt of this append go in (its reply lost)?
             assert expect is not None
-            if attempts > 1 and last == expect + len(events) - 1:
-                return last
+            if int(reply[3]) == 1:
+                if last == expect + len(events) - 1:
+                    return last
+                raise self._full(stream_id)  # it went in up to the cap
             if reply[2] == b"1":
                 raise JournalClosed(f"stream {stream_id} has ended")
-            if attempts > 1 and last >= expect:
-                raise self._full(stream_id)
             raise ValueError(f"append at seq {expect}, but stream {stream_id} is at {last + 1}")
         if status == -3:
             raise await self._missing(stream_id)
