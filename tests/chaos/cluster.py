@@ -17,9 +17,12 @@ import re
 import shutil
 import signal
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import redis
 
 from tests.support.servers import (
     ServerProcess,
@@ -30,6 +33,12 @@ from tests.support.servers import (
 )
 
 SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "surestream.conf"
+
+SEND_TIMEOUT = 3.0
+"""The gateways' ``send_timeout``: a reader that takes no bytes this long is dropped."""
+
+HEADER_TIMEOUT = 3.0
+"""The gateways' ``header_timeout``: slowloris connections are answered 408 this soon."""
 
 
 def nginx_binary() -> str:
@@ -187,6 +196,10 @@ class Cluster:
             "100000",
             "--demo-tokens-per-second",
             "0",
+            "--send-timeout",
+            str(SEND_TIMEOUT),
+            "--header-timeout",
+            str(HEADER_TIMEOUT),
         )
         for name, target in self.models.items():
             argv += ["--model", f"{name}={target}"]
@@ -242,6 +255,44 @@ class Cluster:
         self.deliberate.append(("redis-server", signal.SIGTERM, code))
         self.start_redis()
         return code
+
+    def refuse_redis_writes(self, how: str, seconds: float) -> None:
+        """Make redis-server refuse writes for ``seconds``: full (``oom``: ``maxmemory`` 1
+        under ``noeviction``) or demoted (``readonly``: a replica of a master that is not
+        there, as after a failover), then take writes again."""
+        admin = redis.Redis.from_url(self.redis_url)
+        try:
+            if how == "oom":
+                admin.config_set("maxmemory-policy", "noeviction")
+                admin.config_set("maxmemory", 1)
+            else:
+                admin.execute_command("REPLICAOF", "127.0.0.1", str(free_port()))
+            time.sleep(seconds)
+            if how == "oom":
+                admin.config_set("maxmemory", 0)
+            else:
+                admin.execute_command("REPLICAOF", "NO", "ONE")
+        finally:
+            admin.close()
+
+    def redis_outage(self, seconds: float) -> int:
+        """Stop redis-server (SIGTERM: it writes its append-only file), wait, start it."""
+        assert self.redis is not None
+        code = self.redis.stop(signal.SIGTERM)
+        self.deliberate.append(("redis-server", signal.SIGTERM, code))
+        time.sleep(seconds)
+        self.start_redis()
+        return code
+
+    def gateway_rss(self) -> dict[int, int]:
+        """Resident memory (KiB) of each running gateway process, by pid."""
+        out = {}
+        for handle in self.gateways:
+            if handle is not None and handle.proc.poll() is None:
+                status = Path(f"/proc/{handle.proc.pid}/status").read_text()
+                rss = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+                out[handle.proc.pid] = int(rss.split()[1])
+        return out
 
     def not_running(self) -> list[str]:
         """The parts of the deployment that are not running now (all should be, at the end:

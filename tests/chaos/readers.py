@@ -15,7 +15,8 @@ up outside the journal carries the seq of the event before it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import socket
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -56,6 +57,13 @@ class StreamRecord:
     transient: list[str] = field(default_factory=list)
     """Verdicts made up at a resume point that a resume then replaced (raw reader)."""
     interruption: str | None = None
+    pause: float = 0.0
+    """Seconds the raw reader stops reading once, after its third event and ``produced``,
+    on a connection with a small receive buffer (a slow reader the gateway must drop)."""
+    produced: Callable[[], Awaitable[None]] | None = None
+    """Returns once the stream's whole answer is in its journal."""
+    dropped: int = 0
+    """Connections the server closed on the reader while it was not reading."""
     problems: list[str] = field(default_factory=list)
     started: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -128,7 +136,7 @@ async def read_raw(record: StreamRecord, port: int, path: str) -> None:
             await asyncio.sleep(RAW_RETRY_DELAY * min(failures, 5))
         record.attempts += 1
         try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            reader, writer = await _open(port, small=record.pause > 0)
         except OSError:
             failures += 1
             continue
@@ -159,6 +167,38 @@ async def read_raw(record: StreamRecord, port: int, path: str) -> None:
         record.interruption = f"raw reader gave up after {record.attempts} connections"
         record.outcome = "interrupted"
     record.started.set()
+
+
+async def _open(port: int, *, small: bool) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection to ``port``; ``small``: a 4 KB receive buffer and a 4 KB stream buffer,
+    so that a reader that stops reading stops the server's writes soon."""
+    if not small:
+        return await asyncio.open_connection("127.0.0.1", port)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    try:
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        raise
+    return await asyncio.open_connection(sock=sock, limit=4096)
+
+
+async def _stop_reading(record: StreamRecord, reader: asyncio.StreamReader) -> None:
+    """Take no bytes for ``record.pause`` seconds, then read what is left of the connection
+    (the stream resumes on a new one): a reset means the server dropped it."""
+    pause, record.pause = record.pause, 0.0
+    if record.produced is not None:
+        await record.produced()
+    await asyncio.sleep(pause)
+    try:
+        while await asyncio.wait_for(reader.read(65536), READ_TIMEOUT):
+            pass
+    except TimeoutError:
+        return
+    except OSError:  # reset: the server aborted the connection
+        record.dropped += 1
 
 
 async def _connection(
@@ -208,6 +248,9 @@ async def _connection(
                 if is_terminal(event):
                     record.outcome = outcome_of(record.events, None)
                     return "ended"
+                if record.pause and len(record.events) >= 3:
+                    await _stop_reading(record, reader)
+                    return "lost"
         if unchunk is not None and unchunk.done:
             return "lost"
         data = await _read(reader)

@@ -9,20 +9,30 @@ Each stream gets an upstream behaviour (a model routed to a fake scenario: clean
 stall, error, truncation, reset, malformed chunk, refusal, long), a client-path fault (the
 proxy cuts, stalls or slows its connections, resumes included) and a reader (the product's
 client, or a raw-socket reader that checks the server's replay without the client's filter).
-Rounds run a mixed phase, then three phases each with one deployment fault while streams are
-open: SIGKILL of the instance producing them (restarted at once), SIGTERM of an instance
-(restarted), and a Redis restart.
+Each round strikes the deployment while streams are open: SIGKILL of the instance producing
+them (restarted at once), SIGTERM of an instance (restarted); then mixed streams run while
+slow readers (a 5 MB answer, read to its third event, then not for longer than the gateways'
+``send_timeout``: dropped, closed, resumed) and hostile peers straight at the gateways
+(``tests.chaos.attacks``: slowloris heads, 32 MiB header floods, idle connections, garbage,
+broken chunked bodies, a token under another spelling, a 1 MB ``Last-Event-ID``, resets
+mid-stream, half-closes) do their worst; then Redis refuses writes (full: ``-OOM``;
+demoted to a replica: ``-READONLY``), is down for a moment, and restarts. A last phase of
+mixed streams, slow readers and hostile peers runs between two readings of the gateways'
+memory.
 
 For every stream the campaign checks: exactly one terminal event, and it is the last;
 the events delivered are seq 0, 1, 2, ... with no gap and no repeat; they equal the journal
 in Redis event for event (a verdict made up outside the journal carries the seq before it and
 must be a retryable error); the text equals the text the upstream produced, or the verdict is
 an error that explains why not (the ones its upstream behaviour or its phase's deployment
-fault can cause). Then: no process died that the campaign did not stop, and no API key,
-upstream key, read token or prompt text appears in any process's output or nginx's logs.
+fault can cause). Then: no process died that the campaign did not stop, no traceback or
+ERROR line in the gateways' output, every slow reader dropped by a gateway, every hostile
+peer answered as expected, the gateways' memory back where it was before the last phase, and
+no API key, upstream key, read token or prompt text appears in any process's output or
+nginx's logs.
 
-Size: ``SURESTREAM_CHAOS_STREAMS`` (300 by default, which fits CI in about a minute and a
-half); rounds of about 1,000 streams beyond that. The summary (outcome counts per fault) is
+Size: ``SURESTREAM_CHAOS_STREAMS`` (300 by default, which fits CI in about three minutes);
+rounds of about 1,000 streams beyond that. The summary (outcome counts per fault) is
 printed and written to ``chaos-summary.md`` in the test's temporary directory, and also to
 ``SURESTREAM_CHAOS_REPORT`` when set.
 """
@@ -30,6 +40,7 @@ printed and written to ``chaos-summary.md`` in the test's temporary directory, a
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import random
 import re
@@ -47,7 +58,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from surestream.events import Done, Error, Event, Start, is_terminal, loads
-from tests.chaos.cluster import Cluster, running_cluster
+from tests.chaos.attacks import Attacks
+from tests.chaos.cluster import HEADER_TIMEOUT, SEND_TIMEOUT, Cluster, running_cluster
 from tests.chaos.readers import StreamRecord, read_raw, read_with_client
 from tests.support.proxy import Fault, Proxy
 
@@ -55,17 +67,23 @@ STREAMS = int(os.environ.get("SURESTREAM_CHAOS_STREAMS", "300"))
 ROUNDS = max(1, -(-STREAMS // 1000))
 CONCURRENCY = 40
 PER_DEPLOYMENT_FAULT = 20
-"""Streams that are open when a deployment fault strikes (plus as many mixed ones)."""
+"""Streams that are open when a deployment fault strikes (plus ``BACKGROUND`` mixed ones)."""
+BACKGROUND = 10
 SEED = int(os.environ.get("SURESTREAM_CHAOS_SEED", "20251122"))
 API_KEY = "sk-chaos-gateway-key-6b1f0c2d9e"
 UPSTREAM_KEY = "sk-chaos-upstream-key-93aa71c5"
 PROMPT = "chaos-private-prompt-text-5e0b77"
 
-pytestmark = [pytest.mark.anyio, pytest.mark.timeout(300 + STREAMS // 4)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(600 + STREAMS // 4)]
 
 
 def _words(count: int, tag: str) -> str:
     return " ".join(f"{tag}{i:02d}" for i in range(count))
+
+
+FLOOD_TEXT = " ".join(f"f{i}" + "x" * 2000 for i in range(10))
+FLOOD_REPEAT = 250
+"""2,500 words of 2 KB: more than the socket buffers between a gateway and a reader hold."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +125,13 @@ UPSTREAMS = {
     ),
     "refuse": _upstream("status=503", "refused:502", _words(3, "x"), 0),
     "long": _upstream("delay=0.05", "done:stop", _words(60, "l")),
+    "flood": Upstream(
+        f"text={quote_plus(FLOOD_TEXT)},repeat={FLOOD_REPEAT}",
+        "done:stop",
+        " ".join([FLOOD_TEXT] * FLOOD_REPEAT),
+    ),
 }  # fmt: skip
+"""The upstream behaviours; ``flood`` (5 MB) only for the slow readers, never drawn."""
 UPSTREAM_WEIGHTS = {
     "clean": 30,
     "trickle": 8,
@@ -130,6 +154,17 @@ PATH_WEIGHTS = {
 }
 RAW_SHARE = 0.15
 DEPLOYMENT_VERDICTS = {"error:producer_lost", "error:server_shutdown", "error:store_unavailable"}
+SLOW_READERS = 6
+"""Readers per round that stop reading for longer than the gateways' ``send_timeout``."""
+DEPLOYMENT_PHASES = 6
+"""sigkill, sigterm, redis oom, redis readonly, redis outage, redis restart."""
+OUTAGE = 1.5
+"""Seconds Redis refuses writes (full, read-only) or is down in its fault phases."""
+STEADY = max(60, STREAMS // 5)
+"""Streams of the last phase, which the gateways' memory is measured around: mixed ones, with
+slow readers and hostile peers, after every round (so every code path has run once)."""
+RSS_TOLERANCE = 1.10
+"""How far over its value before the last phase a gateway's RSS may end after it."""
 
 
 def _path_faults(kind: str, rng: random.Random, size: int) -> list[Fault]:
@@ -188,6 +223,7 @@ class Campaign:
             response = await self.http.post(f"{base_url}/v1/streams", json=body)
             if response.status_code == 201:
                 created = response.json()
+                rec.outcome = ""  # a 503 retried before is not the outcome
                 rec.stream_id = created["id"]
                 rec.read_token = created["read_token"]
                 self.tokens.append(rec.read_token)
@@ -220,12 +256,51 @@ class Campaign:
         records = [self.record("mixed") for _ in range(count)]
         await asyncio.gather(*(self.run(rec) for rec in records))
 
+    async def slow_readers(self, count: int) -> None:
+        """Readers, straight at a gateway, that stop reading for longer than its
+        ``send_timeout`` (the gateway drops and closes them), then resume."""
+
+        async def one(rec: StreamRecord, index: int) -> None:
+            port = self.cluster.gateway_ports[index % 2]
+            if not await self.create(rec, self.cluster.gateway_url(index % 2)):
+                rec.started.set()
+                return
+            path = f"/v1/streams/{rec.stream_id}/events?token={rec.read_token}"
+            await read_raw(rec, port, path)
+
+        records = [self.record("slow readers", "flood", "none") for _ in range(count)]
+        for rec in records:
+            rec.reader, rec.pause = "raw", SEND_TIMEOUT + 2
+            rec.produced = functools.partial(self.produced, rec)
+        await asyncio.gather(*(one(rec, i) for i, rec in enumerate(records)))
+
+    async def produced(self, rec: StreamRecord) -> None:
+        """Return once ``rec``'s journal has its terminal event (the whole answer waits in
+        the gateway for a reader that stopped reading)."""
+        client = aioredis.Redis.from_url(self.cluster.redis_url)
+        meta = f"{self.cluster.prefix}{{{rec.stream_id}}}:meta"
+        try:
+            with anyio.fail_after(60):
+                while await client.hget(meta, "terminal") != b"1":  # noqa: ASYNC110 (Redis)
+                    await asyncio.sleep(0.2)
+        finally:
+            await client.aclose()
+
+    async def attack(self, attacks: list[Attacks]) -> None:
+        """Set the hostile peers on each gateway, against a stream of its own."""
+        rec = self.record("attacked", "long", "none")
+        if not await self.create(rec, self.cluster.gateway_url(0)):
+            return
+        path = f"/v1/streams/{rec.stream_id}/events"
+        await asyncio.gather(*(a.run(path, rec.read_token, API_KEY) for a in attacks))
+        self.records.remove(rec)
+
     async def deployment_fault(
         self, phase: str, action: Callable[[], None], direct: int | None
     ) -> None:
         """Open streams, wait until each has events (or ended), strike, wait for every one."""
         targets = [self.record(phase, "long", rng_path) for rng_path in self._light_paths()]
-        background = [self.record(phase) for _ in range(PER_DEPLOYMENT_FAULT)]
+        background = [self.record(phase) for _ in range(BACKGROUND)]
         base = None if direct is None else self.cluster.gateway_url(direct)
         tasks = [asyncio.create_task(self.run(rec, base)) for rec in targets]
         tasks += [asyncio.create_task(self.run(rec)) for rec in background]
@@ -253,6 +328,20 @@ def _sigterm(cluster: Cluster) -> Callable[[], None]:
     def strike() -> None:
         cluster.stop_gateway(1, signal.SIGTERM)
         cluster.start_gateway(1)
+
+    return strike
+
+
+def _refuse_writes(cluster: Cluster, how: str) -> Callable[[], None]:
+    def strike() -> None:
+        cluster.refuse_redis_writes(how, OUTAGE)
+
+    return strike
+
+
+def _redis_outage(cluster: Cluster) -> Callable[[], None]:
+    def strike() -> None:
+        cluster.redis_outage(OUTAGE)
 
     return strike
 
@@ -295,7 +384,7 @@ def check(rec: StreamRecord, journal: list[Event] | None, tally: Tally) -> None:
     """Every property of one stream; what fails goes to ``rec.problems``."""
     upstream = UPSTREAMS[rec.upstream]
     allowed = {upstream.verdict}
-    if rec.phase != "mixed":
+    if rec.phase not in ("mixed", "slow readers"):
         allowed |= DEPLOYMENT_VERDICTS | {"refused:503"}
     if rec.outcome not in allowed:
         rec.problems.append(f"outcome {rec.outcome} not in {sorted(allowed)}")
@@ -403,6 +492,31 @@ def summary(
     return "\n".join(lines)
 
 
+SETTLE = 3.0
+"""Seconds after the last stream before the gateways' memory is read: journals in Redis,
+the hub's ticker and the orphan clocks of the attack streams quiet."""
+
+
+def _attack_table(attacks: list[Attacks]) -> str:
+    counts: Counter[tuple[str, str]] = Counter()
+    for attack in attacks:
+        counts.update(attack.outcomes)
+    lines = ["| hostile peer | answer | connections |", "| --- | --- | --- |"]
+    lines += [f"| {name} | {what} | {n} |" for (name, what), n in sorted(counts.items())]
+    return "\n".join(lines)
+
+
+def _rss_lines(baseline: dict[int, int], final: dict[int, int]) -> str:
+    """The gateways' resident memory before the last phase and after it (and the run)."""
+    lines = ["| gateway process | RSS before the last phase | RSS after the run |"]
+    lines.append("| --- | --- | --- |")
+    for pid, kib in sorted(final.items()):
+        start = baseline.get(pid)
+        shown = "-" if start is None else f"{start / 1024:.1f} MiB"
+        lines.append(f"| pid {pid} | {shown} | {kib / 1024:.1f} MiB |")
+    return "\n".join(lines) + "\n"
+
+
 def scan_logs(cluster: Cluster, campaign: Campaign) -> tuple[list[str], int]:
     """The secrets found in any output or log of the deployment; and how many read tokens
     nginx's error log holds (see below), which are not counted as found."""
@@ -451,14 +565,35 @@ async def test_every_stream_ends_with_one_verdict_and_loses_nothing(
         try:
             async with httpx.AsyncClient(headers=headers, timeout=30, limits=limits) as http:
                 campaign = Campaign(cluster, proxy, http)
-                per_round = STREAMS // ROUNDS
+                per_round = (STREAMS - STEADY) // ROUNDS
+                faults = DEPLOYMENT_PHASES * (PER_DEPLOYMENT_FAULT + BACKGROUND)
+                attacks: list[Attacks] = []
+
+                async def hostile_and_slow(streams: int) -> None:
+                    round_attacks = [Attacks(p, HEADER_TIMEOUT) for p in cluster.gateway_ports]
+                    attacks.extend(round_attacks)
+                    await asyncio.gather(
+                        campaign.mixed(streams - SLOW_READERS),
+                        campaign.slow_readers(SLOW_READERS),
+                        campaign.attack(round_attacks),
+                    )
+
                 for _ in range(ROUNDS):
-                    await campaign.mixed(per_round - 6 * PER_DEPLOYMENT_FAULT)
                     await campaign.deployment_fault("sigkill", _sigkill(cluster), direct=0)
                     await campaign.deployment_fault("sigterm", _sigterm(cluster), direct=None)
-                    await campaign.deployment_fault(
-                        "redis restart", _redis_restart(cluster), direct=None
-                    )
+                    await hostile_and_slow(per_round - faults)
+                    for name, strike in (
+                        ("redis oom", _refuse_writes(cluster, "oom")),
+                        ("redis readonly", _refuse_writes(cluster, "readonly")),
+                        ("redis outage", _redis_outage(cluster)),
+                        ("redis restart", _redis_restart(cluster)),
+                    ):
+                        await campaign.deployment_fault(name, strike, direct=None)
+                await asyncio.sleep(SETTLE)
+                baseline = cluster.gateway_rss()
+                await hostile_and_slow(STEADY)
+                await asyncio.sleep(SETTLE)
+                final = cluster.gateway_rss()
                 health = [
                     (await http.get(f"{cluster.nginx_url}/healthz")).status_code for _ in range(4)
                 ]
@@ -469,7 +604,10 @@ async def test_every_stream_ends_with_one_verdict_and_loses_nothing(
         dead = cluster.not_running()
         cluster.save_outputs()
         leaks, tokens_in_nginx_errors = scan_logs(cluster, campaign)
-        tracebacks = len(re.findall(r"Traceback \(most recent", cluster.output("gateway")))
+        gateway_output = cluster.output("gateway")
+        tracebacks = len(re.findall(r"Traceback \(most recent", gateway_output))
+        drops = gateway_output.count("dropping a client that took no bytes")
+        errors = [line for line in gateway_output.splitlines() if line.startswith("ERROR")]
     tally = Tally()
     for rec in campaign.records:
         check(rec, journals.get(rec.stream_id), tally)
@@ -477,7 +615,12 @@ async def test_every_stream_ends_with_one_verdict_and_loses_nothing(
     report += (
         f"\nRead tokens found in nginx's error log (request lines of upstream errors): "
         f"{tokens_in_nginx_errors} of {len(campaign.tokens)}; tracebacks in the gateways' output: "
-        f"{tracebacks}.\n"
+        f"{tracebacks}; ERROR lines: {len(errors)}.\n"
+        f"\nSlow readers dropped and closed by the gateways: {drops} (log lines) for "
+        f"{SLOW_READERS * (ROUNDS + 1)} slow readers.\n\n"
+        + _attack_table(attacks)
+        + "\n\n"
+        + _rss_lines(baseline, final)
     )
     for path in (tmp_path / "chaos-summary.md", os.environ.get("SURESTREAM_CHAOS_REPORT")):
         if path:
@@ -498,4 +641,10 @@ async def test_every_stream_ends_with_one_verdict_and_loses_nothing(
         cluster.deliberate
     )
     assert leaks == []
-    assert tracebacks == 0
+    assert tracebacks == 0 and errors == [], errors[:5]
+    assert drops >= SLOW_READERS * (ROUNDS + 1)
+    assert [p for a in attacks for p in a.problems] == []
+    assert final and all(final[pid] <= baseline[pid] * RSS_TOLERANCE for pid in final), (
+        baseline,
+        final,
+    )

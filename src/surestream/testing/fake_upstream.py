@@ -318,7 +318,7 @@ class FakeUpstream:
         )
 
     def _complete(self, record: ReceivedRequest, body: dict[str, Any], s: Scenario) -> _Exchange:
-        message: dict[str, Any] = {"role": "assistant", "content": s.text}
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(s.words())}
         if s.reasoning:
             message[s.reasoning_field] = s.reasoning
         if s.tool_calls:

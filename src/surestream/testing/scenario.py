@@ -55,6 +55,7 @@ class Scenario:
     - ``role_chunk``: start with a role-only chunk, as OpenAI does; ``ping``: send ``: ping``
       comments every that many seconds while waiting; ``fragment``: split the body into
       writes of that many bytes; ``json_response``: answer JSON even to ``stream: true``.
+    - ``repeat``: send ``text`` this many times over (a long answer from a short spec).
     """
 
     text: str = DEFAULT_TEXT
@@ -84,6 +85,7 @@ class Scenario:
     ping: float | None = None
     fragment: int | None = None
     json_response: bool = False
+    repeat: int = 1
 
     @classmethod
     def parse(cls, spec: str) -> Scenario:
@@ -118,7 +120,11 @@ class Scenario:
 
     def words(self) -> list[str]:
         """The content chunks: the first word bare, the others with their leading space."""
-        return _words(self.text)
+        words = _words(self.text)
+        if self.repeat > 1 and words:
+            again = [" " + words[0], *words[1:]]
+            words = words + again * (self.repeat - 1)
+        return words
 
     def reasoning_words(self) -> list[str]:
         """The reasoning chunks, split like ``words``."""
