@@ -74,7 +74,7 @@ API_KEY = "sk-chaos-gateway-key-6b1f0c2d9e"
 UPSTREAM_KEY = "sk-chaos-upstream-key-93aa71c5"
 PROMPT = "chaos-private-prompt-text-5e0b77"
 
-pytestmark = [pytest.mark.anyio, pytest.mark.timeout(600 + STREAMS // 4)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(600 + STREAMS // 2)]
 
 
 def _words(count: int, tag: str) -> str:
