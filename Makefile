@@ -24,9 +24,10 @@ $(TEST_STAMP): pyproject.toml | $(UV)
 	@$(UV) pip install -q --python $(PY) -e '.[all,test]'
 	@touch $@ $(RUN_STAMP)
 
-# Start the gateway on http://127.0.0.1:8000 with the built-in demo model.
+# Start the gateway on http://127.0.0.1:8000 with the built-in demo model (reasoning briefly
+# before it answers; given tools, it calls one: the whole agent vocabulary, offline).
 serve: $(RUN_STAMP)
-	$(VENV)/bin/surestream serve $(ARGS)
+	$(VENV)/bin/surestream serve --demo-reasoning $(ARGS)
 
 # The real npm clients the tests run in Node (the AI SDK, eventsource, openai, ...), from the lock.
 $(JS_STAMP): tests/js/package.json tests/js/package-lock.json | system-deps

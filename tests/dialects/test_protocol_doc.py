@@ -8,7 +8,20 @@ from pathlib import Path
 import orjson
 import pytest
 
-from surestream.events import Event, Start, Unknown, dumps, from_json
+from surestream.dialects import EncoderOptions
+from surestream.dialects.openai import OpenAIDialect
+from surestream.events import (
+    Done,
+    Event,
+    Reasoning,
+    Start,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallStart,
+    Unknown,
+    dumps,
+    from_json,
+)
 from tests.dialects._agent_events import AGENT
 from tests.dialects._helpers import encode_resumed, encode_stream
 
@@ -31,6 +44,26 @@ def test_the_agents_turn_in_each_dialect() -> None:
     assert _marked("vercel-ai agent resumed after 6") == encode_resumed(
         "vercel-ai", TURN, 6, ids=False, retry=None
     )
+
+
+def test_the_openai_examples_are_what_the_openai_dialect_writes() -> None:
+    options = EncoderOptions(created=1694268190, retry=None, ids=False)
+
+    def written(dialect: OpenAIDialect, events: list[Event]) -> bytes:
+        encoder = dialect.encoder(options)
+        return b"".join(encoder.encode(event, seq) for seq, event in enumerate(events))
+
+    assert _marked("openai agent") == written(OpenAIDialect(), TURN)
+    call = [
+        Start("st_7b2e90", "demo"),
+        Reasoning("The user wants the weather."),
+        ToolCallStart("call_1", "get_weather"),
+        ToolCallDelta("call_1", '{"city":'),
+        ToolCallDelta("call_1", '"Paris"}'),
+        ToolCall("call_1", "get_weather", {"city": "Paris"}),
+        Done("tool_calls"),
+    ]
+    assert _marked("openai tool call") == written(OpenAIDialect(forward_tool_calls=True), call)
 
 
 EXAMPLES = re.findall(r"```json\n(\{\"type\":[^\n]*\})\n```", DOC)

@@ -98,7 +98,7 @@ async def test_max_completion_tokens_is_limited_too(gw: RunningGateway) -> None:
             "/v1/chat/completions", json={**CHAT, "max_completion_tokens": 51}
         )
         fine = await client.post("/v1/chat/completions", json={**CHAT, "max_completion_tokens": 5})
-    assert response.status_code == 422 and error_of(response)["field"] == "max_tokens"
+    assert response.status_code == 422 and error_of(response)["field"] == "max_completion_tokens"
     assert fine.status_code == 200
     assert fine.json()["choices"][0]["finish_reason"] == "length"
     assert fine.json()["usage"]["completion_tokens"] == 5

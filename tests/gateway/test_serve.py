@@ -279,7 +279,7 @@ def _sample(name: str) -> str:
     field = Settings.model_fields[name]
     default = field.get_default(call_default_factory=True)
     if isinstance(default, bool):
-        return "false"
+        return str(not default).lower()
     if isinstance(default, int | float):
         return str(default + 1)
     if name == "store":

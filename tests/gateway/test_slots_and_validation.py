@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from prometheus_client import CollectorRegistry, Gauge
 
@@ -51,25 +53,44 @@ def test_the_process_limit_counts_every_key_and_releases_leave_nothing_behind() 
 
 
 @pytest.mark.parametrize(
-    ("messages", "max_tokens", "field"),
+    ("request_", "field"),
     [
-        ([{"role": "user", "content": "x"}] * 3, None, "messages"),
-        ([{"role": "user", "content": "x"}], 101, "max_tokens"),
+        ({"messages": [{"role": "user", "content": "x"}] * 3}, "messages"),
+        ({"messages": [{"role": "user", "content": "x"}], "max_tokens": 101}, "max_tokens"),
         (
-            [{"role": "user", "content": "ok"}, {"role": "user", "content": "\ud800"}],
-            None,
+            {"messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 101},
+            "max_completion_tokens",
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "ok"},
+                    {"role": "user", "content": "\ud800"},
+                ]
+            },
             "messages.1.content",
+        ),
+        (
+            {
+                "messages": [{"role": "user", "content": [{"type": "text", "text": "\udfff"}]}],
+            },
+            "messages.0.content.0.text",
+        ),
+        (
+            {
+                "messages": [{"role": "user", "content": "ok"}],
+                "tools": [{"type": "function", "function": {"name": "f", "description": "\ud800"}}],
+            },
+            "tools.0.function.description",
         ),
     ],
 )
-def test_a_chat_over_a_limit_names_the_field(
-    messages: list[dict[str, str]], max_tokens: int | None, field: str
-) -> None:
+def test_a_chat_over_a_limit_names_the_field(request_: dict[str, Any], field: str) -> None:
     settings = Settings(max_messages=2, max_tokens_limit=100)
     with pytest.raises(ApiError) as refused:
-        check_chat(settings, messages, max_tokens)
+        check_chat(settings, request_)
     assert (refused.value.status, refused.value.field) == (422, field)
-    check_chat(settings, messages[:1], 100 if max_tokens else None)
+    check_chat(settings, {"messages": [], "max_tokens": 100, "max_completion_tokens": 100})
 
 
 def test_metadata_over_a_limit_names_the_setting() -> None:

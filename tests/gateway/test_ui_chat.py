@@ -110,11 +110,6 @@ def test_a_tool_calling_turn_through_default_chat_transport() -> None:
     assert "21" in _text(answer)
 
 
-@pytest.mark.xfail(
-    reason="POST /v1/ui/chat answers 422 for tools in the transport's body (StreamRequest "
-    "takes no tools yet)",
-    strict=False,
-)
 def test_tools_from_the_transport_body_reach_the_model() -> None:
     options = {
         "prompts": ["What is the weather in Lisbon?"],

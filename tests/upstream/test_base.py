@@ -73,8 +73,10 @@ def test_chat_request_from_dict() -> None:
         }
     )
     assert req == ChatRequest(
-        "demo", [ChatMessage("user", "hi")], 5, 1.0, 2, params={"max_completion_tokens": 5}
+        "demo", [ChatMessage("user", "hi")], None, 1.0, 2, params={"max_completion_tokens": 5}
     )
+    assert req.limit == 5
+    assert ChatRequest("m", max_tokens=3, params={"max_completion_tokens": 9}).limit == 3
     assert req.metadata == {"k": "v"}
 
 

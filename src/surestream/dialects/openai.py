@@ -89,6 +89,7 @@ __all__ = [
     "OpenAIDecoder",
     "OpenAIDialect",
     "OpenAIEncoder",
+    "arguments_text",
     "is_done_marker",
     "parse_arguments",
 ]

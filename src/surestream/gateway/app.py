@@ -78,6 +78,14 @@ answer ``GET /v1/ui/chat/{id}/stream`` can still find running)."""
 _SSE = {"content": {"text/event-stream": {}}, "description": "the stream as Server-Sent Events"}
 
 
+RELAY_DIALECTS: dict[str, AnyDialect] = {
+    **DIALECTS,
+    "openai": OpenAIDialect(forward_tool_calls=True),
+}
+"""The dialects the gateway writes, by name: the registry's, except that its ``openai``
+streams carry tool calls, which a model's answer relayed unchanged asks the client to run
+(``OpenAIDialect(forward_tool_calls=True)``)."""
+
 DialectName = Literal["native", "openai", "vercel-ai"]
 """The dialects ``?dialect=`` selects (``surestream.dialects.DIALECTS``)."""
 
@@ -147,7 +155,7 @@ async def _subscribe_response(
 
     return EventStreamResponse(
         subscription,  # closed by the response: no longer a reader, the orphan clock may start
-        dialect=encoding or dialect,
+        dialect=encoding or RELAY_DIALECTS[dialect],
         headers=headers,
         heartbeat=settings.heartbeat,
         send_timeout=settings.send_timeout,
@@ -246,14 +254,7 @@ def _api_router() -> APIRouter:
     ) -> Response:
         """OpenAI-compatible chat completions, streamed (``stream: true``) or whole."""
         gateway = gateway_of(request)
-        max_tokens = body.max_completion_tokens or body.max_tokens
-        upstream, chat = gateway.chat_request(
-            body.model,
-            [m.wire() for m in body.messages],
-            max_tokens=max_tokens,
-            temperature=body.temperature,
-            seed=body.seed,
-        )
+        upstream, chat = gateway.chat_request(body)
         if not body.stream:
             return JSONResponse(await completion(gateway, owner, upstream, chat))
         stream_id = await gateway.start_stream(owner, upstream, chat)
@@ -264,7 +265,7 @@ def _api_router() -> APIRouter:
             body.model,
             after=None,
             dialect="openai",
-            encoding=OpenAIDialect(include_usage=include_usage),
+            encoding=OpenAIDialect(forward_tool_calls=True, include_usage=include_usage),
             cancel_on_disconnect=True,
         )
 
@@ -333,13 +334,7 @@ def _api_router() -> APIRouter:
 
 async def _start(gateway: Gateway, owner: str, body: StreamRequest, *, step: bool = False) -> str:
     gateway.check_metadata(body.metadata)
-    upstream, chat = gateway.chat_request(
-        body.model,
-        [m.wire() for m in body.messages],
-        max_tokens=body.max_tokens,
-        temperature=body.temperature,
-        seed=body.seed,
-    )
+    upstream, chat = gateway.chat_request(body)
     return await gateway.start_stream(owner, upstream, chat, step=step)
 
 

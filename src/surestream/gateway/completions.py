@@ -3,7 +3,10 @@
 Strategy: the whole answer is generated through ``Gateway.run_to_end`` (the same limits,
 ``idle_timeout`` and metrics as a stream) and returned as one JSON object in OpenAI's shape.
 A failure after the first token cannot become an ``error`` event here, so it becomes an HTTP
-error: 504 for the timeouts, 502 otherwise.
+error: 504 for the timeouts, 502 otherwise. The message carries everything the model said:
+``content`` (null when the model only called tools), ``tool_calls`` with each call's
+arguments as JSON text, and ``reasoning_content`` when it reasoned (the field the streamed
+chunks use).
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import secrets
 import time
 from typing import Any
 
+from surestream.dialects.openai import arguments_text
 from surestream.errors import SourceFailed
-from surestream.events import ErrorCode, FinishReason
+from surestream.events import ErrorCode, Event, FinishReason, Reasoning, Text, ToolCall
 from surestream.gateway.errors import ApiError, retry_later
 from surestream.gateway.service import Gateway
 from surestream.upstream import ChatRequest, Upstream
@@ -28,7 +32,7 @@ async def completion(
 ) -> dict[str, Any]:
     """The ``chat.completion`` object for ``request``; ``ApiError`` when it fails."""
     try:
-        text, done = await gateway.run_to_end(owner, upstream, request)
+        events, done = await gateway.run_to_end(owner, upstream, request)
     except SourceFailed as exc:
         status = 504 if exc.code in _TIMEOUTS else 502
         raise ApiError(status, str(exc.code), exc.message or str(exc.code)) from None
@@ -41,12 +45,26 @@ async def completion(
         "created": int(time.time()),
         "model": request.model,
         "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": reason,
-                "logprobs": None,
-            }
+            {"index": 0, "message": _message(events), "finish_reason": reason, "logprobs": None}
         ],
         "usage": dict(done.usage) if done.usage else None,
     }
+
+
+def _message(events: list[Event]) -> dict[str, Any]:
+    text = "".join([e.text for e in events if type(e) is Text])
+    calls = [e for e in events if isinstance(e, ToolCall)]
+    message: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None}
+    if calls:
+        message["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": arguments_text(call.args)},
+            }
+            for call in calls
+        ]
+    reasoning = "".join([e.text for e in events if isinstance(e, Reasoning)])
+    if reasoning:
+        message["reasoning_content"] = reasoning
+    return message

@@ -138,14 +138,24 @@ _UNION_TAGS = {"str", "int", "float", "bool", "list", "dict"}
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
-    """``("body", "messages", 0, "content", "constrained-str")`` -> ``messages.0.content``."""
+    """``("body", "messages", 0, "content", "constrained-str")`` -> ``messages.0.content``;
+    ``("body", "messages", 0, "role=tool", "tool_call_id")`` -> ``messages.0.tool_call_id``
+    (``name=value`` is how our discriminated unions tag their members)."""
     parts = []
     where = {"body", "query", "header", "path", "cookie"}
     for part in loc[1:] if loc and loc[0] in where else loc:
+        if isinstance(part, str) and "=" in part:
+            continue
         if isinstance(part, str) and (not part.isidentifier() or part in _UNION_TAGS):
             break  # a pydantic union member's tag, not a field
         parts.append(str(part))
     return ".".join(parts) or "body"
+
+
+def _closeness(error: Any) -> tuple[bool, int]:
+    kind = str(error.get("type", ""))
+    wrong_type = kind.endswith("_type") or kind == "none_required"
+    return not wrong_type, len(tuple(error.get("loc", ())))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -170,6 +180,11 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = exc.errors()
         first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
         field = _field_name(tuple(first.get("loc", ())))
+        # A union's branches each report an error at the same field: report the branch the
+        # value came closest to, one whose type it has (5 stop strings: "at most 4 items"),
+        # the deepest first.
+        same = [e for e in errors if _field_name(tuple(e.get("loc", ()))) == field]
+        first = max(same or [first], key=_closeness)
         if first.get("type") == "json_invalid":
             ctx: Any = first.get("ctx") or {}
             reason = ctx.get("error", "") if isinstance(ctx, dict) else ""

@@ -18,11 +18,22 @@ from collections.abc import AsyncGenerator, Mapping
 
 from surestream._watchdog import idle_limited
 from surestream.errors import SourceFailed
-from surestream.events import Done, Error, ErrorCode, Event, Step, Text
+from surestream.events import (
+    Done,
+    Error,
+    ErrorCode,
+    Event,
+    Reasoning,
+    Step,
+    Text,
+    ToolCall,
+    ToolCallStart,
+)
 from surestream.gateway.auth import Authenticator
 from surestream.gateway.errors import ApiError
 from surestream.gateway.limits import StreamSlots
 from surestream.gateway.metrics import GatewayMetrics
+from surestream.gateway.models import ChatParameters
 from surestream.gateway.settings import Settings
 from surestream.gateway.upstream_checks import checked_done, outcome_label
 from surestream.gateway.validation import check_chat, check_metadata
@@ -75,7 +86,9 @@ def build_upstreams(settings: Settings) -> dict[str, Upstream]:
     """Upstream name -> adapter, for every upstream some model routes to."""
     upstreams: dict[str, Upstream] = {}
     if settings.demo:
-        upstreams["demo"] = DemoModel(tokens_per_second=settings.demo_tokens_per_second)
+        upstreams["demo"] = DemoModel(
+            tokens_per_second=settings.demo_tokens_per_second, reasoning=settings.demo_reasoning
+        )
     model_maps: dict[str, dict[str, str]] = {}
     for model, (upstream, upstream_model) in settings.model_routes().items():
         if upstream != "demo":
@@ -91,6 +104,10 @@ def build_upstreams(settings: Settings) -> dict[str, Upstream]:
             idle_timeout=settings.upstream_idle_timeout,
         )
     return upstreams
+
+
+_TOKENS = (Text, Reasoning, ToolCallStart, ToolCall)
+"""Events that carry the model's first token (for ``time_to_first_token``)."""
 
 
 class Gateway:
@@ -139,32 +156,31 @@ class Gateway:
         """The model names clients may ask for."""
         return sorted(self.routes)
 
-    def chat_request(
-        self,
-        model: str,
-        messages: list[dict[str, str]],
-        *,
-        max_tokens: int | None,
-        temperature: float | None,
-        seed: int | None,
-    ) -> tuple[Upstream, ChatRequest]:
-        """Check the request against the limits (``validation``) and route it to its upstream."""
-        check_chat(self.settings, messages, max_tokens)
-        route = self.routes.get(model)
+    def chat_request(self, body: ChatParameters) -> tuple[Upstream, ChatRequest]:
+        """Check the request against the limits (``validation``) and route it to its upstream.
+
+        The messages and the OpenAI parameters go into the ``ChatRequest`` exactly as the
+        client set them (see ``ChatParameters``).
+        """
+        messages = [m.wire() for m in body.messages]
+        params = body.params()
+        check_chat(self.settings, {"messages": messages, "max_tokens": body.max_tokens, **params})
+        route = self.routes.get(body.model)
         if route is None:
             raise ApiError(
                 404,
                 "model_not_found",
-                f"unknown model {model!r}; GET /v1/models lists the models",
+                f"unknown model {body.model!r}; GET /v1/models lists the models",
                 field="model",
             )
         upstream_name, _ = route
         request = ChatRequest(
-            model=model,
-            messages=[ChatMessage(m["role"], m["content"]) for m in messages],
-            max_tokens=max_tokens,
-            temperature=temperature,
-            seed=seed,
+            model=body.model,
+            messages=[ChatMessage.from_json(m) for m in messages],
+            max_tokens=body.max_tokens,
+            temperature=body.temperature,
+            seed=body.seed,
+            params=params,
         )
         return self.upstreams[upstream_name], request
 
@@ -204,14 +220,15 @@ class Gateway:
 
     async def run_to_end(
         self, owner: str, upstream: Upstream, request: ChatRequest
-    ) -> tuple[str, Done]:
-        """Generate a whole answer without a stream (same limits, timeouts and metrics).
+    ) -> tuple[list[Event], Done]:
+        """Generate a whole answer without a stream (same limits, timeouts and metrics): its
+        events before ``Done``, and the ``Done``.
 
         Refusals raise as in ``open_upstream``; a failure after the first token
         raises ``SourceFailed``.
         """
         opened = await self.open_upstream(owner, upstream, request)
-        parts: list[str] = []
+        events: list[Event] = []
         done = Done()
         room = self.settings.max_answer_bytes
         produced = self._produce(owner, opened)
@@ -228,11 +245,10 @@ class Gateway:
                         f"the answer exceeds max_answer_bytes ({self.settings.max_answer_bytes}"
                         " bytes); ask for it with stream: true",
                     )
-                if type(event) is Text:
-                    parts.append(event.text)
+                events.append(event)
         finally:
             await produced.aclose()
-        return "".join(parts), done
+        return events, done
 
     async def _produce(
         self, owner: str, opened: OpenedStream, *, step: bool = False
@@ -248,7 +264,7 @@ class Gateway:
             if step:
                 yield Step()
             async for event in idle_limited(opened, self.settings.idle_timeout, "the model"):
-                if first_text and type(event) is Text:
+                if first_text and isinstance(event, _TOKENS):
                     first_text = False
                     metrics.time_to_first_token.observe(time.monotonic() - started)
                 if isinstance(event, Done):

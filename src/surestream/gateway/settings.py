@@ -128,6 +128,9 @@ class Settings(BaseModel):
     """Offer the built-in ``demo`` model."""
     demo_tokens_per_second: float = Field(default=DEFAULT_TOKENS_PER_SECOND, ge=0)
     """Pace of the demo model (0: as fast as possible)."""
+    demo_reasoning: bool = False
+    """The demo model reasons briefly before every text answer (it always does before a tool
+    call; a request's reasoning_effort decides over both)."""
     api_keys: Annotated[list[SecretStr], Flag("--api-key", "KEY")] = Field(default_factory=list)
     """Bearer keys; when any is set every ``/v1`` call needs one and streams are per key."""
     token_secret: Annotated[SecretStr | None, ENV_ONLY] = None

@@ -7,7 +7,8 @@ invalid_request`` naming the field and the setting, so a client knows what to ch
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from surestream.gateway.errors import ApiError
 from surestream.gateway.settings import Settings
@@ -15,22 +16,40 @@ from surestream.gateway.settings import Settings
 __all__ = ["check_chat", "check_metadata"]
 
 
-def check_chat(
-    settings: Settings, messages: Sequence[Mapping[str, str]], max_tokens: int | None
-) -> None:
-    """422 when ``messages`` are over ``max_messages`` or not valid Unicode, or
-    ``max_tokens`` is over ``max_tokens_limit``."""
+def check_chat(settings: Settings, request: Mapping[str, Any]) -> None:
+    """422 when the chat ``request`` (its wire fields) has more ``messages`` than
+    ``max_messages``, a ``max_tokens`` or ``max_completion_tokens`` over
+    ``max_tokens_limit``, or a string UTF-8 cannot carry (a lone surrogate)."""
+    messages = request.get("messages") or ()
     if len(messages) > settings.max_messages:
         raise _invalid("messages", f"at most {settings.max_messages} messages (max_messages)")
-    if max_tokens is not None and max_tokens > settings.max_tokens_limit:
-        raise _invalid("max_tokens", f"at most {settings.max_tokens_limit} (max_tokens_limit)")
-    for index, message in enumerate(messages):
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = request.get(name)
+        if isinstance(value, int) and value > settings.max_tokens_limit:
+            raise _invalid(name, f"at most {settings.max_tokens_limit} (max_tokens_limit)")
+    where = _lone_surrogate(request)
+    if where is not None:
+        raise _invalid(where, "not valid Unicode (a lone surrogate)")
+
+
+def _lone_surrogate(value: object, path: str = "") -> str | None:
+    """The dotted path of the first string in ``value`` that UTF-8 cannot carry, or None."""
+    if isinstance(value, str):
         try:
-            message["content"].encode()
+            value.encode()
         except UnicodeEncodeError:
-            raise _invalid(
-                f"messages.{index}.content", "not valid Unicode (a lone surrogate)"
-            ) from None
+            return path
+        return None
+    items: Iterable[tuple[object, object]] = ()
+    if isinstance(value, Mapping):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    for key, item in items:
+        found = _lone_surrogate(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def check_metadata(settings: Settings, metadata: Mapping[str, str] | None) -> None:

@@ -290,7 +290,7 @@ class DemoModel:
         return _compose(_last_user_text(request), seed, self.answer_tokens)
 
     def _limit(self, request: ChatRequest) -> int | None:
-        caps = [c for c in (request.max_tokens, self.max_tokens) if c is not None]
+        caps = [c for c in (request.limit, self.max_tokens) if c is not None]
         return min(caps) if caps else None
 
     async def open(self, request: ChatRequest) -> DemoStream:

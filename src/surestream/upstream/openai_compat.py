@@ -369,9 +369,9 @@ class OpenAICompatibleUpstream:
     its own. ``extra_headers`` are added to every request (e.g. ``OpenAI-Organization``).
 
     The request body carries the messages as given (content parts, ``tool_calls``,
-    ``tool_call_id``, ``name``) and every parameter of ``ChatRequest.params`` verbatim; a
-    limit the client named ``max_completion_tokens`` keeps that name, one named
-    ``max_tokens`` is sent as ``max_tokens_field``.
+    ``tool_call_id``, ``name``) and every parameter of ``ChatRequest.params`` verbatim
+    (``max_completion_tokens`` included); ``max_tokens`` is sent as ``max_tokens_field``
+    (when that is ``max_completion_tokens`` and the client gave both, the smaller wins).
     """
 
     def __init__(
@@ -445,13 +445,17 @@ class OpenAICompatibleUpstream:
         }
         if self.include_usage:
             body["stream_options"] = {"include_usage": True}
-        if request.max_tokens is not None and "max_completion_tokens" not in request.params:
-            body[self.max_tokens_field] = request.max_tokens
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.seed is not None:
             body["seed"] = request.seed
         body.update(request.params)
+        if request.max_tokens is not None:
+            limit = request.max_tokens
+            given = request.params.get(self.max_tokens_field)
+            if isinstance(given, int) and not isinstance(given, bool):
+                limit = min(limit, given)
+            body[self.max_tokens_field] = limit
         return body
 
     def _safe(self, text: str) -> str:

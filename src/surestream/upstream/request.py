@@ -38,6 +38,9 @@ FORWARDED_PARAMS = (
 """The OpenAI chat parameters ``ChatRequest.params`` carries, by their wire names."""
 
 
+_MESSAGE_FIELDS = frozenset({"role", "content", "tool_calls", "tool_call_id", "name"})
+
+
 def _parts(value: Any, what: str) -> tuple[Mapping[str, Any], ...]:
     if not isinstance(value, list | tuple) or not all(isinstance(p, Mapping) for p in value):
         raise ValueError(f"{what} must be a list of objects")
@@ -52,7 +55,8 @@ class ChatMessage:
     ``{"type": "image_url", "image_url": {"url"}}``, ...) or None (an assistant message that
     only calls tools); ``tool_calls`` are an assistant's calls (``{"id", "type": "function",
     "function": {"name", "arguments"}}``); ``tool_call_id`` names the call a ``tool`` message
-    answers; ``name`` is the participant's name.
+    answers; ``name`` is the participant's name; ``extra`` holds the message's other wire
+    fields (an assistant's ``reasoning_content`` or ``refusal`` sent back, ...) as given.
     """
 
     role: str
@@ -60,6 +64,7 @@ class ChatMessage:
     tool_calls: tuple[Mapping[str, Any], ...] | None = field(default=None, hash=False)
     tool_call_id: str | None = None
     name: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def text(self) -> str:
@@ -84,6 +89,7 @@ class ChatMessage:
             out["tool_calls"] = [dict(c) for c in self.tool_calls]
         if self.tool_call_id is not None:
             out["tool_call_id"] = self.tool_call_id
+        out.update(self.extra)
         return out
 
     @classmethod
@@ -105,7 +111,8 @@ class ChatMessage:
         for key, value in strings.items():
             if value is not None and not isinstance(value, str):
                 raise ValueError(f"message {key} must be a string")
-        return cls(role, content, tool_calls, strings["tool_call_id"], strings["name"])
+        extra = {key: value for key, value in obj.items() if key not in _MESSAGE_FIELDS}
+        return cls(role, content, tool_calls, strings["tool_call_id"], strings["name"], extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,11 +120,11 @@ class ChatRequest:
     """A chat completion request as every upstream understands it.
 
     ``messages`` accepts ``ChatMessage`` objects or their OpenAI wire shapes and is stored as
-    a tuple of ``ChatMessage``. ``max_tokens`` limits the answer (whichever of the OpenAI
-    names the client used); ``seed`` makes sampling repeatable where the upstream supports
-    it; ``params`` holds the other OpenAI chat parameters by their wire names (see
-    ``FORWARDED_PARAMS``; a ``max_completion_tokens`` there says the client named the limit
-    so); ``metadata`` is ours (the gateway's) and is never sent upstream.
+    a tuple of ``ChatMessage``. ``max_tokens`` limits the answer; ``seed`` makes sampling
+    repeatable where the upstream supports it; ``params`` holds the other OpenAI chat
+    parameters by their wire names (see ``FORWARDED_PARAMS``; ``max_completion_tokens``, the
+    newer name of the limit, is one: ``limit`` is the smaller of the two); ``metadata`` is
+    ours (the gateway's) and is never sent upstream.
     """
 
     model: str
@@ -132,8 +139,20 @@ class ChatRequest:
         messages: Iterable[ChatMessage | Mapping[str, Any]] = self.messages
         object.__setattr__(self, "messages", tuple(ChatMessage.from_json(m) for m in messages))
         object.__setattr__(self, "params", dict(self.params))
-        if self.max_tokens is not None and self.max_tokens < 1:
-            raise ValueError("max_tokens must be >= 1")
+        for name, value in (("max_tokens", self.max_tokens), ("max_completion_tokens", self._mct)):
+            if value is not None and (type(value) is not int or value < 1):
+                raise ValueError(f"{name} must be a positive integer")
+
+    @property
+    def _mct(self) -> Any:
+        return self.params.get("max_completion_tokens")
+
+    @property
+    def limit(self) -> int | None:
+        """The answer's token limit: the smaller of ``max_tokens`` and
+        ``params["max_completion_tokens"]`` (None when neither is given)."""
+        limits = [n for n in (self.max_tokens, self._mct) if isinstance(n, int)]
+        return min(limits) if limits else None
 
     @classmethod
     def from_dict(cls, obj: Mapping[str, Any]) -> ChatRequest:
@@ -145,9 +164,7 @@ class ChatRequest:
         messages = obj.get("messages", [])
         if not isinstance(messages, list):
             raise ValueError("messages must be a list")
-        max_tokens = obj.get("max_tokens", obj.get("max_completion_tokens"))
-        if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
-            raise ValueError("max_tokens must be a positive integer")
+        max_tokens = obj.get("max_tokens")
         temperature = obj.get("temperature")
         if temperature is not None and not isinstance(temperature, int | float):
             raise ValueError("temperature must be a number")
