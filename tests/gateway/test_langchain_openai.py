@@ -13,7 +13,8 @@ import pytest
 from langchain_core.messages import AIMessageChunk, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
-from tests.gateway.conftest import RunningFake, RunningGateway, fake_settings, run_gateway
+from tests.support.gateways import RunningGateway, fake_settings, run_gateway
+from tests.support.servers import RunningFake
 
 from surestream.testing import Scenario
 

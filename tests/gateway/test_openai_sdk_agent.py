@@ -11,7 +11,8 @@ from typing import Any
 import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
-from tests.gateway.conftest import RunningFake, RunningGateway, fake_settings, run_gateway
+from tests.support.gateways import RunningGateway, fake_settings, run_gateway
+from tests.support.servers import RunningFake
 
 from surestream.testing import Scenario
 

@@ -11,9 +11,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from tests.gateway.conftest import (
+from tests.support.gateways import (
     CHAT,
-    RunningFake,
     RunningGateway,
     error_of,
     fake_settings,
@@ -21,6 +20,7 @@ from tests.gateway.conftest import (
     read_sse,
     run_gateway,
 )
+from tests.support.servers import RunningFake
 
 from surestream.events import Done, Reasoning, Text, ToolCall, ToolCallDelta, ToolCallStart
 from surestream.testing import Scenario
