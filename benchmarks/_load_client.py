@@ -4,15 +4,17 @@ Strategy: one asyncio ``Protocol`` per connection on raw loopback sockets, no HT
 no SSE parser, so the process that shares the cores with the server stays cheap. Each
 connection sends one ``POST /v1/chat/stream`` (``Connection: close``) and, per chunk it
 receives, takes the clock once and pulls out every production stamp with one regular
-expression (``"text":" <unix seconds>"``; the stamp is the whole text of a stamped demo
-token), so the added latency of a token is receipt time minus its stamp, same machine, same
-clock. Only the unfinished last line of a chunk is carried over to the next one, so a stamp
-split across two reads is still read once. A stream counts as ``done`` when its ``done``
-event arrived; a connection that closes without one is ``lost`` (``unfinished`` when it was
-still streaming at the time bound and the load generator closed it). Also per token, its
-lateness against the demo's schedule: receipt minus (first token's stamp + k / tokens per
-second) for the k-th token, which also counts a token produced late (a server too busy to run
-the demo's timers on time), which the added latency cannot see.
+expression (``"text":" <unix seconds>"``, or ``"content":...`` where a hand-written proxy
+passes the upstream's OpenAI chunks on; the stamp is the whole text of a stamped token), so
+the added latency of a token is receipt time minus its stamp, same machine, same clock. Only
+the unfinished last line of a chunk is carried over to the next one, so a stamp split across
+two reads is still read once. A stream counts as ``done`` when its ``done`` event (through a
+proxy of the OpenAI wire, ``data: [DONE]``) arrived; a connection that closes without one is
+``lost`` (``unfinished`` when it was still streaming at the time bound and the load
+generator closed it). Also per token, its lateness against the demo's schedule: receipt
+minus (first token's stamp + k / tokens per second) for the k-th token, which also counts a
+token produced late (a server too busy to run the demo's timers on time), which the added
+latency cannot see.
 
 The run, bounded in count and time: a warm-up of short answers; the server's RSS at rest;
 ``--streams`` connections opened at ``--open-rate`` per second; once all are open, a steady
@@ -39,8 +41,8 @@ from typing import Any, cast
 import numpy as np
 import psutil
 
-STAMP = re.compile(rb'"text": ?" (\d+\.\d+)"')
-DONE = re.compile(rb'"type": ?"done"')
+STAMP = re.compile(rb'"(?:text|content)": ?" (\d+\.\d+)"')
+DONE = re.compile(rb'"type": ?"done"|^data: \[DONE\]', re.MULTILINE)
 ERROR = re.compile(rb'"type": ?"error"')
 SETTLE = 0.5
 """Seconds after the last stream opened before the steady window starts."""

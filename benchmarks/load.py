@@ -1,4 +1,5 @@
-"""Load benchmark: many concurrent streams through the gateway, against FastAPI + sse-starlette.
+"""Load benchmark: many concurrent streams through the gateway, against FastAPI + sse-starlette
+(or, with ``--upstream http``, against hand-written proxies of an HTTP upstream).
 
 What runs (each run in fresh processes, loopback only):
 
@@ -32,6 +33,15 @@ takes about 20 minutes; ``--quick`` is a small smoke run for development.
 
 Writes ``benchmarks/results/load.json`` and ``docs/load.png`` and prints the tables.
 
+``--upstream http`` measures the main job instead, the gateway in front of a real upstream:
+``_load_upstream.py``, an OpenAI-wire server in its own process (one HTTP chunk per token,
+stamped, at ``--tps``), behind (a) the gateway (MemoryStore, the upstream as its only one),
+(b) a hand-written FastAPI + httpx proxy re-yielding the upstream's lines through a
+``StreamingResponse`` and (c) the same through sse-starlette (``_load_apps.py``). Default:
+N = 100 at 30 tokens/s, 3 interleaved repeats; the figure is the server process's CPU per
+token (the upstream's and the load generator's are not counted), and each repeat's ratio
+ours / theirs (``_load_http.py``). Writes ``benchmarks/results/load-http.json``.
+
 Run: ``.venv/bin/python benchmarks/load.py`` (``--quick``; ``--help`` for the flags;
 ``--plot-only`` redraws the plot from the JSON and ``--markdown`` prints the docs' tables).
 """
@@ -58,6 +68,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import _load_http
 from _common import cpu_model, free_port
 from rich.console import Console
 from rich.table import Table
@@ -67,13 +78,36 @@ from surestream.events import Start
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 RESULTS = HERE / "results" / "load.json"
+RESULTS_HTTP = HERE / "results" / "load-http.json"
 PLOT = ROOT / "docs" / "load.png"
 VARIANTS = {
     "memory": "surestream gateway, MemoryStore",
     "redis": "surestream gateway, RedisStore",
     "starlette": "FastAPI + sse-starlette",
 }
-SHORT = {"memory": "ours, memory", "redis": "ours, redis", "starlette": "sse-starlette"}
+HTTP_VARIANTS = {
+    "gateway-http": "surestream gateway, MemoryStore, HTTP upstream",
+    "proxy": "FastAPI + httpx, StreamingResponse",
+    "proxy-sse": "FastAPI + httpx, sse-starlette",
+}
+"""``--upstream http``: the servers in front of ``_load_upstream.py``."""
+APPS = {
+    "memory": "gateway",
+    "redis": "gateway",
+    "starlette": "starlette",
+    "gateway-http": "gateway_http",
+    "proxy": "proxy",
+    "proxy-sse": "proxy_sse",
+}
+"""Variant -> its factory in ``_load_apps.py``."""
+SHORT = {
+    "memory": "ours, memory",
+    "redis": "ours, redis",
+    "starlette": "sse-starlette",
+    "gateway-http": "ours (gateway)",
+    "proxy": "FastAPI + httpx StreamingResponse",
+    "proxy-sse": "FastAPI + httpx sse-starlette",
+}
 COLORS = {"memory": "#1f77b4", "redis": "#2ca02c", "starlette": "#d62728"}
 OPEN_FILES = 20_000
 STEADY_WINDOW = 2.0
@@ -142,6 +176,22 @@ def _server(app: str, env: dict[str, str]) -> Iterator[tuple[int, int]]:
                 print(f"server {app} logged errors:\n{errors[-2000:]}", file=sys.stderr)
 
 
+@contextlib.contextmanager
+def _upstream(tps: float, tokens: int) -> Iterator[str]:
+    """``_load_upstream.py`` in its own process on a free port; yields its base URL."""
+    port = free_port()
+    argv = [
+        *(sys.executable, str(HERE / "_load_upstream.py"), "--port", str(port)),
+        *("--tps", str(tps), "--tokens", str(tokens)),
+    ]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_port(port, proc, "the HTTP upstream")
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        _stop(proc)
+
+
 def journal_bytes_per_event() -> int:
     """Bytes one stamped token takes in a MemoryStore journal: its text (the journal keeps a
     ``Text`` as its ``str``) and a list slot (8 bytes, 9 with the list's over-allocation)."""
@@ -158,13 +208,14 @@ def run_once(variant: str, streams: int, tps: float, duration: float, args: Any)
     """One run: fresh server (and Redis), one load generator; its raw figures."""
     tokens = max(2, round(tps * duration))
     env = {"LOAD_TPS": str(tps), "LOAD_TOKENS": str(tokens)}
-    app = "starlette" if variant == "starlette" else "gateway"
     with contextlib.ExitStack() as stack:
         redis_pid = 0
         if variant == "redis":
             url, redis_pid = stack.enter_context(_redis())
             env["LOAD_STORE"] = url
-        port, pid = stack.enter_context(_server(app, env))
+        if variant in HTTP_VARIANTS:
+            env["LOAD_UPSTREAM"] = stack.enter_context(_upstream(tps, tokens))
+        port, pid = stack.enter_context(_server(APPS[variant], env))
         argv = [
             *(sys.executable, str(HERE / "_load_client.py"), "--port", str(port)),
             *("--server-pid", str(pid), "--redis-pid", str(redis_pid)),
@@ -184,7 +235,7 @@ def derive(raw: dict[str, Any], variant: str) -> dict[str, Any]:
     open_streams = max(1, raw["streams_mid"])
     rss = (raw["rss_mid"] - raw["rss_rest"]) / 1024 / open_streams
     journal = 0.0
-    if variant == "memory":
+    if variant in ("memory", "gateway-http"):
         held = raw["journal_events_mid"] - raw["streams_mid"]
         journal = (
             (held * journal_bytes_per_event() + raw["streams_mid"] * start_bytes())
@@ -307,7 +358,10 @@ def machine() -> dict[str, str]:
     model = cpu_model()
     versions = {
         name: importlib.metadata.version(name)
-        for name in ("uvicorn", "uvloop", "httptools", "starlette", "fastapi", "sse-starlette")
+        for name in (
+            *("uvicorn", "uvloop", "httptools", "starlette", "fastapi", "sse-starlette"),
+            "httpx",
+        )
     }
     redis_version = subprocess.run(
         ["redis-server", "--version"], capture_output=True, text=True, check=False
@@ -555,16 +609,34 @@ def main() -> None:
         "--variants",
         type=lambda s: s.split(","),
         default=list(VARIANTS),
-        help="memory,redis,starlette",
+        help="memory,redis,starlette (--upstream http: gateway-http,proxy,proxy-sse)",
     )
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--plot", type=Path, default=PLOT)
     p.add_argument("--plot-only", action="store_true", help="redraw the plot from --out")
     p.add_argument("--markdown", action="store_true", help="print the tables of --out")
     p.add_argument("--quick", action="store_true", help="a small smoke run (not for the docs)")
+    p.add_argument(
+        "--upstream",
+        choices=("demo", "http"),
+        default="demo",
+        help="demo: the in-process demo model (the default grid); http: the gateway and the "
+        "hand-written proxies in front of _load_upstream.py in its own process",
+    )
+    if p.parse_known_args()[0].upstream == "http":
+        p.set_defaults(
+            sizes=[100],
+            slow_sizes=[],
+            search=[],
+            variants=list(HTTP_VARIANTS),
+            out=RESULTS_HTTP,
+            plot=None,
+        )
     args = p.parse_args()
     if args.markdown:
-        print(markdown(json.loads(args.out.read_text())))
+        results = json.loads(args.out.read_text())
+        http = results["settings"].get("upstream") == "http"
+        print(_load_http.markdown(results, SHORT) if http else markdown(results))
         return
     if args.plot_only:
         results = json.loads(args.out.read_text())
@@ -572,19 +644,27 @@ def main() -> None:
         plot(results, args.plot)
         return
     if args.quick:
-        args.sizes, args.slow_sizes, args.search = [50, 200], [200], [50, 200]
+        http = args.upstream == "http"
+        args.sizes, args.slow_sizes = ([50], []) if http else ([50, 200], [200])
+        args.search = [] if http else [50, 200]
         args.duration, args.slow_duration, args.repeats, args.warmup = 3.0, 4.0, 1, 10
-        if args.out == RESULTS:
-            args.out = Path(tempfile.gettempdir()) / "load-quick.json"
+        if args.out in (RESULTS, RESULTS_HTTP):
+            args.out = Path(tempfile.gettempdir()) / f"load-quick-{args.upstream}.json"
         if args.plot == PLOT:
             args.plot = Path(tempfile.gettempdir()) / "load-quick.png"
     started = time.monotonic()
     results = run(args)
+    results["settings"]["upstream"] = args.upstream
+    if args.upstream == "http":
+        results["ratios"] = _load_http.ratios(results["grid"])
     results["elapsed_s"] = round(time.monotonic() - started)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     report(results)
-    plot(results, args.plot)
+    if args.upstream == "http":
+        print(_load_http.markdown(results, SHORT))
+    if args.plot is not None:
+        plot(results, args.plot)
     print(f"results: {args.out}; plot: {args.plot}; {results['elapsed_s']} s")
 
 
