@@ -53,12 +53,26 @@ def decode(chunks: list[bytes], **kwargs: int) -> Result:
     return events, decoder.last_event_id, decoder.retry
 
 
+def decode_to_limit(chunks: list[bytes], limit: int) -> tuple[list[ServerSentEvent], bool]:
+    """The events decoded with ``max_event_size=limit`` and whether the limit was hit."""
+    decoder = Decoder(max_event_size=limit)
+    events: list[ServerSentEvent] = []
+    try:
+        for chunk in chunks:
+            events += decoder.feed(chunk)
+        events += decoder.close()
+    except SSEProtocolError:
+        return events, True
+    return events, False
+
+
 FRAGMENTS = [
     b"id: ", b"id:", b"id", b"data: ", b"data:", b"data", b"event: ", b"event:", b"retry: ",
     b"retry:", b": ", b":", b" ", b"  ", b"\n", b"\n\n", b"\r", b"\r\n", b"x", b"12", b"007",
     b"\xc3\xa9", b"\xf0\x9f\x99\x82", b"\xf0\x9f", b"\xff", b"\x00", b"\xef\xbb\xbf", b"foo",
     b"\xe2\x80\xa8", b"id: 5\ndata: a\n\n", b"data: z\n\n", b"id: 6\ndata: b\n\nid: 7\ndata: c\n\n",
     b": ping\n\n", b"data: {\"type\":\"text\",\"text\":\"hi\"}\n\n", b"\n\n\n",
+    b"event: t\ndata: x\n\n", b"event: \ndata: y\n\n", b"event: a\ndata: b\n\nevent: c\ndata: \n\n",
 ]  # fmt: skip
 sse_like = st.lists(st.sampled_from(FRAGMENTS), max_size=40).map(b"".join)
 cut_points = st.lists(st.integers(min_value=0, max_value=1 << 16), max_size=12)
@@ -129,18 +143,7 @@ def test_hostile_bytes_give_events_or_protocol_error_in_bounded_memory(
 def test_limit_outcome_does_not_depend_on_chunking(
     data: bytes, points: list[int], limit: int
 ) -> None:
-    def run(chunks: list[bytes]) -> tuple[list[ServerSentEvent], bool]:
-        decoder = Decoder(max_event_size=limit)
-        events: list[ServerSentEvent] = []
-        try:
-            for chunk in chunks:
-                events += decoder.feed(chunk)
-            events += decoder.close()
-        except SSEProtocolError:
-            return events, True
-        return events, False
-
-    assert run(cut(data, points)) == run([data])
+    assert decode_to_limit(cut(data, points), limit) == decode_to_limit([data], limit)
 
 
 terminators = st.sampled_from(["\n", "\r", "\r\n"])
@@ -176,3 +179,52 @@ def test_event_comes_out_of_the_feed_whose_bytes_complete_it(
         expected_counts.append(sum(1 for i in completes if start <= i < start + len(chunk)))
         start += len(chunk)
     assert [len(batch) for batch in batches] == expected_counts
+
+
+def line_machine(data: bytes) -> Result:
+    """The decoder's slow path alone: every line of the whole input through ``_lines``."""
+    decoder = Decoder()
+    text = data.decode("utf-8", "replace").removeprefix("\ufeff")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines.pop()
+    out: list[ServerSentEvent] = []
+    decoder._lines(lines, out)
+    return out, decoder.last_event_id, decoder.retry
+
+
+field_value = st.text(
+    st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\n"), max_size=12
+)
+typed_block = st.tuples(field_value, field_value).map(
+    lambda pair: f"event: {pair[0]}\ndata: {pair[1]}\n\n"
+)
+# What interrupts a run of event + data blocks in real streams: ids, comments, other shapes.
+other_block = st.sampled_from(
+    ["id: 9\n", ": ping\n\n", "data: plain\n\n", "id: 3\ndata: x\n\n", "event:x\ndata:y\n\n",
+     "event: t\ndata: a\ndata: b\n\n", "retry: 5\n\n", "event: t\n\n", "\n"]
+)  # fmt: skip
+typed_stream = st.lists(typed_block | other_block, max_size=30).map(
+    lambda blocks: "".join(blocks).encode()
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(typed_stream, cut_points, st.sampled_from(["\n", "\r", "\r\n"]))
+def test_event_and_data_blocks_agree_with_the_line_machine(
+    data: bytes, points: list[int], line_end: str
+) -> None:
+    data = data.replace(b"\n", line_end.encode())
+    expected = reference(data)
+    assert line_machine(data) == expected
+    assert decode([data]) == expected
+    assert decode(cut(data, points)) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(typed_stream, cut_points, st.integers(min_value=1, max_value=40))
+def test_event_and_data_blocks_hit_the_limit_as_the_line_machine_does(
+    data: bytes, points: list[int], limit: int
+) -> None:
+    byte_by_byte = decode_to_limit(cut(data, range(len(data))), limit)
+    assert decode_to_limit([data], limit) == byte_by_byte
+    assert decode_to_limit(cut(data, points), limit) == byte_by_byte

@@ -6,13 +6,14 @@ touches a socket, never blocks and never holds back an event: the ``feed`` call 
 complete an event returns it. Memory is bounded by ``max_event_size``.
 
 The hot path works on whole blocks, not lines. After UTF-8 decoding and CR/CRLF
-normalisation, a compiled regex measures each run of consecutive blocks in one of the two
-shapes servers send by the thousand (``id: N`` + ``data: X``, or a lone ``data: X``);
-such a run is cut with one ``str.replace`` + ``str.split`` and becomes events through
-``map(tuple.__new__, ...)``, with no Python code per event. Anything else (comments,
-``event:``, ``retry:``, multi-line data, no space after the colon, a block cut by a chunk
-boundary, a block larger than the limit) goes through ``_lines``, the line-by-line machine
-that quotes the spec; the fast path is only taken where both give the same events.
+normalisation, a compiled regex measures each run of consecutive blocks in one of the three
+shapes servers send by the thousand (``id: N`` + ``data: X``, ``event: T`` + ``data: X``
+as Anthropic's and OpenAI's Responses streams do, or a lone ``data: X``); such a run is
+cut with one ``str.replace`` + ``str.split`` and becomes events through
+``map(tuple.__new__, ...)``, with no Python code per event. Anything else (comments, an
+empty ``event:``, ``retry:``, multi-line data, no space after the colon, a block cut by a
+chunk boundary, a block larger than the limit) goes through ``_lines``, the line-by-line
+machine that quotes the spec; the fast path is only taken where both give the same events.
 
 ``encode`` is the inverse: decoding its output gives back the same data for every string
 (line breaks normalised to LF, since SSE data cannot carry a CR). ``frame``, ``retry_field``
@@ -184,6 +185,8 @@ def retry_field(ms: int) -> bytes:
 # Runs of whole blocks (each ending in its blank line) that the fast path can cut blindly.
 _ID_DATA_RUN = re.compile(r"(?:id: [^\n\0]*+\ndata: [^\n]*+\n\n)++")
 _DATA_RUN = re.compile(r"(?:data: [^\n]*+\n\n)++")
+# A non-empty type only: "event: \n" leaves the type buffer empty, which dispatches "message".
+_EVENT_DATA_RUN = re.compile(r"(?:event: [^\n]++\ndata: [^\n]*+\n\n)++")
 _new = tuple.__new__
 
 
@@ -360,6 +363,24 @@ class Decoder:
                     _new,
                     repeat(ServerSentEvent),
                     zip(repeat("message"), datas, repeat(self.last_event_id), repeat(self.retry)),
+                )
+                pos = next_pos
+                continue
+            match = _EVENT_DATA_RUN.match(text, pos, window)
+            if match is not None:
+                next_pos = match.end()
+                # "event: T0\ndata: Y0\n\nevent: T1..." -> T0, Y0, T1, ...: as for the ids.
+                values = text[pos + 7 : next_pos - 2].replace("\ndata: ", "\n\nevent: ")
+                values_list = values.split("\n\nevent: ")
+                out += map(
+                    _new,
+                    repeat(ServerSentEvent),
+                    zip(
+                        values_list[0::2],
+                        values_list[1::2],
+                        repeat(self.last_event_id),
+                        repeat(self.retry),
+                    ),
                 )
                 pos = next_pos
                 continue
