@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -51,4 +52,30 @@ def test_once_installed_make_serve_only_serves(tmp_path: Path) -> None:
     uv.parent.mkdir(parents=True)
     uv.touch(mode=0o755)
     (tmp_path / ".venv" / ".installed-run").touch()
-    assert _plan(tmp_path) == [".venv/bin/surestream serve "]
+    assert _plan(tmp_path) == [".venv/bin/surestream serve --demo-reasoning  || [ $? -eq 3 ]"]
+
+
+def test_make_serve_on_a_taken_port_prints_only_the_line_that_names_it() -> None:
+    """No ``make: *** [serve] Error`` after serve's own line: make ends quietly on status 3.
+
+    ``-o`` keeps make from reinstalling: the test command has just installed the venv.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in _MAKE_STATE}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            ["make", "-s", "-o", ".venv/.installed-run", "serve", f"ARGS=--port {port}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == ""
+    assert run.stderr.splitlines() == [
+        f"surestream serve: port {port} on 127.0.0.1 is already in use; pick another port: "
+        f'make serve ARGS="--port {port + 1}" (or surestream serve --port {port + 1})'
+    ]

@@ -18,6 +18,7 @@ import orjson
 import pytest
 from tests.support.servers import ServerProcess, command_process
 
+from surestream.cli.serve import CANNOT_LISTEN
 from surestream.gateway.settings import (
     Settings,
     SettingsError,
@@ -297,7 +298,7 @@ def test_a_busy_port_is_one_line_naming_it_and_the_flag_to_pick_another() -> Non
         run = subprocess.run(
             [*SERVE, "--port", str(port)], capture_output=True, text=True, timeout=60
         )
-    assert run.returncode == 1
+    assert run.returncode == CANNOT_LISTEN
     assert run.stdout == ""
     assert run.stderr.count("\n") == 1, run.stderr
     assert f"port {port} on 127.0.0.1 is already in use" in run.stderr

@@ -117,6 +117,11 @@ def curl_line(base_url: str) -> str:
     )
 
 
+CANNOT_LISTEN = 3
+"""The exit status of ``serve`` when its address cannot be bound (nothing was started);
+``make serve`` ends quietly on it, after the one line that says why."""
+
+
 def _cannot_listen(host: str, port: int, exc: OSError) -> str:
     if exc.errno != errno.EADDRINUSE:
         return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
@@ -172,7 +177,7 @@ def main(argv: Sequence[str]) -> int:
     except OSError as exc:
         message = _cannot_listen(settings.host, settings.port, exc)
         err.print(f"[bold red]surestream serve:[/] {message}", highlight=False, soft_wrap=True)
-        return 1
+        return CANNOT_LISTEN
     from surestream.gateway.app import create_app
     from surestream.gateway.connections import guarded_http
 
