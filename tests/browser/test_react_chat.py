@@ -1,7 +1,8 @@
 """``examples/react-chat`` (``useChat`` from ``@ai-sdk/react``) built with the command of its
 README and driven in Chromium against the gateway, served from another origin (CORS): an
-answer streams and ends, a connection cut mid-answer continues after a reload, an upstream
-failure shows its error, a tool the model calls runs in the page and the answer goes on."""
+answer streams and ends, a second turn answers the second question, a connection cut
+mid-answer continues after a reload, an upstream failure shows its error, a tool the model
+calls runs in the page and the answer goes on."""
 
 from __future__ import annotations
 
@@ -101,6 +102,20 @@ def test_an_answer_streams_and_ends(page: Page, site: ServerThread, gateway: Gat
     expect(page.locator("#status")).to_have_attribute("data-status", "ready")
     expect(page.locator(".message[data-role=user]")).to_have_text(prompt)
     expect(page.locator("#error")).to_have_count(0)
+
+
+def test_a_second_turn_answers_the_second_question(
+    page: Page, site: ServerThread, gateway: Gateway
+) -> None:
+    first, second = "Tell me about streams", "And what about verdicts?"
+    _open(page, site, gateway.url, "demo")
+    _ask(page, first)
+    expect(page.locator(ANSWER)).to_have_text(expected_answer(first))
+    expect(page.locator("#status")).to_have_attribute("data-status", "ready")
+    _ask(page, second)
+    expect(page.locator(".message[data-role=user]")).to_have_text([first, second])
+    expect(page.locator(ANSWER)).to_have_text([expected_answer(first), expected_answer(second)])
+    expect(page.locator("#status")).to_have_attribute("data-status", "ready")
 
 
 def test_a_cut_answer_continues_after_a_reload(
