@@ -90,6 +90,6 @@ def test_end_markers_and_sse_framing_have_one_home() -> None:
         where = path.relative_to(SRC).as_posix()
         for value in _code_constants(path):
             if value.strip() == b"[DONE]":
-                assert where in ("dialects/openai.py", "dialects/vercel_ai.py"), where
+                assert where in ("dialects/openai/_wire.py", "dialects/vercel_ai/_wire.py"), where
             if value.startswith(framing) and value.endswith(b"\n"):
                 assert where == "sse.py", (where, value)
