@@ -20,16 +20,15 @@ _MAKE_STATE = {"MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES"}
 "Entering directory" lines."""
 
 
-def _plan(directory: Path) -> list[str]:
+def _make(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in _MAKE_STATE}
-    run = subprocess.run(
-        ["make", "-n", "serve"],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
+    return subprocess.run(
+        ["make", *args], cwd=cwd, capture_output=True, text=True, timeout=60, env=env
     )
+
+
+def _plan(directory: Path) -> list[str]:
+    run = _make("-n", "serve", cwd=directory)
     assert run.returncode == 0, run.stderr
     return run.stdout.splitlines()
 
@@ -60,19 +59,11 @@ def test_make_serve_on_a_taken_port_prints_only_the_line_that_names_it() -> None
 
     ``-o`` keeps make from reinstalling: the test command has just installed the venv.
     """
-    env = {k: v for k, v in os.environ.items() if k not in _MAKE_STATE}
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        run = subprocess.run(
-            ["make", "-s", "-o", ".venv/.installed-run", "serve", f"ARGS=--port {port}"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=env,
-        )
+        run = _make("-s", "-o", ".venv/.installed-run", "serve", f"ARGS=--port {port}", cwd=ROOT)
     assert run.returncode == 0, run.stderr
     assert run.stdout == ""
     assert run.stderr.splitlines() == [
