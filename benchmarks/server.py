@@ -2,15 +2,24 @@
 
 One run measures, for (a) ``surestream.server.EventStreamResponse``, (b) sse-starlette's
 ``EventSourceResponse`` and (c) a raw Starlette ``StreamingResponse`` of pre-encoded bytes, each
-in its own fresh uvicorn process (uvloop + httptools, access log off):
+in its own fresh uvicorn process (uvloop + httptools, access log off), all three started at
+once and measured in turn (a, b, c, a, b, c, ...) so that a noisy neighbour hits them alike:
 
-- throughput: one stream of ``EVENTS`` small text events (the same native wire bytes,
-  ``id: N`` + ``data: {"type":"text","text":...}``) read by a light client that only reads the
-  socket and counts event boundaries, so the server is what is measured; events/s is the median
-  of ``REPEATS`` runs, from sending the request to the end of the body;
+- burst: one stream of ``EVENTS`` small text events (the same native wire bytes,
+  ``id: N`` + ``data: {"type":"text","text":...}``) from a source that never awaits, read by
+  a light client that only reads the socket and counts event boundaries, so the server is what
+  is measured; events/s is the median of ``REPEATS`` runs, from sending the request to the end
+  of the body. This row favours (a): it writes whatever the source queued in one ``send``
+  while (b) and (c) send once per event;
+- yielding: the same with a source that awaits ``asyncio.sleep(0)`` before each event, as a
+  source that reads its tokens from somewhere does, so nothing piles up between two sends;
+- paced: ``PACED_STREAMS`` concurrent streams of ``PACED_RATE`` events/s each for
+  ``PACED_SECONDS`` s (a source on an absolute schedule), each read by its own client as the
+  events come, one event per write; the server's CPU per event, the median of
+  ``PACED_REPEATS`` turns. Nothing can be batched here: it is the cost of one event;
 - idle streams: ``IDLE_STREAMS`` concurrent streams whose source says nothing, with a heartbeat
   every ``IDLE_HEARTBEAT`` s; server RSS growth per stream, and server CPU per stream over
-  ``IDLE_WINDOW`` s.
+  ``IDLE_WINDOW`` s (one turn each, the variants in turn).
 
 This file is also the app the server processes run (``uvicorn server:app --app-dir benchmarks``).
 Prints a table and writes ``benchmarks/results/server.json``.
@@ -32,7 +41,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +64,10 @@ REPEATS = 5
 IDLE_STREAMS = 2_000
 IDLE_HEARTBEAT = 1.0
 IDLE_WINDOW = 10.0
+PACED_STREAMS = 200
+PACED_RATE = 50.0
+PACED_SECONDS = 4.0
+PACED_REPEATS = 3
 RESULTS = Path(__file__).parent / "results" / "server.json"
 VARIANTS = {
     "a": "surestream EventStreamResponse",
@@ -82,19 +95,43 @@ def _pre_encoded(n: int) -> list[bytes]:
     return _PRE_ENCODED[:n]
 
 
-async def _texts(n: int) -> AsyncIterator[str]:
+async def _pause(i: int) -> None:
+    """Await nothing: a source that never gives the loop a turn."""
+
+
+async def _yield(i: int) -> None:
+    await asyncio.sleep(0)
+
+
+def _schedule(every: float) -> Callable[[int], Awaitable[None]]:
+    start = asyncio.get_running_loop().time()
+
+    async def pace(i: int) -> None:
+        await asyncio.sleep(max(0.0, start + i * every - asyncio.get_running_loop().time()))
+
+    return pace
+
+
+async def _texts(n: int, pause: Callable[[int], Awaitable[None]]) -> AsyncIterator[str]:
     for i in range(n):
+        await pause(i)
         yield _word(i)
 
 
-async def _starlette_events(n: int) -> AsyncIterator[ServerSentEvent]:
+async def _starlette_events(
+    n: int, pause: Callable[[int], Awaitable[None]]
+) -> AsyncIterator[ServerSentEvent]:
     for i in range(n):
+        await pause(i)
         data = orjson.dumps({"type": "text", "text": _word(i)}).decode()
         yield ServerSentEvent(data=data, id=str(i), sep="\n")
 
 
-async def _bytes(chunks: list[bytes]) -> AsyncIterator[bytes]:
-    for chunk in chunks:
+async def _bytes(
+    chunks: list[bytes], pause: Callable[[int], Awaitable[None]]
+) -> AsyncIterator[bytes]:
+    for i, chunk in enumerate(chunks):
+        await pause(i)
         yield chunk
 
 
@@ -112,12 +149,14 @@ async def _pings(every: float) -> AsyncIterator[bytes]:
 async def burst(request: Request) -> Response:
     n = int(request.query_params.get("n", EVENTS))
     variant = request.path_params["variant"]
+    every = float(request.query_params.get("every", 0))
+    pause = {"burst": _pause, "yield": _yield}.get(request.path_params["mode"]) or _schedule(every)
     if variant == "a":
-        return EventStreamResponse(_texts(n))
+        return EventStreamResponse(_texts(n, pause))
     if variant == "b":
-        return EventSourceResponse(_starlette_events(n), sep="\n")
+        return EventSourceResponse(_starlette_events(n, pause), sep="\n")
     return StreamingResponse(
-        _bytes(_pre_encoded(n)), media_type="text/event-stream", headers=HEADERS
+        _bytes(_pre_encoded(n), pause), media_type="text/event-stream", headers=HEADERS
     )
 
 
@@ -131,7 +170,7 @@ async def idle(request: Request) -> Response:
     return StreamingResponse(_pings(every), media_type="text/event-stream", headers=HEADERS)
 
 
-app = Starlette(routes=[Route("/{variant}/burst", burst), Route("/{variant}/idle", idle)])
+app = Starlette(routes=[Route("/{variant}/idle", idle), Route("/{variant}/{mode}", burst)])
 
 # ------------------------------------------------------------------------------- the driver
 
@@ -191,13 +230,58 @@ def read_events(port: int, path: str) -> tuple[float, int]:
         return time.perf_counter() - start, count
 
 
-def throughput(port: int, variant: str) -> dict[str, float]:
-    read_events(port, f"/{variant}/burst?n=10000")
-    runs = [read_events(port, f"/{variant}/burst?n={EVENTS}") for _ in range(REPEATS)]
-    counted = min(count for _, count in runs)
-    if counted < EVENTS:
-        raise RuntimeError(f"variant {variant}: only {counted} of {EVENTS} events arrived")
-    return {"events_per_s": EVENTS / statistics.median(t for t, _ in runs), "boundaries": counted}
+def throughput(ports: dict[str, int], mode: str) -> dict[str, dict[str, float]]:
+    """events/s of one fast stream per variant, the variants taking turns."""
+    for variant, port in ports.items():
+        read_events(port, f"/{variant}/{mode}?n=10000")
+    runs: dict[str, list[tuple[float, int]]] = {variant: [] for variant in ports}
+    for _ in range(REPEATS):
+        for variant, port in ports.items():
+            runs[variant].append(read_events(port, f"/{variant}/{mode}?n={EVENTS}"))
+    figures = {}
+    for variant, samples in runs.items():
+        counted = min(count for _, count in samples)
+        if counted < EVENTS:
+            raise RuntimeError(f"variant {variant}: only {counted} of {EVENTS} events arrived")
+        seconds = statistics.median(t for t, _ in samples)
+        figures[variant] = {"events_per_s": EVENTS / seconds, "boundaries": counted}
+    return figures
+
+
+async def _read_paced(port: int, path: str) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(_request(port, path))
+    count, last = 0, 0
+    while chunk := await reader.read(65536):
+        count += chunk.count(b"\n\n") + (last == 10 and chunk[0] == 10)
+        last = chunk[-1]
+    writer.close()
+    return count
+
+
+async def paced_once(port: int, proc: psutil.Process, variant: str) -> float:
+    """Server CPU µs per event over ``PACED_STREAMS`` paced streams."""
+    n = int(PACED_RATE * PACED_SECONDS)
+    path = f"/{variant}/paced?n={n}&every={1 / PACED_RATE}"
+    before = proc.cpu_times()
+    counts = await asyncio.gather(*(_read_paced(port, path) for _ in range(PACED_STREAMS)))
+    after = proc.cpu_times()
+    if min(counts) < n:
+        raise RuntimeError(f"variant {variant}: a paced stream got {min(counts)} of {n} events")
+    cpu = (after.user + after.system) - (before.user + before.system)
+    return cpu / (n * PACED_STREAMS) * 1e6
+
+
+def paced(servers: dict[str, tuple[int, psutil.Process]]) -> dict[str, dict[str, Any]]:
+    """Server CPU per event of paced streams, the variants taking turns."""
+    runs: dict[str, list[float]] = {variant: [] for variant in servers}
+    for _ in range(PACED_REPEATS):
+        for variant, (port, proc) in servers.items():
+            runs[variant].append(asyncio.run(paced_once(port, proc, variant)))
+    return {
+        variant: {"paced_cpu_us_per_event": statistics.median(samples), "paced_runs": samples}
+        for variant, samples in runs.items()
+    }
 
 
 async def _open_idle(port: int, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -263,32 +347,53 @@ def run() -> dict[str, Any]:
         "idle_streams": IDLE_STREAMS,
         "idle_heartbeat_s": IDLE_HEARTBEAT,
         "idle_window_s": IDLE_WINDOW,
-        "variants": {},
+        "paced": {"streams": PACED_STREAMS, "rate": PACED_RATE, "seconds": PACED_SECONDS},
+        "variants": {variant: {"name": name} for variant, name in VARIANTS.items()},
     }
-    for variant, name in VARIANTS.items():
-        with _server() as (port, proc):
-            figures = {"name": name, **throughput(port, variant)}
-            figures.update(asyncio.run(idle_streams(port, proc, variant)))
-        results["variants"][variant] = figures
+    figures = results["variants"]
+    with contextlib.ExitStack() as stack:
+        servers = {variant: stack.enter_context(_server()) for variant in VARIANTS}
+        ports = {variant: port for variant, (port, _) in servers.items()}
+        for variant, row in throughput(ports, "burst").items():
+            figures[variant].update(row)
+        for variant, row in throughput(ports, "yield").items():
+            figures[variant]["yielding_events_per_s"] = row["events_per_s"]
+        for variant, paced_row in paced(servers).items():
+            figures[variant].update(paced_row)
+        for variant, (port, proc) in servers.items():
+            figures[variant].update(asyncio.run(idle_streams(port, proc, variant)))
     return results
 
 
 def report(results: dict[str, Any]) -> None:
     table = Table(title=f"{EVENTS:,} text events; {IDLE_STREAMS:,} idle streams")
-    for column in ("", "events/s", "KiB RSS / idle stream", "CPU µs / idle stream / s"):
+    columns = (
+        "",
+        "burst events/s",
+        "yielding events/s",
+        "paced CPU µs/event",
+        "KiB RSS / idle stream",
+        "CPU µs / idle stream / s",
+    )
+    for column in columns:
         table.add_column(column, justify="right" if column else "left")
     for variant, fig in results["variants"].items():
         table.add_row(
             f"({variant}) {fig['name']}",
             f"{fig['events_per_s']:,.0f}",
+            f"{fig['yielding_events_per_s']:,.0f}",
+            f"{fig['paced_cpu_us_per_event']:.1f}",
             f"{fig['rss_kib_per_stream']:.1f}",
             f"{fig['cpu_us_per_stream_per_s']:.1f}",
         )
-    console = Console(width=110)
+    console = Console(width=140)
     console.print(table)
-    a, b = results["variants"]["a"], results["variants"]["b"]
+    a, b, c = (results["variants"][v] for v in "abc")
     console.print(
-        f"(a) / (b) events/s: {a['events_per_s'] / b['events_per_s']:.1f}x (target >= 3x); "
+        f"(a) / (b) burst events/s: {a['events_per_s'] / b['events_per_s']:.2f}x (target >= 3x); "
+        f"(a) / (c) yielding: {a['yielding_events_per_s'] / c['yielding_events_per_s']:.2f}x "
+        f"(target >= 1.0x); paced CPU (c) / (a): "
+        f"{c['paced_cpu_us_per_event'] / a['paced_cpu_us_per_event']:.2f}x; "
         f"(a) RSS per idle stream: {a['rss_kib_per_stream']:.1f} KiB (target <= 30 KiB)"
     )
 
