@@ -12,6 +12,11 @@ See ``surestream.client._stream`` for the resume rules.
 from surestream._extras import needs
 
 with needs("client", __name__):
+    from surestream.client._connect import (
+        DEFAULT_CLIENT_IDLE_TIMEOUT,
+        DEFAULT_HTTP_TIMEOUT,
+        aconnect,
+    )
     from surestream.client._errors import StreamError, StreamFailed, StreamInterrupted
     from surestream.client._limits import (
         DEFAULT_CLIENT_MAX_BYTES,
@@ -27,12 +32,7 @@ with needs("client", __name__):
         DEFAULT_RETRY_DELAY,
         Backoff,
     )
-    from surestream.client._stream import (
-        DEFAULT_CLIENT_IDLE_TIMEOUT,
-        DEFAULT_HTTP_TIMEOUT,
-        EventStream,
-        aconnect,
-    )
+    from surestream.client._stream import EventStream
     from surestream.client._sync import SyncEventStream, connect
     from surestream.client._transport import StreamingTransport
 

@@ -1,15 +1,15 @@
-"""``aconnect`` and ``EventStream``: typed events, a guaranteed outcome, automatic resume.
+"""``EventStream``: typed events, a guaranteed outcome, automatic resume (``aconnect`` opens one).
 
 Strategy: ``EventStream`` is an async iterator over one logical stream that may span several
 HTTP connections, and the I/O driver of ``surestream.lifecycle.ConsumerState``, which owns
 every rule about how a stream ends: the outcome, the held retryable error, the interruption
-and the id to resume from. Bytes come from the response body in blocks (``body_blocks``);
-``surestream.sse.Decoder`` turns a block into SSE events, and the dialect's
-``StreamDecoder`` turns each SSE event into typed events, lazily, as the caller asks for
-them; the dialect decoder owns its end markers. Each connection is read in the dialect its
-headers name (a stream may be resumed in another one), and ``Answer`` drops what a resumed
-connection only repeats (a ``Start``, a tool call named again). Iteration stops right after
-the terminal event, which becomes ``outcome``; the connection is closed then and never reopened.
+and the id to resume from. ``ConnectionReader`` (``_reader``) turns the response body into
+SSE events under the byte limits and the idle budget, and the dialect's ``StreamDecoder``
+turns each SSE event into typed events, lazily, as the caller asks for them; the dialect
+decoder owns its end markers. Each connection is read in the dialect its headers name (a
+stream may be resumed in another one), and ``Answer`` drops what a resumed connection only
+repeats (a ``Start``, a tool call named again). Iteration stops right after the terminal
+event, which becomes ``outcome``; the connection is closed then and never reopened.
 
 When a connection ends without a terminal event (closed, reset, read timeout) or with a
 ``retryable`` ``Error`` the state holds back, the stream reconnects to its events URL (the
@@ -35,52 +35,39 @@ spends between two events does not count.
 
 from __future__ import annotations
 
-import contextlib
-import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import anyio
 import httpx
 
 from surestream.client._answer import Answer
-from surestream.client._body import body_blocks
 from surestream.client._detect import AutoDecoder, make_decoder, named_dialect
 from surestream.client._errors import StreamFailed, StreamInterrupted
 from surestream.client._limits import Limits
+from surestream.client._reader import (
+    ConnectionReader,
+    _ConnectionLost,
+    _IdleTimeout,
+    _Unreadable,
+    is_event_stream,
+)
 from surestream.client._requests import send
 from surestream.client._resume import (
-    DEFAULT_JITTER,
     DEFAULT_MAX_RETRIES,
-    DEFAULT_MAX_RETRY_DELAY,
-    DEFAULT_RETRY_DELAY,
     Backoff,
     ReplayFilter,
     fatal_status,
 )
-from surestream.client._transport import StreamingTransport
 from surestream.dialects import StreamDecoder
 from surestream.errors import RemoteProtocolError
 from surestream.events import Done, Error, Event, Start, Text, ToolCall
 from surestream.lifecycle import DEFAULT_CLIENT_IDLE_TIMEOUT, ConsumerState
-from surestream.sse import Decoder, ServerSentEvent, SSEProtocolError
+from surestream.sse import ServerSentEvent
 
-__all__ = ["DEFAULT_CLIENT_IDLE_TIMEOUT", "DEFAULT_HTTP_TIMEOUT", "EventStream", "aconnect"]
-
-DEFAULT_HTTP_TIMEOUT = httpx.Timeout(10.0, read=60.0)
-"""httpx timeouts of the client ``aconnect`` makes: 10 s to connect, write and get a pooled
-connection; 60 s without any byte (four missed 15 s heartbeats) is a lost connection."""
+__all__ = ["EventStream"]
 
 _REQUEST_ONLY_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding"})
-
-
-class _IdleTimeout(Exception):
-    pass
-
-
-def _is_event_stream(response: httpx.Response) -> bool:
-    content_type = str(response.headers.get("content-type", ""))
-    return content_type.partition(";")[0].strip().lower() == "text/event-stream"
 
 
 class EventStream:
@@ -119,7 +106,6 @@ class EventStream:
         self._answer = Answer()
         self._limits = limits or Limits()
         self._client = client
-        self._read_timeout = client.timeout.read
         self._url = url
         self._origin = httpx.URL(url)
         self._method = method.upper()
@@ -133,18 +119,14 @@ class EventStream:
         self._idle_timeout = idle_timeout
         self._backoff = backoff or Backoff()
         self._filter = ReplayFilter()
-        self._response: httpx.Response | None = None
-        self._blocks: AsyncIterator[bytes] | None = None
-        self._sse = Decoder(self._limits.max_event_size)
+        self._reader = ConnectionReader(
+            self._limits, idle_timeout=idle_timeout, read_timeout=client.timeout.read
+        )
         self._batch: list[ServerSentEvent] = []
         self._pos = 0
         self._pending: list[Event] = []
         self._failures = 0
         self._reconnects = 0
-        self._bytes = 0
-        self._events = 0
-        self._idle_spent = 0.0
-        self._retry_ms: int | None = None
         self._started = False
         self._stream_id: str | None = None
         self._first_id: str | None = None
@@ -217,7 +199,7 @@ class EventStream:
             await response.aread()
             await response.aclose()
             response.raise_for_status()
-        if not _is_event_stream(response):
+        if not is_event_stream(response):
             await response.aclose()
             content_type = response.headers.get("content-type")
             raise RemoteProtocolError(
@@ -232,10 +214,7 @@ class EventStream:
         self._open(response)
 
     def _open(self, response: httpx.Response) -> None:
-        self._response = response
-        self._blocks = body_blocks(response).__aiter__()
-        self._sse = Decoder(self._limits.max_event_size)
-        self._idle_spent = 0.0
+        self._reader.open(response)
         decoder = self._decoder
         if isinstance(decoder, AutoDecoder):
             decoder.see_headers(response.headers)
@@ -247,14 +226,6 @@ class EventStream:
                 self._dialect_name = named
                 self._decoder = make_decoder(named)
 
-    async def _close_response(self) -> None:
-        response, self._response, self._blocks = self._response, None, None
-        if self._sse.retry is not None:
-            self._retry_ms = self._sse.retry
-        if response is not None:
-            with anyio.CancelScope(shield=True):
-                await response.aclose()
-
     async def aclose(self) -> None:
         """Close the connection; iteration ends (interrupted, if it had not ended)."""
         state = self._state
@@ -263,7 +234,7 @@ class EventStream:
             state.resumable = False
             state.finish()
         self._batch, self._pending = [], []
-        await self._close_response()
+        await self._reader.close()
 
     def __aiter__(self) -> EventStream:
         return self
@@ -306,7 +277,7 @@ class EventStream:
         """Handle a terminal event; True when it is held back for a resume instead."""
         held = self._state.terminal(event)
         self._batch, self._pos, self._pending = [], 0, []
-        await self._close_response()
+        await self._reader.close()
         return held
 
     async def _accept_start(self, start: Start) -> bool:
@@ -358,7 +329,7 @@ class EventStream:
         state.lost(reason)
         state.resumable = False
         self._batch, self._pos, self._pending = [], 0, []
-        await self._close_response()
+        await self._reader.close()
         self._finish()
 
     def _finish(self) -> None:
@@ -367,92 +338,52 @@ class EventStream:
         if held is not None:
             self._pending = [held]
 
-    async def _read_block(self) -> bytes | None:
-        blocks = self._blocks
-        if blocks is None:
-            return None
-        idle_timeout = self._idle_timeout
-        if idle_timeout is None:
-            return await anext(blocks, None)
-        remaining = idle_timeout - self._idle_spent
-        start = time.monotonic()
-        read_timeout = self._read_timeout
-        if read_timeout is not None and remaining > read_timeout:
-            # The byte timer ends this read before the idle budget runs out: no timer needed
-            # here (arming one costs more than parsing an event).
-            block = await anext(blocks, None)
-        else:
-            with anyio.move_on_after(remaining) as scope:
-                block = await anext(blocks, None)
-            if scope.cancelled_caught:
-                raise _IdleTimeout
-        self._idle_spent += time.monotonic() - start
-        return block
-
     async def _fill(self) -> None:
-        """Read until a block completes SSE events or the stream ends; may reconnect."""
+        """Read until the connection completes SSE events or the stream ends; may reconnect."""
         state = self._state
-        limits = self._limits
         while not self._over:
-            if self._response is None and not await self._reconnect():
+            if not self._reader.is_open and not await self._reconnect():
                 self._finish()
                 return
             try:
-                block = await self._read_block()
+                events = await self._reader.read()
             except _IdleTimeout:
                 state.give_up_holding()
                 await self._abandon(f"no event for {self._idle_timeout} s (idle_timeout)")
                 return
-            except httpx.TransportError as exc:
-                state.lost(f"the connection was lost: {exc!r}")
+            except _ConnectionLost as exc:
+                state.lost(str(exc))
                 if await self._end_connection():
                     return
                 continue
-            except httpx.HTTPError as exc:
-                await self._abandon(f"the response body cannot be read: {exc}")
+            except _Unreadable as exc:
+                await self._abandon(str(exc))
                 return
-            if block is None:
+            if events is None:
                 state.lost("the connection closed without a terminal event")
                 if await self._end_connection():
                     return
                 if self._decoder.finished:
                     await self._abandon("the stream ended without a done or error event")
                 continue
-            self._bytes += len(block)
-            if self._bytes > limits.max_bytes:
-                await self._abandon(f"the stream exceeded max_bytes ({limits.max_bytes} bytes)")
-                return
-            try:
-                events = self._sse.feed(block)
-            except SSEProtocolError as exc:
-                await self._abandon(str(exc))
-                return
-            if events:
-                self._events += len(events)
-                if self._events > limits.max_events:
-                    await self._abandon(
-                        f"the stream exceeded max_events ({limits.max_events} events)"
-                    )
-                    return
-                self._idle_spent = 0.0
-                state.arrived()
-                if self._first_id is None:
-                    self._first_id = next((e.id for e in events if e.id is not None), None)
-                if not self._filter.active:
-                    self._failures = 0
-                    state.progress()
-                self._batch, self._pos = events, 0
-                return
+            state.arrived()
+            if self._first_id is None:
+                self._first_id = next((e.id for e in events if e.id is not None), None)
+            if not self._filter.active:
+                self._failures = 0
+                state.progress()
+            self._batch, self._pos = events, 0
+            return
 
     async def _end_connection(self) -> bool:
         """Close the connection; True when the stream ended, or left events to deliver."""
         try:
-            self._sse.close()
-        except SSEProtocolError as exc:
+            self._reader.end()
+        except _Unreadable as exc:
             await self._abandon(str(exc))
             return True
         held = self._filter.flush() if self._filter.active else []
-        await self._close_response()
+        await self._reader.close()
         if held:
             self._batch, self._pos = held, 0
         return bool(held)
@@ -476,7 +407,7 @@ class EventStream:
                 return False
             self._failures += 1
             self._reconnects += 1
-            await anyio.sleep(self._backoff.delay(self._failures, self._retry_ms))
+            await anyio.sleep(self._backoff.delay(self._failures, self._reader.retry_ms))
             self.attempts += 1
             if state.last_event_id is not None:
                 headers["Last-Event-ID"] = state.last_event_id
@@ -488,7 +419,7 @@ class EventStream:
             except httpx.HTTPError as exc:
                 state.lost(f"reconnecting failed: {exc}")
                 return False
-            if response.is_success and _is_event_stream(response):
+            if response.is_success and is_event_stream(response):
                 self._open(response)
                 self._filter.reconnected(state.last_event_id, self._first_id)
                 return True
@@ -523,67 +454,3 @@ class EventStream:
     def _buffered(self) -> bool:
         """True when the next event is already decoded or received (no network wait)."""
         return bool(self._pending) or self._pos < len(self._batch)
-
-
-@contextlib.asynccontextmanager
-async def aconnect(
-    url: str,
-    *,
-    method: str = "GET",
-    json: Any = None,
-    headers: Mapping[str, str] | None = None,
-    dialect: str = "auto",
-    resume: bool = True,
-    max_retries: int = DEFAULT_MAX_RETRIES,
-    idle_timeout: float | None = DEFAULT_CLIENT_IDLE_TIMEOUT,
-    http_timeout: httpx.Timeout | float | None = DEFAULT_HTTP_TIMEOUT,
-    retry_delay: float = DEFAULT_RETRY_DELAY,
-    max_retry_delay: float = DEFAULT_MAX_RETRY_DELAY,
-    limits: Limits | None = None,
-    http_client: httpx.AsyncClient | None = None,
-) -> AsyncIterator[EventStream]:
-    """Open a stream of typed events: ``async with aconnect(url) as stream: ...``.
-
-    ``method``/``json``/``headers`` make the first request (a POST that creates a stream is
-    resumed from its ``Location``, never sent again; ``headers`` go to the origin of
-    ``url`` only). ``dialect`` is ``auto`` (recognise native, openai, vercel-ai or the plain
-    ``{"done": true}`` convention), ``plain`` or a name from ``surestream.dialects``.
-    ``resume`` turns reconnection off when False; ``max_retries`` bounds reconnection
-    attempts in a row without a new event (``DEFAULT_MAX_RETRIES``); ``retry_delay`` is the
-    first delay when the server sent no ``retry:`` and ``max_retry_delay`` caps the
-    exponential backoff (jitter added on top; never below ``DEFAULT_MIN_RETRY_DELAY``
-    unless ``max_retry_delay`` is lower). ``idle_timeout`` (``DEFAULT_CLIENT_IDLE_TIMEOUT``,
-    None for never) bounds the wait for a complete event; ``http_timeout``
-    (``DEFAULT_HTTP_TIMEOUT``) are the byte-level httpx timeouts; ``limits`` (``Limits()``) bound
-    what the stream may bring and cost.
-
-    Without ``http_client``, an ``httpx.AsyncClient`` with ``StreamingTransport`` (bulk body
-    reads, one connection per stream) is made and closed on exit; a client passed in is used
-    as it is (its own timeouts, transport and redirect setting) and left open.
-    """
-    owned = http_client is None
-    client = http_client or httpx.AsyncClient(
-        transport=StreamingTransport(), timeout=http_timeout, follow_redirects=True
-    )
-    try:
-        stream = EventStream(
-            client,
-            url,
-            method=method,
-            json=json,
-            headers=headers,
-            dialect=dialect,
-            resume=resume,
-            max_retries=max_retries,
-            idle_timeout=idle_timeout,
-            backoff=Backoff(retry_delay, max_retry_delay, DEFAULT_JITTER),
-            limits=limits,
-        )
-        try:
-            await stream.start()
-            yield stream
-        finally:
-            await stream.aclose()
-    finally:
-        if owned:
-            await client.aclose()

@@ -16,13 +16,14 @@ from typing import Any
 import anyio.from_thread
 import httpx
 
+from surestream.client._connect import DEFAULT_HTTP_TIMEOUT, aconnect
 from surestream.client._limits import Limits
 from surestream.client._resume import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_DELAY,
     DEFAULT_RETRY_DELAY,
 )
-from surestream.client._stream import DEFAULT_HTTP_TIMEOUT, EventStream, aconnect
+from surestream.client._stream import EventStream
 from surestream.events import Done, Error, Event, ToolCall
 from surestream.lifecycle import DEFAULT_CLIENT_IDLE_TIMEOUT
 
