@@ -234,7 +234,7 @@ def test_every_setting_has_an_environment_name_and_a_flag_derived_from_the_model
     parser = build_parser()
     for name, field in Settings.model_fields.items():
         value = {"api_keys": "k1", "cors_origins": "https://x", "upstreams": "u=http://h"}.get(name)
-        if name not in {"upstream_api_keys", "models"}:
+        if name not in {"upstream_api_keys", "models", "upstream_kinds"}:
             loaded = load_settings(env={f"SURESTREAM_{name.upper()}": value or _sample(name)})
             assert name in loaded.model_fields_set, name
         flag = setting_flag(name, field)
@@ -245,6 +245,8 @@ def test_every_setting_has_an_environment_name_and_a_flag_derived_from_the_model
             args = [flag.name.replace("--", "--no-", 1) if field.default else flag.name]
         elif name == "models":
             args = ["--upstream", "u=http://h", flag.name, "m=u:x"]
+        elif name == "upstream_kinds":
+            args = ["--upstream", "u=http://h", flag.name, "u=anthropic"]
         else:
             args = [flag.name, value or _sample(name)]
         loaded = load_settings(flags=_flags(parser.parse_args(args)), env={})

@@ -28,7 +28,8 @@ said so far. Two policies like the ``openai`` dialect's: strict (a wrongly typed
 raises ``RemoteProtocolError``) and ``lenient`` (skipped); data that is not a JSON object
 raises in both.
 
-The constants going the other way (``STOP_REASON_OF``, ``ERROR_TYPE_OF``,
+``message_events`` reads a whole (non-streaming) ``message`` into the same events. The
+constants going the other way (``STOP_REASON_OF``, ``ERROR_TYPE_OF``,
 ``anthropic_usage``) are for an encoder of this wire. Sans-IO: no sockets, no asyncio.
 """
 
@@ -74,6 +75,7 @@ __all__ = [
     "STOP_REASON_OF",
     "AnthropicDecoder",
     "anthropic_usage",
+    "message_events",
     "usage_of",
 ]
 
@@ -367,3 +369,25 @@ class AnthropicDecoder:
         elif reason is not None:
             self._bad("anthropic message_delta.delta.stop_reason must be a string")
         self._add_usage(obj.get("usage"))
+
+
+def message_events(message: Mapping[str, Any]) -> list[Event]:
+    """The events of a whole (non-streaming) ``message``: ``Start``, its content blocks in
+    order (``Text``, ``Reasoning``, complete ``ToolCall``s), ``Done`` with its stop reason
+    and usage. Blocks of other types and wrongly typed fields are skipped."""
+    sid, model = message.get("id"), message.get("model")
+    events: list[Event] = [Start(*(v if isinstance(v, str) else None for v in (sid, model)))]
+    content = message.get("content")
+    for block in content if isinstance(content, list) else []:
+        kind = block.get("type") if isinstance(block, Mapping) else None
+        if kind == "text" and isinstance(block.get("text"), str) and block["text"]:
+            events.append(Text(block["text"]))
+        elif kind == "thinking" and isinstance(block.get("thinking"), str) and block["thinking"]:
+            events.append(Reasoning(block["thinking"]))
+        elif kind == "tool_use" and isinstance(block.get("id"), str):
+            events.append(ToolCall(block["id"], str(block.get("name")), block.get("input", {})))
+    reason = message.get("stop_reason")
+    finish = STOP_REASONS.get(reason, FinishReason.STOP) if isinstance(reason, str) else "stop"
+    usage = message.get("usage")
+    events.append(Done(str(finish), usage_of(usage) if isinstance(usage, Mapping) else None))
+    return events

@@ -47,6 +47,7 @@ from surestream.store import (
 )
 from surestream.store.base import event_size
 from surestream.upstream import (
+    AnthropicUpstream,
     ChatMessage,
     ChatRequest,
     DemoModel,
@@ -95,7 +96,9 @@ def build_upstreams(settings: Settings) -> dict[str, Upstream]:
             model_maps.setdefault(upstream, {})[model] = upstream_model
     for name, url in settings.upstreams.items():
         key = settings.upstream_api_keys.get(name)
-        upstreams[name] = OpenAICompatibleUpstream(
+        kind = settings.upstream_kinds.get(name, "openai")
+        adapter = AnthropicUpstream if kind == "anthropic" else OpenAICompatibleUpstream
+        upstreams[name] = adapter(
             url,
             api_key=key.get_secret_value() if key is not None else None,
             model_map=model_maps.get(name, {}),

@@ -59,6 +59,7 @@ from surestream.upstream.openai_compat import (
 __all__ = [
     "ENV_ONLY",
     "ENV_PREFIX",
+    "UPSTREAM_KINDS",
     "Flag",
     "Settings",
     "SettingsError",
@@ -69,6 +70,9 @@ __all__ = [
     "setting_flag",
     "value_shape",
 ]
+
+UPSTREAM_KINDS = ("openai", "anthropic")
+"""The wires a named upstream may speak (``upstream_kinds``)."""
 
 ENV_PREFIX = "SURESTREAM_"
 """Prefix of the environment names: ``SURESTREAM_`` + the setting's name in upper case."""
@@ -107,7 +111,13 @@ class Settings(BaseModel):
     upstreams: Annotated[dict[str, str], Flag("--upstream", "NAME=URL")] = Field(
         default_factory=dict
     )
-    """Named OpenAI-compatible upstreams: NAME -> base URL (e.g. ``http://localhost:11434/v1``)."""
+    """Named upstreams: NAME -> base URL (e.g. ``http://localhost:11434/v1``, or
+    ``https://api.anthropic.com`` for one whose kind is ``anthropic``)."""
+    upstream_kinds: Annotated[dict[str, str], Flag("--upstream-kind", "NAME=KIND")] = Field(
+        default_factory=dict
+    )
+    """The wire each named upstream speaks: ``openai`` (OpenAI-compatible, the default) or
+    ``anthropic`` (Anthropic's Messages API: the key goes as ``x-api-key``)."""
     upstream_api_keys: Annotated[dict[str, SecretStr], ENV_ONLY] = Field(default_factory=dict)
     """NAME -> API key sent to that upstream (also from ``SURESTREAM_UPSTREAM_KEY_<NAME>``)."""
     models: Annotated[dict[str, str], Flag("--model", "NAME=UPSTREAM[:MODEL]")] = Field(
@@ -226,6 +236,15 @@ class Settings(BaseModel):
         for name, url in value.items():
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"upstream {name!r}: {url!r} is not an http(s) URL")
+        return value
+
+    @field_validator("upstream_kinds")
+    @classmethod
+    def _check_upstream_kinds(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, kind in value.items():
+            if kind not in UPSTREAM_KINDS:
+                known = ", ".join(UPSTREAM_KINDS)
+                raise ValueError(f"upstream {name!r}: kind {kind!r} is not one of {known}")
         return value
 
     @field_validator("log_level")
@@ -350,12 +369,14 @@ def load_settings(
         for name, value in values.items():
             merged[name] = value
             origin[name] = source
-    keys, upstreams = merged.get("upstream_api_keys"), merged.get("upstreams")
-    if isinstance(keys, dict) and isinstance(upstreams, dict):
-        by_folded = {str(name).lower(): name for name in upstreams}
-        merged["upstream_api_keys"] = {
-            by_folded.get(str(name).lower(), name): key for name, key in keys.items()
-        }
+    upstreams = merged.get("upstreams")
+    for setting in ("upstream_api_keys", "upstream_kinds"):
+        named = merged.get(setting)
+        if isinstance(named, dict) and isinstance(upstreams, dict):
+            by_folded = {str(name).lower(): name for name in upstreams}
+            merged[setting] = {
+                by_folded.get(str(name).lower(), name): value for name, value in named.items()
+            }
     try:
         settings = Settings(**merged)
     except ValidationError as exc:
@@ -385,7 +406,8 @@ def route_problems(settings: Settings) -> list[str]:
                 f"setting 'models': {model!r} routes to {upstream!r}, which is not an upstream "
                 f"(known: {', '.join(sorted(known)) or 'none'})"
             )
-    for name in settings.upstream_api_keys:
-        if name not in settings.upstreams:
-            problems.append(f"setting 'upstream_api_keys': {name!r} is not an upstream")
+    for setting in ("upstream_api_keys", "upstream_kinds"):
+        for name in getattr(settings, setting):
+            if name not in settings.upstreams:
+                problems.append(f"setting {setting!r}: {name!r} is not an upstream")
     return problems

@@ -1,10 +1,13 @@
-"""A fake OpenAI-compatible model server that misbehaves on demand, for tests.
+"""A fake model server (OpenAI-compatible and Anthropic) that misbehaves on demand, for tests.
 
 Strategy: ``FakeUpstream().app`` is a small Starlette app speaking the chat-completions wire
 (``POST /v1/chat/completions`` streaming and non-streaming, ``GET /v1/models``; the same
-without the ``/v1`` prefix). Run it on loopback with any ASGI server, e.g.
-``uvicorn surestream.testing.fake_upstream:app``. Each request plays a ``Scenario`` taken,
-first match wins, from
+without the ``/v1`` prefix) and Anthropic's Messages wire (``POST /v1/messages``, streaming
+and not, with ``x-api-key`` and ``anthropic-version``; ``surestream.testing._fake_anthropic``:
+``event: ping`` instead of ``: ping`` comments, ``event: error`` for ``error_after``). The
+same scenario plays on either wire with its faults at the same points. Run it on loopback
+with any ASGI server, e.g. ``uvicorn surestream.testing.fake_upstream:app``. Each request
+plays a ``Scenario`` taken, first match wins, from
 
 1. the request header ``X-Fake-Scenario: <spec>``,
 2. the queue filled by ``FakeUpstream.enqueue(...)`` or ``POST /_fake/scenarios``
@@ -44,6 +47,13 @@ from starlette.types import Receive, Scope, Send
 
 from surestream.dialects.openai import DONE_MARKER
 from surestream.sse import HEARTBEAT, frame
+from surestream.testing._fake_anthropic import (
+    PING_EVENT,
+    error_body,
+    error_event,
+    message,
+    stream_parts,
+)
 from surestream.testing.scenario import DEFAULT_TEXT, Scenario
 
 __all__ = [
@@ -157,7 +167,9 @@ def _sse(obj: Any) -> bytes:
     return frame(orjson.dumps(obj))
 
 
-async def _wait(seconds: float, ping: float | None) -> AsyncIterator[bytes]:
+async def _wait(
+    seconds: float, ping: float | None, beat: bytes = HEARTBEAT
+) -> AsyncIterator[bytes]:
     if not ping:
         await asyncio.sleep(seconds)
         return
@@ -166,7 +178,7 @@ async def _wait(seconds: float, ping: float | None) -> AsyncIterator[bytes]:
     while (left := end - loop.time()) > 0:
         await asyncio.sleep(min(ping, left))
         if end - loop.time() > 0:
-            yield HEARTBEAT
+            yield beat
 
 
 async def _fragments(body: AsyncIterator[bytes], size: int | None) -> AsyncIterator[bytes]:
@@ -220,6 +232,9 @@ class FakeUpstream:
             Route(f"{prefix}/chat/completions", self._chat, methods=["POST"])
             for prefix in ("/v1", "")
         ]
+        routes += [
+            Route(f"{prefix}/messages", self._messages, methods=["POST"]) for prefix in ("/v1", "")
+        ]
         routes += [Route(f"{prefix}/models", self._models) for prefix in ("/v1", "")]
         routes += [
             Route("/_fake/requests", self._list_requests),
@@ -271,20 +286,8 @@ class FakeUpstream:
             self.requests.append(record)
         return record
 
-    def _error(
-        self, record: ReceivedRequest, status: int, message: str, scenario: Scenario
-    ) -> _Exchange:
-        headers = {"content-type": "application/json"}
-        if scenario.retry_after is not None:
-            headers["retry-after"] = scenario.retry_after
-        payload = {"error": {"message": message, "type": "fake_error", "code": status}}
-
-        async def body() -> AsyncIterator[bytes]:
-            yield orjson.dumps(payload)
-
-        return _Exchange(record, status, headers, body(), header_delay=scenario.header_delay)
-
-    async def _chat(self, request: Request) -> Response:
+    async def _receive(self, request: Request) -> tuple[ReceivedRequest, Any, Scenario]:
+        """Read, pick the scenario and record one request."""
         raw = await request.body()
         try:
             body: Any = orjson.loads(raw)
@@ -294,7 +297,39 @@ class FakeUpstream:
             scenario = self._pick(request, body)
         except ValueError as exc:
             scenario = Scenario(status=400, error_message=str(exc))
-        record = self._record(request, body, scenario)
+        return self._record(request, body, scenario), body, scenario
+
+    @staticmethod
+    def _json(record: ReceivedRequest, status: int, payload: Any, scenario: Scenario) -> _Exchange:
+        headers = {"content-type": "application/json"}
+        if status != 200 and scenario.retry_after is not None:
+            headers["retry-after"] = scenario.retry_after
+
+        async def one() -> AsyncIterator[bytes]:
+            yield orjson.dumps(payload)
+
+        return _Exchange(record, status, headers, one(), header_delay=scenario.header_delay)
+
+    def _error(
+        self, record: ReceivedRequest, status: int, message: str, scenario: Scenario
+    ) -> _Exchange:
+        payload = {"error": {"message": message, "type": "fake_error", "code": status}}
+        return self._json(record, status, payload, scenario)
+
+    @staticmethod
+    def _streaming(record: ReceivedRequest, s: Scenario, body: AsyncIterator[bytes]) -> _Exchange:
+        headers = {"content-type": "text/event-stream", "cache-control": "no-cache"}
+        return _Exchange(
+            record,
+            200,
+            headers,
+            _fragments(body, s.fragment),
+            header_delay=s.header_delay,
+            reset=s.reset and s.cut_after is not None,
+        )
+
+    async def _chat(self, request: Request) -> Response:
+        record, body, scenario = await self._receive(request)
         if self.api_key is not None:
             given = request.headers.get("authorization", "")
             if given != f"Bearer {self.api_key}":
@@ -307,15 +342,31 @@ class FakeUpstream:
             return self._error(record, scenario.status, scenario.error_message, scenario)
         if not body.get("stream") or scenario.json_response:
             return self._complete(record, body, scenario)
-        headers = {"content-type": "text/event-stream", "cache-control": "no-cache"}
-        return _Exchange(
-            record,
-            200,
-            headers,
-            _fragments(self._stream(record, body, scenario), scenario.fragment),
-            header_delay=scenario.header_delay,
-            reset=scenario.reset and scenario.cut_after is not None,
-        )
+        head, pieces, error, tail = self._openai_parts(record, body, scenario)
+        return self._streaming(record, scenario, self._play(scenario, head, pieces, error, tail))
+
+    async def _messages(self, request: Request) -> Response:
+        """``POST /v1/messages``: the scenario on Anthropic's wire."""
+        record, body, s = await self._receive(request)
+        if self.api_key is not None and request.headers.get("x-api-key") != self.api_key:
+            return self._json(record, 401, error_body(401, "invalid x-api-key"), Scenario())
+        if "anthropic-version" not in request.headers:
+            problem = "anthropic-version: header is required"
+            return self._json(record, 400, error_body(400, problem), Scenario())
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("messages"), list)
+            or type(body.get("max_tokens")) is not int
+        ):
+            problem = "a JSON object with messages and max_tokens is required"
+            return self._json(record, 400, error_body(400, problem), Scenario())
+        if s.status != 200:
+            return self._json(record, s.status, error_body(s.status, s.error_message), s)
+        if not body.get("stream") or s.json_response:
+            return self._json(record, 200, message(record.index, body, s), s)
+        head, pieces, tail = stream_parts(record.index, body, s)
+        error = error_event(s.error_type, s.error_message)
+        return self._streaming(record, s, self._play(s, head, pieces, error, tail, PING_EVENT))
 
     def _complete(self, record: ReceivedRequest, body: dict[str, Any], s: Scenario) -> _Exchange:
         message: dict[str, Any] = {"role": "assistant", "content": "".join(s.words())}
@@ -331,16 +382,12 @@ class FakeUpstream:
             "choices": [{"index": 0, "message": message, "finish_reason": s.finish_reason_sent()}],
             "usage": s.usage_of(body),
         }
+        return self._json(record, 200, payload, s)
 
-        async def one() -> AsyncIterator[bytes]:
-            yield orjson.dumps(payload)
-
-        headers = {"content-type": "application/json"}
-        return _Exchange(record, 200, headers, one(), header_delay=s.header_delay)
-
-    async def _stream(
+    def _openai_parts(
         self, record: ReceivedRequest, body: dict[str, Any], s: Scenario
-    ) -> AsyncIterator[bytes]:
+    ) -> tuple[list[bytes], list[bytes], bytes, list[bytes]]:
+        """(head, pieces, error, tail) of a streamed chat completion."""
         base = {
             "id": f"chatcmpl-fake{record.index}",
             "object": "chat.completion.chunk",
@@ -358,44 +405,56 @@ class FakeUpstream:
                 obj["usage"] = None
             return obj
 
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-            return _sse(chunk_object(delta, finish))
-
-        pieces = _pieces(s)
-        if s.first_delay:
-            async for ping in _wait(s.first_delay, s.ping):
-                yield ping
-        if s.role_chunk:
-            yield chunk({"role": "assistant", "content": ""})
-        for index in range(len(pieces) + 1):
-            if s.cut_after == index:
-                return
-            if s.error_after == index:
-                error = {"message": s.error_message, "type": "fake_error", "code": 500}
-                yield _sse({"error": error})
-                if s.done:
-                    yield _DONE
-                return
-            if s.inject is not None and s.inject_after == index:
-                yield s.inject.encode()
-            if s.stall_after == index:
-                async for ping in _wait(s.stall, s.ping):
-                    yield ping
-            elif index and s.delay:
-                await asyncio.sleep(s.delay)
-            if index < len(pieces):
-                yield chunk(pieces[index])
+        head = [_sse(chunk_object({"role": "assistant", "content": ""}))] if s.role_chunk else []
+        pieces = [_sse(chunk_object(delta)) for delta in _pieces(s)]
+        error = _sse({"error": {"message": s.error_message, "type": "fake_error", "code": 500}})
+        tail = []
         if s.finish:
             last = chunk_object({}, s.finish_reason_sent())
             if s.usage == "finish":
                 last["usage"] = usage
-            yield _sse(last)
+            tail.append(_sse(last))
         if s.usage == "final" and include_usage:
-            yield _sse({**base, "choices": [], "usage": usage})
+            tail.append(_sse({**base, "choices": [], "usage": usage}))
         if s.done:
-            yield _DONE
+            tail.append(_DONE)
+        return head, pieces, error + (_DONE if s.done else b""), tail
+
+    @staticmethod
+    async def _play(
+        s: Scenario,
+        head: list[bytes],
+        pieces: list[bytes],
+        error: bytes,
+        tail: list[bytes],
+        beat: bytes = HEARTBEAT,
+    ) -> AsyncIterator[bytes]:
+        """A stream with the scenario's faults at their points: ``head``, the counted
+        ``pieces``, ``tail``; ``error`` ends it at ``error_after``; ``beat`` while waiting."""
+        if s.first_delay:
+            async for ping in _wait(s.first_delay, s.ping, beat):
+                yield ping
+        for part in head:
+            yield part
+        for index in range(len(pieces) + 1):
+            if s.cut_after == index:
+                return
+            if s.error_after == index:
+                yield error
+                return
+            if s.inject is not None and s.inject_after == index:
+                yield s.inject.encode()
+            if s.stall_after == index:
+                async for ping in _wait(s.stall, s.ping, beat):
+                    yield ping
+            elif index and s.delay:
+                await asyncio.sleep(s.delay)
+            if index < len(pieces):
+                yield pieces[index]
+        for part in tail:
+            yield part
         if s.hang:
-            async for ping in _wait(s.stall, s.ping):
+            async for ping in _wait(s.stall, s.ping, beat):
                 yield ping
 
     async def _models(self, request: Request) -> Response:

@@ -56,6 +56,10 @@ class Scenario:
       comments every that many seconds while waiting; ``fragment``: split the body into
       writes of that many bytes; ``json_response``: answer JSON even to ``stream: true``.
     - ``repeat``: send ``text`` this many times over (a long answer from a short spec).
+    - Anthropic wire only (``POST /v1/messages``): ``error_type`` is the type of the
+      ``event: error`` that ``error_after`` sends (``overloaded_error``, ``rate_limit_error``,
+      ...); ``cache_read`` / ``cache_creation`` are the usage's cache tokens; ``finish_reason``
+      may also be an Anthropic ``stop_reason`` (``refusal``, ``stop_sequence``, ...).
     """
 
     text: str = DEFAULT_TEXT
@@ -86,6 +90,9 @@ class Scenario:
     fragment: int | None = None
     json_response: bool = False
     repeat: int = 1
+    error_type: str = "overloaded_error"
+    cache_read: int = 0
+    cache_creation: int = 0
 
     @classmethod
     def parse(cls, spec: str) -> Scenario:

@@ -1,10 +1,12 @@
-"""Where tokens come from: the built-in ``DemoModel`` and any OpenAI-compatible server.
+"""Where tokens come from: the built-in ``DemoModel``, any OpenAI-compatible server and
+Anthropic's Messages API (``AnthropicUpstream``).
 
 Every upstream follows the two-phase ``Upstream`` protocol of ``surestream.upstream.base``:
 ``open()`` raises ``UpstreamHTTPError`` when the request is refused before the first token,
 then the opened stream yields ``Text`` ... ``Done`` or raises ``SourceFailed`` mid-stream.
 """
 
+from surestream.upstream.anthropic import AnthropicUpstream
 from surestream.upstream.base import (
     ChatMessage,
     ChatRequest,
@@ -19,6 +21,7 @@ from surestream.upstream.demo import DemoModel, parse_stamp
 from surestream.upstream.openai_compat import OpenAICompatibleUpstream, map_status
 
 __all__ = [
+    "AnthropicUpstream",
     "ChatMessage",
     "ChatRequest",
     "DemoModel",

@@ -54,7 +54,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from surestream._extras import needs
 
@@ -165,11 +165,32 @@ def _loads(data: bytes | str) -> Any:
         return None
 
 
+class ChunkDecoder(Protocol):
+    """What ``OpenAIStream`` asks of the decoder of its upstream's SSE events (the
+    ``openai`` dialect's, or another wire's, such as the Anthropic upstream's)."""
+
+    def decode(self, sse: ServerSentEvent) -> list[Event]:
+        """Typed events carried by one received SSE event."""
+        ...
+
+    @property
+    def finish_reason(self) -> str | None:
+        """The finish reason received so far, if any."""
+        ...
+
+    @property
+    def implied_done(self) -> Done | None:
+        """The ``Done`` the stream would end with now, if it said it finished."""
+        ...
+
+
 class OpenAIStream(AsyncClosing):
     """The events of one accepted upstream request (see the module docstring).
 
     Iterate it once; ``aclose()`` (idempotent) closes the HTTP response and with it the
-    connection when the body is still streaming.
+    connection when the body is still streaming. ``decoder`` reads the SSE events
+    (default: the ``openai`` dialect's, lenient); ``upstream_error`` decides what an
+    ``Error`` event of the upstream ends the stream with.
     """
 
     def __init__(
@@ -184,11 +205,12 @@ class OpenAIStream(AsyncClosing):
         max_event_size: int,
         secrets: tuple[str | None, ...] = (),
         message_limit: int = DEFAULT_MESSAGE_LIMIT,
+        decoder: ChunkDecoder | None = None,
     ) -> None:
         self._response = response
         self._raw = response.aiter_raw()
         self._decoder = Decoder(max_event_size)
-        self._chunks = OpenAIDecoder(lenient=True)
+        self._chunks: ChunkDecoder = decoder or OpenAIDecoder(lenient=True)
         self._last_activity = started
         self._first_token_timeout = first_token_timeout
         self._idle_timeout = idle_timeout
@@ -241,10 +263,10 @@ class OpenAIStream(AsyncClosing):
         remaining = self._last_activity + limit - asyncio.get_running_loop().time()
         return max(remaining, 0.0), limit, phase
 
-    def _fail(self, code: ErrorCode, message: str) -> None:
+    def _fail(self, code: ErrorCode | SourceFailed, message: str = "") -> None:
         if not self._over:
             self._over = True
-            self._failure = SourceFailed(code, message)
+            self._failure = code if isinstance(code, SourceFailed) else SourceFailed(code, message)
 
     async def _read(self) -> None:
         timeout, limit, phase = self._deadline()
@@ -275,6 +297,12 @@ class OpenAIStream(AsyncClosing):
             return
         self._handle_all(events)
 
+    def upstream_error(self, event: Error) -> SourceFailed:
+        """``upstream_error`` with the upstream's message made safe: a server's own error
+        code is not ours to pass on."""
+        text = safe_message(event.message, limit=self._message_limit, secrets=self._secrets)
+        return SourceFailed(ErrorCode.UPSTREAM_ERROR, text or "the upstream reported an error")
+
     def _end(self, truncated_message: str) -> None:
         if self._over:
             return
@@ -304,8 +332,7 @@ class OpenAIStream(AsyncClosing):
                 self._fail(ErrorCode.UPSTREAM_ERROR, "the upstream sent a malformed chunk")
                 return
             if isinstance(event, Error):
-                text = safe_message(event.message, limit=self._message_limit, secrets=self._secrets)
-                self._fail(ErrorCode.UPSTREAM_ERROR, text or "the upstream reported an error")
+                self._fail(self.upstream_error(event))
                 return
             if not isinstance(event, Start):
                 self._pending.append(event)
@@ -372,7 +399,13 @@ class OpenAICompatibleUpstream:
     ``tool_call_id``, ``name``) and every parameter of ``ChatRequest.params`` verbatim
     (``max_completion_tokens`` included); ``max_tokens`` is sent as ``max_tokens_field``
     (when that is ``max_completion_tokens`` and the client gave both, the smaller wins).
+
+    Another HTTP wire (the Anthropic upstream) subclasses it through ``endpoint``,
+    ``_auth_headers``, ``_body``, ``_stream`` and ``_whole_answer``.
     """
+
+    endpoint = "/chat/completions"
+    """The path below ``base_url`` that requests are POSTed to."""
 
     def __init__(
         self,
@@ -419,7 +452,7 @@ class OpenAICompatibleUpstream:
         self._api_key = api_key
         self._headers = {"Accept": "text/event-stream", **dict(extra_headers or {})}
         if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
+            self._headers.update(self._auth_headers(api_key))
         self._owns_client = http_client is None
         self._client = http_client or httpx.AsyncClient(
             timeout=self._timeouts(), limits=httpx.Limits(max_keepalive_connections=20)
@@ -427,7 +460,10 @@ class OpenAICompatibleUpstream:
         self._where = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
 
     def __repr__(self) -> str:
-        return f"OpenAICompatibleUpstream({self._where!r})"
+        return f"{type(self).__name__}({self._where!r})"
+
+    def _auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"}
 
     def _timeouts(self) -> httpx.Timeout:
         t = self.connect_timeout
@@ -467,7 +503,7 @@ class OpenAICompatibleUpstream:
         started = loop.time()
         http_request = self._client.build_request(
             "POST",
-            f"{self.base_url}/chat/completions",
+            f"{self.base_url}{self.endpoint}",
             content=orjson.dumps(self._body(request)),
             headers={**self._headers, "Content-Type": "application/json"},
             timeout=self._timeouts(),
@@ -497,6 +533,9 @@ class OpenAICompatibleUpstream:
         kind = response.headers.get("content-type", "")
         if kind.startswith("application/json"):
             return await self._buffered(response)
+        return self._stream(response, started)
+
+    def _stream(self, response: httpx.Response, started: float) -> OpenedStream:
         return OpenAIStream(
             response,
             started=started,
@@ -551,7 +590,10 @@ class OpenAICompatibleUpstream:
                 str(ErrorCode.UPSTREAM_ERROR),
                 self._safe(_error_text(obj)) or "the upstream reported an error",
             )
-        return _BufferedStream(_answer_events(obj))
+        return _BufferedStream(self._whole_answer(obj))
+
+    def _whole_answer(self, answer: Mapping[str, Any]) -> list[Event]:
+        return _answer_events(answer)
 
     async def models(self) -> list[ModelInfo]:
         """``model_map``'s names, or (without a map) the upstream's ``GET /models`` ids.
