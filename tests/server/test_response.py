@@ -419,6 +419,31 @@ def test_fast_source_is_written_in_batches_not_one_send_per_event() -> None:
     assert app.body_sends < n / 100, app.body_sends
 
 
+def test_a_source_that_yields_to_the_loop_between_events_is_batched_but_not_held_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No clock in the outcome: events gather for as long as the source keeps producing.
+    monkeypatch.setattr(surestream.server._run, "BATCH_GAP", 60.0)
+    n = 2_000
+    gate = Gate()
+
+    async def yielding() -> AsyncIterator[str]:
+        for i in range(n):
+            await asyncio.sleep(0)
+            yield f"t{i}"
+        await gate.wait()
+
+    app = CountBodySends(app_with(lambda r: EventStreamResponse(yielding())))
+    with serve_in_thread(app) as server:
+        client = RawClient(server.port)
+        client.read_until(f'"t{n - 1}"'.encode())
+        sends_before_the_pause = app.body_sends
+        gate.open()
+        client.read_until(b'"type":"done"')
+        client.hang_up()
+    assert sends_before_the_pause < n / 100, sends_before_the_pause
+
+
 def test_a_slow_source_is_not_held_back() -> None:
     gate = Gate()
 

@@ -11,8 +11,10 @@ Strategy: three small asyncio tasks per response, no task group.
   shutdown watcher or a single timer (the nearest of heartbeat, idle, first-event and
   max-duration deadlines) resolves. While it sleeps, the producer sends an event itself
   instead of waking it when the last send is at least ``BATCH_GAP`` old, so a slow source
-  costs one task switch per event, not two, and a fast one is still batched; the writer waits
-  for such a send to end before it sends anything.
+  costs one task switch per event, not two; the writer waits for such a send to end before it
+  sends anything. A faster source does not wake the writer per event either: ``gather`` looks
+  once per turn of the loop and wakes it when a turn brought no new event (or ``BATCH_GAP``
+  after the last send), so a source that yields to the loop between events is batched too.
 - No timer runs per event: the pump's timer stays armed while the deadline only moves later
   (it then wakes the pump once, early, and is re-armed), and ``send_timeout`` is a
   ``Watchdog``, one timer per response that cancels a send that has waited that long.
@@ -66,6 +68,7 @@ class ResponseRun:
     __slots__ = (
         "disconnected",
         "encoder",
+        "gathering",
         "last_write",
         "life",
         "loop",
@@ -103,6 +106,8 @@ class ResponseRun:
         """Items pulled from the source, and how many of them the lifecycle's activity has
         seen: the pump stamps the time, so the producer reads no clock per event."""
         self.writing = False
+        self.gathering = False
+        """A ``gather`` callback is scheduled."""
         self.wake_after_write = False
         self.source_done = False
         self.disconnected = False
@@ -230,8 +235,11 @@ class ResponseRun:
                             if not await self.flush():
                                 break
                             continue
-                    self.notify()
+                        if not self.gathering:
+                            self.gathering = True
+                            loop.call_soon(self.gather, -1)
                     if self.pending_size >= max_buffer:
+                        self.notify()
                         self.space = space = self.loop.create_future()
                         await space
                         if life.terminal is not None:
@@ -250,6 +258,22 @@ class ResponseRun:
             self.source_done = True
             self.notify()
             await aclose_source(source)
+
+    def gather(self, size: int) -> None:
+        """Wake the sleeping writer once the source has stopped adding to what is pending.
+
+        Called back once per turn of the loop while a source that yields to the loop between
+        events (awaiting its upstream, say) keeps producing, so those events leave in one
+        ``send``; it wakes the writer as soon as a turn passed without a new event, when the
+        last send is ``BATCH_GAP`` old, or at once when the writer is up already.
+        """
+        if self.wake is None or not self.pending:
+            self.gathering = False
+        elif self.pending_size > size and self.loop.time() - self.last_write < BATCH_GAP:
+            self.loop.call_soon(self.gather, self.pending_size)
+        else:
+            self.gathering = False
+            self.notify()
 
     async def flush(self) -> bool:
         """Send what is pending from the producer's task while the writer sleeps."""
