@@ -5,6 +5,7 @@ endless reconnection, never the same event twice, never credentials sent to anot
 from __future__ import annotations
 
 import contextlib
+import gzip
 from collections.abc import Iterator
 from typing import Any
 
@@ -229,6 +230,34 @@ def test_a_retryable_error_with_a_new_id_every_time_ends_within_the_budget() -> 
     assert (result["name"], result["code"]) == ("StreamFailed", "server_shutdown")
     assert len(server.requests) == 4
     assert kinds(result) == ["start", "error"]
+
+
+BOMB_EVENTS = 200_000
+BOMB = gzip.compress(
+    (event(START, "0") + "".join(event(text("w"), str(i)) for i in range(1, BOMB_EVENTS))).encode()
+)
+"""A gzip body of about 100 KB that Node's ``fetch`` turns into 200,000 events (7 MB)."""
+
+
+@pytest.mark.parametrize(
+    ("limits", "named"),
+    [({"maxBytes": 64 * 1024}, "max_bytes (65536 bytes)"), ({"maxEvents": 1000}, "max_events")],
+    ids=["max-bytes", "max-events"],
+)
+def test_a_gzip_bomb_stops_at_the_byte_and_event_limits(limits: dict[str, int], named: str) -> None:
+    def answer(request: Request, n: int) -> Response:
+        return Response(
+            BOMB,
+            media_type="text/event-stream",
+            headers={"Content-Encoding": "gzip", "Cache-Control": "no-cache"},
+        )
+
+    with hostile_server(answer) as server:
+        result = run_stream(server.url + "/events", **limits, **FAST)
+    assert result["name"] == "StreamInterrupted", result["name"]
+    assert f"the stream exceeded {named}" in result["reason"]
+    assert len(server.requests) == 1, "no reconnection"
+    assert 0 < len(texts(result)) < 70_000
 
 
 CREDENTIALS = {"Authorization": "Bearer sk-secret", "X-Api-Key": "key-secret"}

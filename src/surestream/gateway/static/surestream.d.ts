@@ -17,6 +17,10 @@ export declare const DEFAULT_MIN_RETRY_DELAY: number;
 export declare const DEFAULT_MAX_RESUMES: number;
 /** Redirects one reconnection follows before it is given up (a redirect loop). */
 export declare const DEFAULT_MAX_REDIRECTS: number;
+/** Body bytes one stream may bring across its connections, decompressed (256 MiB). */
+export declare const DEFAULT_MAX_BYTES: number;
+/** SSE events one stream may bring across its connections, replays included. */
+export declare const DEFAULT_MAX_EVENTS: number;
 /** Milliseconds without any byte (heartbeats count) before a connection counts as lost. */
 export declare const DEFAULT_READ_TIMEOUT: number;
 /** Milliseconds without an event (heartbeats do not count) before the stream is given up. */
@@ -300,6 +304,12 @@ export interface StreamOptions {
   readTimeout?: number;
   idleTimeout?: number;
   maxEventSize?: number;
+  /** Body bytes of the stream in all, decompressed (default `DEFAULT_MAX_BYTES`); past it the
+   * stream ends interrupted, naming `max_bytes`. */
+  maxBytes?: number;
+  /** SSE events of the stream in all (default `DEFAULT_MAX_EVENTS`); past it the stream ends
+   * interrupted, naming `max_events`. */
+  maxEvents?: number;
   /** Your own `fetch` (e.g. with credentials). */
   fetch?: typeof fetch;
 }

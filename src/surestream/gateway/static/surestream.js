@@ -15,6 +15,8 @@
 // `Last-Event-ID`, after an exponential, jittered delay based on the server's `retry:` and
 // kept between `minRetryDelay` and `maxRetryDelay`, at most `maxRetries` times in a row
 // without a new event and `maxResumes` times in all; 404, 410 and other final 4xx stop it.
+// A stream that brings more than `maxBytes` (decompressed) or `maxEvents` ends interrupted
+// at once, without a reconnection (it would bring the same bytes again).
 // Replays are skipped (by seq, or by the ids already seen), a restarted or different stream
 // is reported, and the caller's headers never go to another origin. The consumer rules —
 // held retryable errors, the resume-id grammar — are those of Python's
@@ -47,6 +49,11 @@ export const DEFAULT_MIN_RETRY_DELAY = 500;
 export const DEFAULT_MAX_RESUMES = 20;
 /** Redirects one reconnection follows before it is given up (a redirect loop). */
 export const DEFAULT_MAX_REDIRECTS = 10;
+/** Body bytes one stream may bring across its connections, counted after `fetch` undid any
+ * `Content-Encoding` (a 454 KB gzip body can hold 671 MB of events): 256 MiB. */
+export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
+/** SSE events one stream may bring across its connections, replays included. */
+export const DEFAULT_MAX_EVENTS = 1_000_000;
 
 const MAX_TIMER = 2 ** 31 - 1; // the longest delay setTimeout honours, in ms
 const RESUMABLE_ERRORS = new Set(["server_shutdown", "producer_lost", "store_unavailable"]);
@@ -455,6 +462,8 @@ export async function stream(url, options = {}) {
     readTimeout = DEFAULT_READ_TIMEOUT,
     idleTimeout = DEFAULT_IDLE_TIMEOUT,
     maxEventSize = DEFAULT_MAX_EVENT_SIZE,
+    maxBytes = DEFAULT_MAX_BYTES,
+    maxEvents = DEFAULT_MAX_EVENTS,
     fetch: fetchImpl = globalThis.fetch.bind(globalThis),
   } = options;
   const base = new URL(url, globalThis.location?.href);
@@ -471,6 +480,8 @@ export async function stream(url, options = {}) {
     held: null, // a retryable error held back while resuming: {error, event, id}
     failures: 0, // reconnections in a row without a new event
     resumes: 0, // reconnections in all
+    bytes: 0, // body bytes of every connection, decompressed
+    events: 0, // SSE events of every connection
   };
   const delivered = () => ({
     text: answer.text,
@@ -672,6 +683,8 @@ export async function stream(url, options = {}) {
           return { lost: "the connection closed without a done or error event" };
         }
         armRead();
+        st.bytes += chunk.value.byteLength ?? chunk.value.length;
+        if (st.bytes > maxBytes) return new Verdict(ending(`the stream exceeded max_bytes (${maxBytes} bytes)`));
         let events;
         try {
           events = decoder.feed(chunk.value);
@@ -680,6 +693,8 @@ export async function stream(url, options = {}) {
           const failure = { code: "protocol_error", message: error.message, retryable: false };
           return new Verdict(new StreamFailed(failure, details()));
         }
+        st.events += events.length;
+        if (st.events > maxEvents) return new Verdict(ending(`the stream exceeded max_events (${maxEvents} events)`));
         if (decoder.retry !== null) st.retry = decoder.retry;
         for (const sse of events) {
           const ownId = sse.id !== previousId ? sse.id : null;
