@@ -245,6 +245,7 @@ async def test_no_key_token_or_prompt_in_the_logs(
             token = created["read_token"]
             await client.get(f"{created['events_url']}?token={token}")
             await client.get(f"{created['events_url']}?token={token}x")
+            await client.get(f"{created['events_url']}?%74oken={token}")
             await client.post("/v1/streams", json=demo, headers={"Authorization": "Bearer sk-bad"})
             await client.post("/v1/streams", json={**demo, "model": prompt}, headers=A)
             await client.post("/v1/streams", content=prompt, headers=A)
@@ -256,7 +257,7 @@ async def test_no_key_token_or_prompt_in_the_logs(
     ]
     logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''} {r.args}" for r in ours)
     assert "GET /v1/streams/" in logged, "the access log was not captured"
-    assert "?token=*** " in logged
+    assert "?token=*** " in logged and "?%74oken=*** " in logged
     for secret in (KEY_A, "sk-bad", upstream_key, upstream_key[-4:] + ".", token, prompt):
         assert secret not in logged, secret
     assert token.split(".")[-1] not in logged
@@ -346,8 +347,10 @@ def test_no_key_or_token_at_trace_level_and_no_redis_password_in_the_banner(
             token = created["read_token"]
             by_token = client.get(f"{created['events_url']}?token={token}")
             by_header = client.get(created["events_url"], headers={"Surestream-Read-Token": token})
+            encoded = client.get(f"{created['events_url']}?%74oken={token}")
         output = "".join(gateway.output)
-    assert (by_token.status_code, by_header.status_code) == (200, 200)
+    assert (by_token.status_code, by_header.status_code, encoded.status_code) == (200, 200, 401)
+    assert "%74oken=***" in output, "the request line under another spelling was not logged"
     assert "authorization" in output.lower(), "the trace log was not captured"
     for secret in (password, KEY_A, token, token.split(".")[-1]):
         assert secret not in output, secret

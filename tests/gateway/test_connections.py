@@ -82,15 +82,20 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.05)
 
 
-def stuck_connections(port: int) -> int:
-    """Connections of the server on ``port`` with over 1 MB it cannot send (``ss``)."""
+def send_queues(port: int) -> list[int]:
+    """The bytes each established connection of the server on ``port`` has not sent (``ss``)."""
     shown = subprocess.run(
         ["ss", "-tnH", "state", "established", f"( sport = :{port} )"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    return sum(int(line.split()[1]) > 1_000_000 for line in shown.splitlines())
+    return [int(line.split()[1]) for line in shown.splitlines()]
+
+
+def stuck_connections(port: int) -> int:
+    """Connections of the server on ``port`` with over 1 MB it cannot send."""
+    return sum(queued > 1_000_000 for queued in send_queues(port))
 
 
 def receive_exactly(sock: socket.socket, size: int) -> bytes:
@@ -236,9 +241,13 @@ def test_a_dropped_slow_reader_is_really_closed_with_one_log_line(
         # 3 clients and their 3 upstream connections, then none
         wait_for(lambda: open_descriptors(pid) >= baseline + 6, "the streams did not start")
         wait_for(lambda: open_descriptors(pid) <= baseline, "the dropped connections stayed open")
-        for sock in socks:
-            sock.close()
+        assert send_queues(gateway.port) == [], "the server still holds connections"
+        received = []
+        for sock in socks:  # the client sees the end: EOF or a reset, not a read that waits
+            with sock:
+                received.append(read_until_closed(sock))
         output = "".join(gateway.output)
+    assert all(b'"type":"done"' not in got and len(got) < len(BIG) for got in received)
     assert output.count("dropping a client that took no bytes for 1 s; connection closed") == 3
     assert "Traceback" not in output and "ERROR" not in output, output
 

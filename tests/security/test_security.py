@@ -21,6 +21,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -31,6 +32,7 @@ from tests.support.gateways import CHAT, RunningGateway, run_gateway
 
 pytestmark = pytest.mark.anyio
 
+ROOT = Path(__file__).resolve().parents[2]
 IDS = 20_000
 BITS = 176
 KEY = "sk-security-0123456789abcdef"
@@ -66,6 +68,18 @@ def _check_randomness(samples: list[bytes], sigmas: float) -> None:
 
 def test_fresh_stream_ids_carry_176_balanced_uncorrelated_bits() -> None:
     _check_randomness([_random_bytes(new_stream_id()) for _ in range(IDS)], sigmas=5)
+
+
+def test_the_readme_docs_and_docstrings_state_the_bits_the_ids_carry() -> None:
+    """The README once said 132 random bits while the ids carried 176."""
+    texts = [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "src").rglob("*.py")]
+    claims = {
+        str(path.relative_to(ROOT)): re.findall(r"(\d+) random bits", path.read_text())
+        for path in texts
+    }
+    assert claims["README.md"], "the README states how many random bits an id carries"
+    assert len(_random_bytes(new_stream_id())) * 8 == BITS
+    assert {path: bits for path, bits in claims.items() if set(bits) - {str(BITS)}} == {}
 
 
 @pytest.fixture(scope="module")
