@@ -1,6 +1,6 @@
-"""Shared fixtures: the anyio backend, a session redis-server on a free port; hypothesis
-without deadlines (and with fewer examples in ``make test-fast``); the ``multiprocess`` and
-``slow`` markers (``tests/support/markers.py``)."""
+"""Shared fixtures: the anyio backend, a session redis-server on a free port, the check
+gallery's uvicorn; hypothesis without deadlines (and with fewer examples in ``make
+test-fast``); the ``multiprocess`` and ``slow`` markers (``tests/support/markers.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import settings
 
 from tests.support.markers import FAST_EXAMPLES, fast_run, mark, refuse_processes, skip_in_fast_run
-from tests.support.servers import ServerProcess, redis_process
+from tests.support.servers import ServerProcess, redis_process, uvicorn_process
 
 # Two shared, noisy cores: a property test asserts properties, never how fast an example ran.
 settings.register_profile("surestream", deadline=None)
@@ -34,6 +34,17 @@ def redis_server() -> Iterator[ServerProcess]:
     """A real redis-server for the whole session; ``.url`` is its redis:// URL."""
     with redis_process() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def gallery() -> Iterator[str]:
+    """The base URL of the check gallery (``tests.check.gallery``) under real uvicorn, once for
+    the ``check`` tests and ``surestream check``'s; in its own process, so the server's timers
+    and the recorder's clock do not share one interpreter (and its GIL)."""
+    with uvicorn_process(
+        "tests.check.gallery:create_gallery", args=["--factory", "--no-access-log"]
+    ) as server:
+        yield server.url
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -16,7 +16,6 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from tests.support.servers import ServerProcess, command_process
 
 from surestream.cli.serve import CANNOT_LISTEN
 from surestream.gateway.settings import (
@@ -26,6 +25,7 @@ from surestream.gateway.settings import (
     setting_flag,
     value_shape,
 )
+from tests.support.servers import ServerProcess, command_process
 
 SERVE = [sys.executable, "-m", "surestream.cli", "serve"]
 READY = "curl -N "
