@@ -3,9 +3,10 @@
 Strategy: ``FakeUpstream().app`` is a small Starlette app speaking the chat-completions wire
 (``POST /v1/chat/completions`` streaming and non-streaming, ``GET /v1/models``; the same
 without the ``/v1`` prefix) and Anthropic's Messages wire (``POST /v1/messages``, streaming
-and not, with ``x-api-key`` and ``anthropic-version``; ``surestream.testing._fake_anthropic``:
-``event: ping`` instead of ``: ping`` comments, ``event: error`` for ``error_after``). The
-same scenario plays on either wire with its faults at the same points. Run it on loopback
+and not, with ``anthropic-version`` and the key as ``x-api-key`` or a bearer token, as the
+``anthropic`` SDK sends it; ``surestream.testing._fake_anthropic``: ``event: ping`` instead
+of ``: ping`` comments, ``event: error`` for ``error_after``). The same scenario plays on
+either wire with its faults at the same points. Run it on loopback
 with any ASGI server, e.g. ``uvicorn surestream.testing.fake_upstream:app``. Each request
 plays a ``Scenario`` taken, first match wins, from
 
@@ -348,7 +349,8 @@ class FakeUpstream:
     async def _messages(self, request: Request) -> Response:
         """``POST /v1/messages``: the scenario on Anthropic's wire."""
         record, body, s = await self._receive(request)
-        if self.api_key is not None and request.headers.get("x-api-key") != self.api_key:
+        keys = {request.headers.get("x-api-key"), request.headers.get("authorization")}
+        if self.api_key is not None and not keys & {self.api_key, f"Bearer {self.api_key}"}:
             return self._json(record, 401, error_body(401, "invalid x-api-key"), Scenario())
         if "anthropic-version" not in request.headers:
             problem = "anthropic-version: header is required"
