@@ -200,6 +200,7 @@ class ResponseRun:
         accept = life.accept
         source = aiter(self.resp.source)
         loop = self.loop
+        task = asyncio.current_task()
         try:
             async for item in source:
                 self.produced += 1
@@ -232,7 +233,7 @@ class ResponseRun:
                         life.activity(now)
                         self.stamped = self.produced
                         if now - self.last_write >= BATCH_GAP:
-                            if not await self.flush():
+                            if not await self.flush(now, task):
                                 break
                             continue
                         if not self.gathering:
@@ -275,15 +276,16 @@ class ResponseRun:
             self.gathering = False
             self.notify()
 
-    async def flush(self) -> bool:
-        """Send what is pending from the producer's task while the writer sleeps."""
+    async def flush(self, now: float, task: asyncio.Task[Any] | None) -> bool:
+        """Send what is pending from the producer's ``task`` at ``now`` while the writer sleeps."""
         pending = self.pending
         body = b"".join(pending) if len(pending) > 1 else pending[0]
         pending.clear()
         self.pending_size = 0
         self.writing = True
         try:
-            sent = await self.write({"type": "http.response.body", "body": body, "more_body": True})
+            message = {"type": "http.response.body", "body": body, "more_body": True}
+            sent = await self.write(message, now, task)
         finally:
             self.writing = False
         if sent:
@@ -355,10 +357,17 @@ class ResponseRun:
         self.timer = None
         self.notify()
 
-    async def write(self, message: dict[str, Any]) -> bool:
-        """Send one ASGI message; False when the client is gone or was dropped as too slow."""
+    async def write(
+        self,
+        message: dict[str, Any],
+        now: float | None = None,
+        task: asyncio.Task[Any] | None = None,
+    ) -> bool:
+        """Send one ASGI message; False when the client is gone or was dropped as too slow.
+
+        ``now`` and ``task``, when the caller has them: the loop's time and the current task."""
         watchdog = self.watchdog
-        watchdog.begin()
+        watchdog.begin(now, task)
         try:
             await self.send(message)
         except OSError:
