@@ -7,9 +7,13 @@ subscribers' ``Subscription`` are measured, not the store alone):
   to 1, 10 and 100 subscribers that subscribed before the first event; events/s is ``EVENTS``
   over the time from releasing the source to the last subscriber's terminal event, and
   deliveries/s counts every event each subscriber received; the median of ``REPEATS`` runs;
-- the same with ``max_batch=1`` (one store call per event) as the unbatched reference;
+- for RedisStore, the same with ``max_batch=1`` (one store call per event) as the unbatched
+  reference (the MemoryStore appends inline whatever ``max_batch`` says, so it has none);
 - resume: the time to replay a finished journal of ``RESUME_EVENTS`` events from the start
   (``Last-Event-ID`` before the first event), the median of ``REPEATS`` runs.
+
+Every configuration runs once per round and the rounds repeat (memory, redis, memory, redis,
+...), so that a noisy neighbour hits both stores alike.
 
 RedisStore runs against its own ``redis-server`` on a free loopback port (no persistence).
 Prints a table and writes ``benchmarks/results/journal.json``.
@@ -88,33 +92,25 @@ async def drain(sub: Subscription) -> int:
     return received
 
 
-async def fan_out(make: Callable[[], Store], subscribers: int, max_batch: int) -> dict[str, Any]:
-    runs: list[float] = []
-    for _ in range(REPEATS):
-        store = make()
-        async with Hub(store, max_batch=max_batch) as hub:
-            go = asyncio.Event()
-            stream_id = await hub.start(gated(go, EVENTS))
-            subs = [await hub.subscribe(stream_id) for _ in range(subscribers)]
-            readers = [asyncio.ensure_future(drain(sub)) for sub in subs]
-            begin = time.perf_counter()
-            go.set()
-            counts = await asyncio.gather(*readers)
-            runs.append(time.perf_counter() - begin)
-            assert counts == [EVENTS + 2] * subscribers, counts
-        await store.aclose()
-    seconds = statistics.median(runs)
-    return {
-        "subscribers": subscribers,
-        "max_batch": max_batch,
-        "events": EVENTS,
-        "seconds": seconds,
-        "events_per_s": EVENTS / seconds,
-        "deliveries_per_s": EVENTS * subscribers / seconds,
-    }
+async def fan_out_once(make: Callable[[], Store], subscribers: int, max_batch: int) -> float:
+    """Seconds from releasing the source to the last subscriber's terminal event."""
+    store = make()
+    async with Hub(store, max_batch=max_batch) as hub:
+        go = asyncio.Event()
+        stream_id = await hub.start(gated(go, EVENTS))
+        subs = [await hub.subscribe(stream_id) for _ in range(subscribers)]
+        readers = [asyncio.ensure_future(drain(sub)) for sub in subs]
+        begin = time.perf_counter()
+        go.set()
+        counts = await asyncio.gather(*readers)
+        seconds = time.perf_counter() - begin
+        assert counts == [EVENTS + 2] * subscribers, counts
+    await store.aclose()
+    return seconds
 
 
-async def resume_cost(make: Callable[[], Store]) -> dict[str, Any]:
+async def resume_once(make: Callable[[], Store]) -> float:
+    """Seconds to replay a finished journal of ``RESUME_EVENTS`` events from the start."""
     store = make()
     await store.create("bench")
     body = [Text(WORDS[i % len(WORDS)]) for i in range(RESUME_EVENTS - 1)]
@@ -122,17 +118,14 @@ async def resume_cost(make: Callable[[], Store]) -> dict[str, Any]:
         await store.append_many("bench", body[start : start + 1000])
     await store.append("bench", Done())
     assert (await store.info("bench")).length == RESUME_EVENTS
-    runs: list[float] = []
-    for _ in range(REPEATS):
-        begin = time.perf_counter()
-        count = 0
-        async for _seq, _event in await store.read("bench", None):
-            count += 1
-        runs.append(time.perf_counter() - begin)
-        assert count == RESUME_EVENTS
+    begin = time.perf_counter()
+    count = 0
+    async for _seq, _event in await store.read("bench", None):
+        count += 1
+    seconds = time.perf_counter() - begin
+    assert count == RESUME_EVENTS
     await store.aclose()
-    seconds = statistics.median(runs)
-    return {"events": RESUME_EVENTS, "ms": seconds * 1000, "events_per_s": RESUME_EVENTS / seconds}
+    return seconds
 
 
 async def run(redis_url: str) -> dict[str, Any]:
@@ -140,14 +133,47 @@ async def run(redis_url: str) -> dict[str, Any]:
         "memory": MemoryStore,
         "redis": lambda: RedisStore(redis_url, prefix=f"bench{time.monotonic_ns()}:"),
     }
-    fan: list[dict[str, Any]] = []
-    resume: dict[str, Any] = {}
-    for name, make in stores.items():
-        for subscribers in SUBSCRIBERS:
-            fan.append({"store": name, **await fan_out(make, subscribers, 512)})
-        fan.append({"store": name, **await fan_out(make, 1, 1)})
-        resume[name] = await resume_cost(make)
+    configs = [(subscribers, 512) for subscribers in SUBSCRIBERS]
+    fan_runs: dict[tuple[str, int, int], list[float]] = {}
+    resume_runs: dict[str, list[float]] = {name: [] for name in stores}
+    for _ in range(REPEATS):
+        for subscribers, max_batch in configs:
+            for name, make in stores.items():
+                seconds = await fan_out_once(make, subscribers, max_batch)
+                fan_runs.setdefault((name, subscribers, max_batch), []).append(seconds)
+        unbatched = await fan_out_once(stores["redis"], 1, 1)
+        fan_runs.setdefault(("redis", 1, 1), []).append(unbatched)
+        for name, make in stores.items():
+            resume_runs[name].append(await resume_once(make))
+    fan = []
+    for (name, subscribers, max_batch), runs in sorted(fan_runs.items(), key=_row_order):
+        seconds = statistics.median(runs)
+        fan.append(
+            {
+                "store": name,
+                "subscribers": subscribers,
+                "max_batch": max_batch,
+                "events": EVENTS,
+                "seconds": seconds,
+                "events_per_s": EVENTS / seconds,
+                "deliveries_per_s": EVENTS * subscribers / seconds,
+            }
+        )
+    resume = {}
+    for name, runs in resume_runs.items():
+        seconds = statistics.median(runs)
+        resume[name] = {
+            "events": RESUME_EVENTS,
+            "ms": seconds * 1000,
+            "events_per_s": RESUME_EVENTS / seconds,
+        }
     return {"fan_out": fan, "resume": resume}
+
+
+def _row_order(item: tuple[tuple[str, int, int], list[float]]) -> tuple[str, int, int]:
+    """Rows by store, then batched before unbatched, then subscribers."""
+    name, subscribers, max_batch = item[0]
+    return name, -max_batch, subscribers
 
 
 def main() -> None:
