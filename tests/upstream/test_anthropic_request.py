@@ -201,6 +201,11 @@ def test_the_messages_api_thinking_object_is_sent_as_given() -> None:
         ),
         ([{"role": "function", "content": "x"}], {}, "messages.0.role"),
         (
+            [{"role": "user", "content": "hi"}],
+            {"tools": [WEATHER], "tool_choice": "required", "reasoning_effort": "low"},
+            "tool_choice",
+        ),
+        (
             [
                 {
                     "role": "assistant",

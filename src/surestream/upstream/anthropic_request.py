@@ -24,7 +24,8 @@ demo model does, before any request is sent (nothing is dropped silently). The m
   ``reasoning_effort`` -> ``thinking.budget_tokens`` by ``THINKING_BUDGETS`` (``none`` and
   ``minimal``: no thinking). ``max_tokens`` counts the thinking too: without a client limit
   it is the budget plus ``default_max_tokens``; a client limit at or below the budget lowers
-  the budget to fit, and one that leaves less than the API's minimum budget is refused.
+  the budget to fit, and one that leaves less than the API's minimum budget is refused, as
+  is a forced tool (``required`` or a named one) with a thinking budget (the API's rule).
 - refused: ``seed``, ``frequency_penalty``, ``presence_penalty``, ``logit_bias``, a
   ``response_format`` other than ``text``, ``n`` other than 1, ``logprobs``/``top_logprobs``.
 """
@@ -237,6 +238,13 @@ def messages_body(
     choice = _tool_choice(params.get("tool_choice"), params.get("parallel_tool_calls"))
     if choice is not None:
         body["tool_choice"] = choice
+    if (
+        choice
+        and choice["type"] in ("any", "tool")
+        and thinking
+        and thinking.get("type") == "enabled"
+    ):
+        raise _refuse("tool_choice", "a model that thinks takes only auto or none on Anthropic")
     if isinstance(params.get("user"), str):
         body["metadata"] = {"user_id": params["user"]}
     body["stream"] = True
