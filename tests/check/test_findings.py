@@ -11,6 +11,7 @@ from surestream.check import (
     EXIT_OK,
     EXIT_PROBLEM,
     EXIT_UNREACHABLE,
+    OK,
     PROBLEM,
     WARNING,
     Recording,
@@ -23,6 +24,8 @@ from surestream.check import (
 from surestream.check.findings import resume_cut_point
 from surestream.check.recording import END_BROKEN, END_CLOSED, END_CUT, END_TIMEOUT, Recorder
 from surestream.check.timing import round_value
+from surestream.dialects import EncoderOptions, get_dialect
+from surestream.events import Done, Error, ErrorCode, Reasoning, Start, Text
 
 SSE = [
     ("content-type", "text/event-stream; charset=utf-8"),
@@ -296,6 +299,43 @@ def test_how_a_stream_without_an_end_finished() -> None:
     assert "timed_out" in codes(rec(paced(text("a")), end=END_TIMEOUT, t_end=30.0))
     after_end = codes(rec(paced(text("a"), DONE), end=END_TIMEOUT, t_end=30.0))
     assert "open_after_end" in after_end and "timed_out" not in after_end
+
+
+def _anthropic_blocks(*events: object) -> list[bytes]:
+    """The SSE blocks the anthropic dialect writes for ``events``, one per list item."""
+    encoder = get_dialect("anthropic").encoder(EncoderOptions(stream_id="st_1", model="m"))
+    body = b"".join(encoder.encode(e, seq) for seq, e in enumerate(events))  # type: ignore[arg-type]
+    return [block + b"\n\n" for block in body.split(b"\n\n") if block]
+
+
+ANTHROPIC_TURN = (Start(), Reasoning("hm"), Text("Hel"), Text("lo"), Done("length"))
+
+
+def test_our_anthropic_stream_is_ok_and_ends_at_message_stop() -> None:
+    blocks = _anthropic_blocks(*ANTHROPIC_TURN)
+    report = analyse(rec(paced(*blocks)))
+    assert report.dialect == "anthropic" and report.verdict == OK, report.dumps()
+    assert report.end is not None and report.end.kind == "anthropic_message_stop"
+    assert (report.end.index, report.end.detail) == (len(blocks) - 1, "length")
+    named = report.finding("named_events_only")
+    assert named is not None and named.verdict == OK
+
+
+@pytest.mark.parametrize("cut", ["event: message_delta", "event: message_stop"])
+def test_an_anthropic_stream_cut_before_message_stop_has_no_terminal(cut: str) -> None:
+    blocks = _anthropic_blocks(*ANTHROPIC_TURN)
+    kept = blocks[: next(i for i, b in enumerate(blocks) if cut.encode() in b)]
+    report = analyse(rec(paced(*kept)))
+    assert report.dialect == "anthropic" and report.end is None
+    assert "no_terminal_signal" in report.codes and report.verdict == PROBLEM
+
+
+def test_an_anthropic_error_event_is_an_explicit_error() -> None:
+    error = Error.of(ErrorCode.UPSTREAM_TRUNCATED, "the model's stream broke off")
+    report = analyse(rec(paced(*_anthropic_blocks(Start(), Text("Hel"), error))))
+    assert report.end is not None
+    assert (report.end.kind, report.end.outcome) == ("anthropic_error", "error")
+    assert "terminal_error" in report.codes
 
 
 # -- expectations -------------------------------------------------------------------------

@@ -34,7 +34,12 @@ def _events_url(gateway: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("dialect", "kind"), [("native", "native_done"), ("vercel-ai", "vercel_finish")]
+    ("dialect", "kind"),
+    [
+        ("native", "native_done"),
+        ("vercel-ai", "vercel_finish"),
+        ("anthropic", "anthropic_message_stop"),
+    ],
 )
 def test_journaled_stream_in_each_dialect_is_healthy_and_resumes(
     gateway: str, dialect: str, kind: str
@@ -62,3 +67,13 @@ def test_chat_stream_resumes_at_its_location(gateway: str) -> None:
     assert report.problems == [], report.dumps()
     assert "resume_ok" in report.codes
     assert report.resume is not None and "/v1/streams/" in report.resume["reconnect_url"]
+
+
+def test_anthropic_messages_is_healthy(gateway: str) -> None:
+    body = json.dumps({**REQUEST, "stream": True})
+    report = inspect(f"{gateway}/v1/messages", body=body)
+    assert report.verdict == "ok" and report.problems == [], report.dumps()
+    assert report.method == "POST" and report.dialect == "anthropic"
+    assert report.end is not None and report.end.kind == "anthropic_message_stop"
+    assert report.end.detail in {"stop", "length"}
+    assert "named_events_only" in report.codes  # as an ok: the SDKs read the names

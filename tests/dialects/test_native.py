@@ -80,7 +80,7 @@ ALL_KINDS: list[Event] = [
 
 
 def test_registry() -> None:
-    assert sorted(DIALECTS) == ["native", "openai", "vercel-ai"]
+    assert sorted(DIALECTS) == ["anthropic", "native", "openai", "vercel-ai"]
     for name, dialect in DIALECTS.items():
         assert get_dialect(name) is dialect
         assert dialect.name == name

@@ -44,6 +44,7 @@ def test_the_agents_turn_in_each_dialect() -> None:
     assert _marked("vercel-ai agent resumed after 6") == encode_resumed(
         "vercel-ai", TURN, 6, ids=False, retry=None
     )
+    assert _marked("anthropic agent") == encode_stream("anthropic", TURN, retry=None)
 
 
 def test_the_openai_examples_are_what_the_openai_dialect_writes() -> None:

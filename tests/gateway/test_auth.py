@@ -76,6 +76,7 @@ def test_every_v1_route_is_enumerated() -> None:
         ("DELETE", "/v1/streams/{stream_id}"),
         ("POST", "/v1/chat/stream"),
         ("POST", "/v1/chat/completions"),
+        ("POST", "/v1/messages"),
     } <= set(ops)
 
 
@@ -104,8 +105,15 @@ async def test_every_v1_route_needs_a_valid_key(
             headers = {} if authorization is None else {"Authorization": authorization}
             response = await client.request(method, url, json=CHAT, headers=headers)
             assert response.status_code == 401, (method, path, response.text)
-            assert error_of(response)["code"] == "unauthorized"
+            if path == "/v1/messages":  # the Anthropic Messages API's error shape
+                body = response.json()
+                assert body["error"]["type"] == "authentication_error"
+                assert body["error"]["code"] == "unauthorized"
+            else:
+                assert error_of(response)["code"] == "unauthorized"
             assert response.headers["www-authenticate"] == "Bearer"
+            wrong = await client.request(method, url, json=CHAT, headers={"x-api-key": "sk-no"})
+            assert wrong.status_code == 401, (method, path, wrong.text)
 
 
 async def test_ops_routes_need_no_key(gw: RunningGateway) -> None:
@@ -354,3 +362,15 @@ def test_no_key_or_token_at_trace_level_and_no_redis_password_in_the_banner(
     assert "authorization" in output.lower(), "the trace log was not captured"
     for secret in (password, KEY_A, token, token.split(".")[-1]):
         assert secret not in output, secret
+
+
+async def test_x_api_key_is_the_same_key_as_bearer(gw: RunningGateway) -> None:
+    async with httpx.AsyncClient(base_url=gw.url) as client:
+        created = (await client.post("/v1/streams", json=CHAT, headers=A)).json()
+        mine = await client.get(created["events_url"], headers={"x-api-key": KEY_A})
+        theirs = await client.get(created["events_url"], headers={"x-api-key": KEY_B})
+        wrong_bearer = {"Authorization": "Bearer sk-wrong", "x-api-key": KEY_A}
+        again = await client.get(created["events_url"], headers=wrong_bearer)
+    assert mine.status_code == 200 and '"type":"done"' in mine.text
+    assert theirs.status_code == 404
+    assert again.status_code == 200

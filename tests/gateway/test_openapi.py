@@ -74,7 +74,7 @@ def test_document_covers_every_route_with_its_limits(
     assert {"200", "204", "400", "401", "404", "410", "429"} <= set(events["responses"])
     assert "text/event-stream" in events["responses"]["200"]["content"]
     dialect = next(p for p in events["parameters"] if p["name"] == "dialect")
-    assert dialect["schema"]["enum"] == ["native", "openai", "vercel-ai"]
+    assert dialect["schema"]["enum"] == ["native", "openai", "vercel-ai", "anthropic"]
     schemes = document["components"]["securitySchemes"]
     assert any(
         s == {"type": "http", "scheme": "bearer", "description": s.get("description")}
@@ -136,9 +136,10 @@ def _run(gw: RunningGateway, mode: GenerationMode, auth: dict[str, str]) -> None
             # a well-formed Last-Event-ID past the stream's end is 400 by design (it depends on
             # the stream, not on the document); every other check still runs
             extra["excluded_checks"] = [positive_data_acceptance]
-        elif operation.path == "/v1/ui/chat":
+        elif operation.path in ("/v1/ui/chat", "/v1/messages"):
             # max_messages counts the model's messages, and an answered tool part of a UI
-            # message is two of them: the document can bound UI messages only
+            # message is two of them (an Anthropic system prompt or tool result is one of
+            # its own): the document can bound the route's messages only
             extra["excluded_checks"] = [positive_data_acceptance]
         check = _checker(operation, mode, path_parameters, gw.url, auth, extra)
 
@@ -154,6 +155,7 @@ def _run(gw: RunningGateway, mode: GenerationMode, auth: dict[str, str]) -> None
         "POST /v1/chat/completions",
         "GET /v1/streams/{stream_id}/events",
         "POST /v1/ui/chat",
+        "POST /v1/messages",
     } <= ran
     if mode is GenerationMode.POSITIVE:
         assert {"GET /v1/models", "DELETE /v1/streams/{stream_id}", "GET /healthz"} <= ran

@@ -24,6 +24,8 @@ Events
     ``no_events`` (problem)           the body held no complete event
     ``event_names`` (ok)              the names seen, with counts
     ``named_events_only`` (warning)   every event is named: ``onmessage`` sees none
+                                      (ok) in a dialect whose clients read the names
+                                      (``anthropic``: its SDKs dispatch on them)
     ``onmessage_misses`` (warning)    some events are named: ``onmessage`` misses them
     ``no_event_ids`` (warning)        no ``id:`` lines: nothing to resume from
     ``buffered`` (warning)            all events arrived at once, long after the headers
@@ -153,8 +155,16 @@ def summarise_names(events: Sequence[RecordedEvent]) -> tuple[NameSummary, ...]:
     )
 
 
+NAMED_DIALECTS = frozenset({"anthropic"})
+"""Dialects whose wire names every event, for clients that dispatch on the names."""
+
+
 def _event_findings(
-    rec: Recording, names: Sequence[NameSummary], reading: EventReading, th: Thresholds
+    rec: Recording,
+    names: Sequence[NameSummary],
+    reading: EventReading,
+    dialect: str,
+    th: Thresholds,
 ) -> list[Finding]:
     if not rec.events:
         got = f"{rec.body_size} bytes" if rec.body_size else "an empty body"
@@ -169,7 +179,10 @@ def _event_findings(
     listing = ", ".join(f"{n.name} x{n.count}" for n in names)
     out = [Finding("event_names", OK, f"{len(rec.events)} events: {listing}")]
     unseen = [n for n in names if not n.onmessage]
-    if len(unseen) == len(names):
+    if len(unseen) == len(names) and dialect in NAMED_DIALECTS:
+        message = f"every event is named, as the {dialect} wire is: its clients read the names"
+        out.append(Finding("named_events_only", OK, message))
+    elif len(unseen) == len(names):
         out.append(
             Finding(
                 "named_events_only",
@@ -396,7 +409,7 @@ def analyse(
     timing = measure(rec, reading)
     status_ok = rec.status is not None and 200 <= rec.status < 300
     if status_ok and (rec.events or any(f.code == "content_type_sse" for f in findings)):
-        findings += _event_findings(rec, names, reading, th)
+        findings += _event_findings(rec, names, reading, dialect, th)
         findings += _end_findings(rec, reading, dialect)
         findings += [_expect_event(name, rec, names, reading) for name in expect_events]
         findings += [_expect_field(key, rec, reading) for key in expect_fields]

@@ -3,15 +3,16 @@
 Strategy: pure functions over ``RecordedEvent`` lists. ``sniff_dialect`` names the wire
 dialect from the response headers and the events (``native``, ``openai``, ``vercel-ai``,
 ``anthropic`` or ``generic``). ``read_events`` then walks the events once and returns, per
-event, whether it carried answer text and whether it carried an end signal. For our three
+event, whether it carried answer text and whether it carried an end signal. For our four
 dialects the verdict comes from the dialect's own ``StreamDecoder`` (``Done`` / ``Error``),
-so ``check`` and the client agree on what "ended" means; every other stream is read with
-the conventions of the servers our users run:
+so ``check`` and the client agree on what "ended" means (an Anthropic stream ends only with
+``message_stop`` or ``event: error``; one cut before them is not ended, whatever its
+``message_delta`` said); every other stream is read with the conventions of the servers our
+users run:
 
 - an event named ``error`` is a failure; an event named ``complete``, ``completed``,
   ``done``, ``end``, ``finish``, ``finished``, ``close``, ``stop`` or ``eos`` is a success;
-- Anthropic's ``message_stop`` (event name or JSON ``type``) is a success, its ``error``
-  event a failure;
+- ``message_stop`` (event name or JSON ``type``) is a success;
 - ``data: [DONE]`` (also as any top-level string value of a JSON object) is a success;
 - a JSON object with a non-empty ``error`` member, or ``"type": "error"``, is a failure;
 - a JSON object with a true flag among ``FINAL_FLAGS`` (``{"done": true}``,
@@ -30,6 +31,7 @@ import orjson
 
 from surestream.check.recording import RecordedEvent
 from surestream.dialects import dialect_of_headers, dialect_of_payload, get_dialect, is_end_marker
+from surestream.dialects.anthropic import STREAM_EVENTS
 from surestream.errors import RemoteProtocolError
 from surestream.events import Done, Error, Text
 from surestream.sse import ServerSentEvent
@@ -70,10 +72,8 @@ FINAL_FLAGS = (
 """JSON keys whose value ``true`` marks the last event (``{"done": true}``, ``isFinal``...)."""
 TEXT_KEYS = ("text", "content", "delta", "token", "response", "output", "chunk")
 """JSON keys whose non-empty string value is answer text in a generic stream."""
-ANTHROPIC_EVENTS = frozenset(
-    {"message_start", "content_block_start", "content_block_delta", "message_delta", "message_stop"}
-)
-"""Event names that only Anthropic's Messages API stream uses."""
+ANTHROPIC_EVENTS = STREAM_EVENTS
+"""Event names that only Anthropic's Messages API stream uses (the ``anthropic`` dialect's)."""
 
 
 class _NotJson:
@@ -161,7 +161,7 @@ def sniff_dialect(headers: Iterable[tuple[str, str]], events: Sequence[RecordedE
     ):
         return "anthropic"
     claimed = [dialect_of_payload(obj) for _, obj in objects]
-    for name in ("openai", "vercel-ai"):
+    for name in ("openai", "vercel-ai", "anthropic"):
         if name in claimed:
             return name
     types = [obj.get("type") for _, obj in objects]
@@ -244,8 +244,10 @@ _DIALECT_KINDS = {
     ("openai", "error"): "openai_error",
     ("vercel-ai", "done"): "vercel_finish",
     ("vercel-ai", "error"): "vercel_error",
+    ("anthropic", "done"): "anthropic_message_stop",
+    ("anthropic", "error"): "anthropic_error",
 }
-_DECODED_DIALECTS = frozenset({"native", "openai", "vercel-ai"})
+_DECODED_DIALECTS = frozenset({"native", "openai", "vercel-ai", "anthropic"})
 
 
 def _dialect_end(dialect: str, event: RecordedEvent, typed: Done | Error) -> EndSignal:
@@ -263,6 +265,8 @@ def _dialect_end(dialect: str, event: RecordedEvent, typed: Done | Error) -> End
         )
     elif dialect == "vercel-ai":
         desc = f"Vercel AI finish (finishReason {reason!r})"
+    elif dialect == "anthropic":
+        desc = f"Anthropic message_stop (finish_reason {reason!r}, {where})"
     else:
         desc = f"native done (finish_reason {reason!r})"
     return EndSignal(

@@ -4,6 +4,7 @@
 - ``openai``: ``chat.completion.chunk`` objects and ``data: [DONE]``, for the OpenAI SDKs
   (the registry's instance writes no tool calls: see ``OpenAIDialect(forward_tool_calls=)``).
 - ``vercel-ai``: the AI SDK UI message stream (v1), for ``useChat`` front ends.
+- ``anthropic``: the Messages API stream, for the Anthropic SDKs.
 
 ``get_dialect(name)`` returns one; each makes a ``StreamEncoder`` per outgoing stream and a
 ``StreamDecoder`` per incoming one. What a reader of an unknown stream needs to know of the
@@ -25,6 +26,7 @@ from surestream.dialects._base import (
     StreamEncoder,
     is_marker,
 )
+from surestream.dialects.anthropic import AnthropicDialect
 from surestream.dialects.native import NativeDialect
 from surestream.dialects.openai import OpenAIDialect
 from surestream.dialects.vercel_ai import VercelAIDialect
@@ -48,6 +50,7 @@ DIALECTS: dict[str, Dialect] = {
     "native": NativeDialect(),
     "openai": OpenAIDialect(),
     "vercel-ai": VercelAIDialect(),
+    "anthropic": AnthropicDialect(),
 }
 """Every dialect by the name ``?dialect=`` selects."""
 
@@ -61,9 +64,10 @@ def get_dialect(name: str) -> Dialect:
         raise ValueError(f"unknown dialect {name!r} (known: {known})") from None
 
 
-DETECTION_ORDER = ("openai", "vercel-ai", "native")
+DETECTION_ORDER = ("openai", "vercel-ai", "anthropic", "native")
 """The order ``dialect_of_payload`` asks the dialects in: the more particular shapes first
-(vercel-ai's ``start`` and ``error`` carry fields that the native ones do not)."""
+(vercel-ai's ``start`` and ``error`` and anthropic's ``error`` carry fields that the native
+ones do not)."""
 
 
 def dialect_of_headers(names: Iterable[str]) -> str | None:

@@ -32,7 +32,7 @@ from surestream.gateway.auth import (
     READ_TOKEN_HEADER,
 )
 from surestream.gateway.callers import Owner, Reader, gateway_of
-from surestream.gateway.completions import completion
+from surestream.gateway.completions import anthropic_message, completion
 from surestream.gateway.errors import (
     MAPPED_ERRORS,
     ApiError,
@@ -42,6 +42,7 @@ from surestream.gateway.errors import (
     retry_later,
 )
 from surestream.gateway.logs import install_log_redaction
+from surestream.gateway.messages_api import AnthropicErrorBody, AnthropicMessage, MessagesRequest
 from surestream.gateway.metrics import CONTENT_TYPE
 from surestream.gateway.models import (
     ChatCompletionRequest,
@@ -76,6 +77,14 @@ UI_CHAT_LINK_TTL = 3600.0
 answer ``GET /v1/ui/chat/{id}/stream`` can still find running)."""
 
 _SSE = {"content": {"text/event-stream": {}}, "description": "the stream as Server-Sent Events"}
+_MESSAGES: dict[int | str, dict[str, Any]] = {
+    **{status: {"model": AnthropicErrorBody} for status in _ERRORS},
+    200: {
+        "model": AnthropicMessage,
+        "content": {"text/event-stream": {}},
+        "description": "the message streamed (``stream: true``) or whole",
+    },
+}
 
 
 RELAY_DIALECTS: dict[str, AnyDialect] = {
@@ -86,7 +95,7 @@ RELAY_DIALECTS: dict[str, AnyDialect] = {
 streams carry tool calls, which a model's answer relayed unchanged asks the client to run
 (``OpenAIDialect(forward_tool_calls=True)``)."""
 
-DialectName = Literal["native", "openai", "vercel-ai"]
+DialectName = Literal["native", "openai", "vercel-ai", "anthropic"]
 """The dialects ``?dialect=`` selects (``surestream.dialects.DIALECTS``)."""
 
 
@@ -266,6 +275,33 @@ def _api_router() -> APIRouter:
             after=None,
             dialect="openai",
             encoding=OpenAIDialect(forward_tool_calls=True, include_usage=include_usage),
+            cancel_on_disconnect=True,
+        )
+
+    @router.post(
+        "/messages",
+        response_class=Response,
+        responses=_MESSAGES,
+        tags=["anthropic"],
+    )
+    async def messages(request: Request, body: MessagesRequest, owner: Owner) -> Response:
+        """The Anthropic Messages API, streamed (``stream: true``) or whole; errors in its
+        shape."""
+        gateway = gateway_of(request)
+        try:
+            chat_body = body.chat_parameters()
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors()) from None
+        upstream, chat = gateway.chat_request(chat_body)
+        if not body.stream:
+            return JSONResponse(await anthropic_message(gateway, owner, upstream, chat))
+        stream_id = await gateway.start_stream(owner, upstream, chat)
+        return await _subscribe_response(
+            gateway,
+            stream_id,
+            body.model,
+            after=None,
+            dialect="anthropic",
             cancel_on_disconnect=True,
         )
 

@@ -82,14 +82,19 @@ class Authenticator:
 
     def owner_for_header(self, authorization: str | None) -> str | None:
         """The owner id for an ``Authorization: Bearer <key>`` header, None if it is wrong."""
+        scheme, _, presented = (authorization or "").partition(" ")
+        if self._keys and scheme.lower() != "bearer":
+            return None
+        return self.owner_for_key(presented)
+
+    def owner_for_key(self, presented: str | None) -> str | None:
+        """The owner id for a key presented as it is (the ``x-api-key`` header the Anthropic
+        SDKs send), None if it is wrong."""
         if not self._keys:
             return ANONYMOUS
         if not self._secret:
             raise RuntimeError("Authenticator.use_secret must come before the first key")
-        if not authorization:
-            return None
-        scheme, _, presented = authorization.partition(" ")
-        if scheme.lower() != "bearer":
+        if not presented:
             return None
         given = presented.strip().encode()
         found: str | None = None

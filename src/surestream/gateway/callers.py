@@ -1,11 +1,12 @@
 """Who is calling: the FastAPI dependencies that turn a request into an owner id.
 
 Strategy: ``require_owner`` checks ``Authorization: Bearer`` against the gateway's keys
-(every ``/v1`` route); ``reader_owner`` also accepts a read token for the one stream in the
-path, from the ``Surestream-Read-Token`` header, the cookie the create call set, or
-``?token=`` (which a browser ``EventSource`` needs). Both answer 401 with
-``WWW-Authenticate: Bearer`` when nothing valid was presented. ``Owner`` and ``Reader`` are
-the annotated parameter types routes use.
+(every ``/v1`` route), or the key in ``x-api-key`` (``API_KEY_HEADER``, what the Anthropic
+SDKs send) when the bearer one is missing or wrong; ``reader_owner`` also accepts a read
+token for the one stream in the path, from the ``Surestream-Read-Token`` header, the
+cookie the create call set, or ``?token=`` (which a browser ``EventSource`` needs). Both
+answer 401 with ``WWW-Authenticate: Bearer`` when nothing valid was presented. ``Owner``
+and ``Reader`` are the annotated parameter types routes use.
 """
 
 from __future__ import annotations
@@ -14,13 +15,21 @@ from typing import Annotated
 from urllib.parse import unquote
 
 from fastapi import Depends, Header, Query, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from surestream.gateway.auth import READ_TOKEN_COOKIE, READ_TOKEN_HEADER, Authenticator
 from surestream.gateway.errors import ApiError
 from surestream.gateway.service import Gateway
 
-__all__ = ["Owner", "Reader", "gateway_of", "reader_owner", "ready_auth", "require_owner"]
+__all__ = [
+    "API_KEY_HEADER",
+    "Owner",
+    "Reader",
+    "gateway_of",
+    "reader_owner",
+    "ready_auth",
+    "require_owner",
+]
 
 
 def gateway_of(request: Request) -> Gateway:
@@ -33,11 +42,19 @@ _BEARER = HTTPBearer(
     auto_error=False,
     description="One of the gateway's API keys (only when keys are configured).",
 )
+API_KEY_HEADER = "x-api-key"
+"""The header a key may come in instead of ``Authorization: Bearer`` (the Anthropic SDKs')."""
+_API_KEY = APIKeyHeader(
+    name=API_KEY_HEADER,
+    auto_error=False,
+    description="One of the gateway's API keys, as the Anthropic SDKs send it.",
+)
 
 
 async def require_owner(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
+    _api_key: Annotated[str | None, Security(_API_KEY)] = None,
 ) -> str:
     """The owner id of the caller's API key; 401 when keys are configured and it is wrong.
 
@@ -47,10 +64,12 @@ async def require_owner(
     auth = await ready_auth(gateway_of(request))
     owner = auth.owner_for_header(request.headers.get("authorization"))
     if owner is None:
+        owner = auth.owner_for_key(request.headers.get(API_KEY_HEADER))
+    if owner is None:
         raise ApiError(
             401,
             "unauthorized",
-            "missing or invalid API key (Authorization: Bearer <key>)",
+            "missing or invalid API key (Authorization: Bearer <key>, or x-api-key: <key>)",
             headers={"WWW-Authenticate": "Bearer"},
         )
     return owner

@@ -7,7 +7,9 @@ gateway decides itself. Handlers turn them, Starlette's ``HTTPException`` (404 a
 router) and pydantic validation errors into ``{"error": {"code", "message", "field"?}}``.
 ``BodyLimitMiddleware`` reads every body before a route does: over ``max_body_bytes`` it
 answers 413, whether the client sent a ``Content-Length`` or not, and under ``/v1/`` it reads
-the body as JSON whatever its content type. Nothing here ever answers 500 with a traceback.
+the body as JSON whatever its content type. Under ``ANTHROPIC_PATH`` (``POST /v1/messages``)
+every answer has the Messages API's shape instead (``error_response``), for the Anthropic
+SDKs. Nothing here ever answers 500 with a traceback.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from surestream.dialects.anthropic import error_object, http_error_type
 from surestream.errors import (
     ApiError,
     HubClosed,
@@ -37,11 +40,13 @@ from surestream.errors import (
 from surestream.gateway.models import error_body
 
 __all__ = [
+    "ANTHROPIC_PATH",
     "MAPPED_ERRORS",
     "RETRY_AFTER",
     "ApiError",
     "BodyLimitMiddleware",
     "api_error",
+    "error_response",
     "install_error_handlers",
     "json_error",
     "retry_later",
@@ -134,6 +139,33 @@ def json_error(
     )
 
 
+ANTHROPIC_PATH = "/v1/messages"
+"""The route whose errors have the Anthropic Messages API's shape."""
+
+
+def error_response(
+    path: str,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    field: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """``json_error`` for a request to ``path``: under ``ANTHROPIC_PATH`` the API's
+    ``{"type":"error","error":{"type","message","code"}}``, and 400 for a 422 (the API
+    answers a body it cannot take with 400 ``invalid_request_error``)."""
+    if path.rstrip("/") != ANTHROPIC_PATH:
+        return json_error(status, code, message, field=field, headers=headers)
+    status = 400 if status == 422 else status
+    return Response(
+        orjson.dumps(error_object(http_error_type(status), message, code)),
+        status_code=status,
+        media_type="application/json",
+        headers=dict(headers or {}),
+    )
+
+
 _UNION_TAGS = {"str", "int", "float", "bool", "list", "dict"}
 
 
@@ -163,20 +195,27 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def mapped_error(request: Request, exc: Exception) -> Response:
         answer = api_error(cast(SurestreamError, exc), request.path_params.get("stream_id"))
-        return json_error(
-            answer.status, answer.code, answer.message, field=answer.field, headers=answer.headers
+        return error_response(
+            request.url.path,
+            answer.status,
+            answer.code,
+            answer.message,
+            field=answer.field,
+            headers=answer.headers,
         )
 
     async def http_error(request: Request, exc: Exception) -> Response:
         exc = cast(StarletteHTTPException, exc)
+        path = request.url.path
         if exc.status_code == 400:  # the framework could not read the body (e.g. not UTF-8)
-            return json_error(400, "invalid_json", "the body is not valid JSON (UTF-8)")
+            return error_response(path, 400, "invalid_json", "the body is not valid JSON (UTF-8)")
         code = _STATUS_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return json_error(exc.status_code, code, message, headers=exc.headers)
+        return error_response(path, exc.status_code, code, message, headers=exc.headers)
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         exc = cast(RequestValidationError, exc)
+        path = request.url.path
         errors = exc.errors()
         first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
         field = _field_name(tuple(first.get("loc", ())))
@@ -190,21 +229,21 @@ def install_error_handlers(app: FastAPI) -> None:
             reason = ctx.get("error", "") if isinstance(ctx, dict) else ""
             where = tuple(first.get("loc", ("body", "")))[-1]
             detail = f" ({reason} at byte {where})" if reason and isinstance(where, int) else ""
-            return json_error(400, "invalid_json", f"the body is not valid JSON{detail}")
+            return error_response(path, 400, "invalid_json", f"the body is not valid JSON{detail}")
         if field == "body":
             kind = first.get("type")
             message = "body: a JSON object is required"
             if kind not in {"missing", "model_attributes_type", "dict_type"}:
                 message = f"body: {first.get('msg', 'invalid value')}"
-            return json_error(422, "invalid_request", message, field="body")
+            return error_response(path, 422, "invalid_request", message, field="body")
         message = f"{field}: {first.get('msg', 'invalid value')}"
         if len(errors) > 1:
             message += f" (and {len(errors) - 1} more)"
-        return json_error(422, "invalid_request", message, field=field)
+        return error_response(path, 422, "invalid_request", message, field=field)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return json_error(500, "internal_error", "internal error")
+        return error_response(request.url.path, 500, "internal_error", "internal error")
 
     for error in MAPPED_ERRORS:
         app.add_exception_handler(error, mapped_error)
@@ -276,7 +315,8 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = json_error(
+        response = error_response(
+            scope["path"],
             413,
             "request_too_large",
             f"the request body exceeds max_body_bytes ({self.max_body_bytes} bytes)",

@@ -21,7 +21,7 @@ __all__ = ["install_openapi"]
 
 
 def _limit(schemas: dict[str, Any], settings: Settings) -> None:
-    for name in ("StreamRequest", "ChatCompletionRequest", "UIChatRequest"):
+    for name in ("StreamRequest", "ChatCompletionRequest", "UIChatRequest", "MessagesRequest"):
         props = schemas.get(name, {}).get("properties", {})
         if "messages" in props:
             props["messages"]["maxItems"] = settings.max_messages
