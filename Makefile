@@ -43,8 +43,7 @@ test: $(TEST_STAMP) system-deps $(JS_STAMP)
 	$(PY) -m ruff check src tests benchmarks examples
 	$(PY) -m ruff format --check src tests benchmarks examples
 	$(PY) -m mypy
-	$(PY) -m pytest -m "not isolated" $(PYTEST_ARGS)
-	$(PY) -m pytest -m isolated $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The sans-IO and single-process suites only, on two workers (about 80 s on 2 cores): no Chromium,
 # Node, nginx or Redis, no subprocess; the markers are set in tests/support/markers.py.

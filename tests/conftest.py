@@ -12,6 +12,7 @@ from hypothesis import settings
 
 from tests.support.markers import FAST_EXAMPLES, fast_run, mark, refuse_processes, skip_in_fast_run
 from tests.support.servers import ServerProcess, redis_process, uvicorn_process
+from tests.support.telemetry import newly_installed
 
 # Two shared, noisy cores: a property test asserts properties, never how fast an example ran.
 settings.register_profile("surestream", deadline=None)
@@ -27,6 +28,15 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _no_process_wide_telemetry() -> Iterator[None]:
+    """Fail the test that installs a process-wide OpenTelemetry provider (it would turn on
+    FastAPI's telemetry for every later app: ``tests/support/telemetry.py``)."""
+    yield
+    installed = newly_installed()
+    assert not installed, f"this test or its fixture installed OpenTelemetry {installed} providers"
 
 
 @pytest.fixture(scope="session")

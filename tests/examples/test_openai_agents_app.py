@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from surestream.events import Done
 from tests.integrations._helpers import kinds, post
-from tests.integrations.agents_fake import agent
+from tests.integrations.agents_fake import agent, fake_client
 from tests.integrations.upstream_fake import WatchedFake, watched_fake
 from tests.support.servers import ServerThread, serve_in_thread
 
@@ -18,7 +19,15 @@ def example(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ServerThread, Wat
     from examples import openai_agents_app
 
     with watched_fake() as upstream:
-        monkeypatch.setattr(openai_agents_app.agent, "model", agent(upstream.base_url).model)
+        client = fake_client(upstream.base_url)
+
+        @contextlib.asynccontextmanager
+        async def closing_the_client(app: object) -> AsyncIterator[None]:
+            yield  # the server's loop used the client: it closes it there, at shutdown
+            await client.close()
+
+        monkeypatch.setattr(openai_agents_app.agent, "model", agent(client).model)
+        monkeypatch.setattr(openai_agents_app.app.router, "lifespan_context", closing_the_client)
         with serve_in_thread(openai_agents_app.app) as server:
             yield server, upstream
 

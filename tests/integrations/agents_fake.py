@@ -5,6 +5,7 @@ Tracing is off (it would export to OpenAI); the model asks for usage in the stre
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -34,9 +35,15 @@ def get_weather(city: str) -> dict[str, Any]:
     return dict(fakes.TOOL_OUTPUT)
 
 
-def agent(base_url: str) -> Agent[Any]:
-    """The weather agent on the fake at ``base_url``."""
-    client = AsyncOpenAI(base_url=base_url, api_key="test-key", max_retries=0)
+def fake_client(base_url: str) -> AsyncOpenAI:
+    """A client of the fake at ``base_url``. Close it (``async with``) in the event loop that
+    used it: the SDK's own HTTP client, left open, closes itself when it is collected, in
+    whatever loop runs then, and fails there (its connections belong to a closed loop)."""
+    return AsyncOpenAI(base_url=base_url, api_key="test-key", max_retries=0)
+
+
+def agent(client: AsyncOpenAI) -> Agent[Any]:
+    """The weather agent, its model the fake behind ``client``."""
     return Agent(
         name="weather",
         instructions="Answer weather questions with get_weather.",
@@ -46,8 +53,12 @@ def agent(base_url: str) -> Agent[Any]:
     )
 
 
-def run(upstream: WatchedFake, text: str, **options: Any) -> AsyncIterator[Event]:
-    """Queue the run's model calls on the fake and stream the run through the adapter."""
+async def run(upstream: WatchedFake, text: str, **options: Any) -> AsyncIterator[Event]:
+    """Queue the run's model calls on the fake and stream the run through the adapter; the
+    run's client is closed with the stream."""
     upstream.start(text)
-    result = Runner.run_streamed(agent(upstream.base_url), input=text)
-    return openai_agents_events(result, **options)
+    async with fake_client(upstream.base_url) as client:
+        result = Runner.run_streamed(agent(client), input=text)
+        async with contextlib.aclosing(openai_agents_events(result, **options)) as events:
+            async for event in events:
+                yield event

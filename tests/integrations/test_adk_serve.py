@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from google.adk.cli import api_server
 from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
 
@@ -59,14 +60,21 @@ def direct() -> Iterator[ServerThread]:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[ServerThread]:
-    """``create_app`` over the agents directory: ADK's routes plus ours, journaled."""
-    app = create_app(
-        AGENTS_DIR,
-        session_service_uri="memory://",
-        heartbeat=0.2,
-        idle_timeout=IDLE,
-        orphan_grace=ORPHAN_GRACE,
-    )
+    """``create_app`` over the agents directory: ADK's routes plus ours, journaled.
+
+    ADK's app would install process-wide OpenTelemetry providers, for good: every FastAPI app
+    built after it in this test process would then trace each request and hold it until its
+    response ends (a stream's whole life). Nothing here reads ADK's traces: it installs none.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(api_server, "_setup_telemetry", lambda **_: None)
+        app = create_app(
+            AGENTS_DIR,
+            session_service_uri="memory://",
+            heartbeat=0.2,
+            idle_timeout=IDLE,
+            orphan_grace=ORPHAN_GRACE,
+        )
     with serve_in_thread(app) as server:
         warm_up(f"{server.url}/surestream/run_sse", new_session(server.url))
         yield server

@@ -28,7 +28,7 @@ from surestream.integrations.openai_agents import DEFAULT_TOOL_ERROR
 from tests.integrations import fakes
 from tests.integrations._helpers import check
 from tests.integrations._served import RunBody, ServedAdapterTests, serve_adapter
-from tests.integrations.agents_fake import agent, run
+from tests.integrations.agents_fake import agent, fake_client, run
 from tests.integrations.upstream_fake import WatchedFake, watched_fake
 from tests.support.servers import ServerThread, serve_in_thread
 
@@ -131,12 +131,15 @@ def test_the_maintainers_streaming_pattern_closes_without_a_terminal_signal(
     @app.post("/run")
     async def stream(body: RunBody) -> StreamingResponse:
         upstream.start(body.text)
-        result = Runner.run_streamed(agent(upstream.base_url), input=body.text)
 
         async def deltas() -> Any:
-            async for event in result.stream_events():
-                if event.type == "raw_response_event" and event.data.type.endswith("text.delta"):
-                    yield f"data: {event.data.delta}\n\n"
+            async with fake_client(upstream.base_url) as client:
+                result = Runner.run_streamed(agent(client), input=body.text)
+                async for event in result.stream_events():
+                    if event.type == "raw_response_event" and event.data.type.endswith(
+                        "text.delta"
+                    ):
+                        yield f"data: {event.data.delta}\n\n"
 
         return StreamingResponse(deltas(), media_type="text/event-stream")
 

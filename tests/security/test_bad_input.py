@@ -289,7 +289,6 @@ async def test_a_huge_last_event_id_header_is_refused(gateway: ServerProcess) ->
     await assert_healthy(gateway.port)
 
 
-@pytest.mark.isolated  # an async client another suite leaked can be collected in its loop
 async def test_thousands_of_subscribers_on_one_stream(gateway: ServerProcess) -> None:
     stream_id = await _create(gateway.port)
     target = f"/v1/streams/{stream_id}/events".encode()

@@ -96,7 +96,6 @@ def gate() -> Iterator[Gate]:
         gate.open()
 
 
-@pytest.mark.isolated  # it counts on gc.collect() freeing the request: see pyproject's marker
 @pytest.mark.parametrize("detach", [True, False])
 def test_the_request_is_released_while_the_stream_is_open_only_when_detached(
     detach: bool, gate: Gate
