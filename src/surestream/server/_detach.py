@@ -43,7 +43,11 @@ class DetachStreams:
       the stream, and one that insists on a response being sent before the app returns
       (``BaseHTTPMiddleware``) must not be below it.
 
-    Responses other than ``EventStreamResponse`` are not affected.
+    Responses other than ``EventStreamResponse`` are not affected. FastAPI's own telemetry,
+    on as soon as the process has an OpenTelemetry provider (``opentelemetry-instrument``, or
+    a framework that installs one, as ADK's app does), keeps the request, its body and its
+    parsed values until the response ends, whatever this middleware does (``FastAPI``'s
+    ``telemetry`` argument turns it off).
     """
 
     def __init__(self, app: ASGIApp) -> None:
