@@ -4,6 +4,7 @@ by one multiplexed ``XREAD``, and what readers see when Redis goes away under th
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from surestream.events import Done, Error, Event, Text
+from surestream.store import StoreUnavailable
 from surestream.store.redis import RedisStore
 from tests.support.servers import ServerProcess, free_port, redis_process
 
@@ -178,3 +180,61 @@ async def test_redis_stopping_ends_every_reader_with_store_unavailable_then_reco
         with anyio.fail_after(10):
             assert [item async for item in again] == [(0, Text("a")), (1, Done())]
     await store.aclose()
+
+
+async def test_calls_start_no_task_of_their_own(store: RedisStore) -> None:
+    """One watchdog bounds every call: no ``wait_for`` task per command (as redis-py makes
+    when a socket timeout is set)."""
+    await store.create("quiet", lease="token")
+    await store.append("quiet", Text("a"), expect=0)
+    loop = asyncio.get_running_loop()
+    made: list[Any] = []
+    factory = loop.get_task_factory()
+
+    def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+        made.append(coro)
+        if factory is not None:
+            return factory(loop, coro, **kwargs)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop.set_task_factory(counting)
+    try:
+        for _ in range(50):
+            await store.info("quiet")
+        await store.join("quiet", "member", 10.0)
+        await store.leave("quiet", "member")
+    finally:
+        loop.set_task_factory(factory)
+    assert made == []
+
+
+async def test_redis_that_hangs_fails_every_call_in_bounded_time_then_recovers() -> None:
+    """A redis-server that stops answering (SIGSTOP) without closing its sockets: readers
+    get ``store_unavailable``, calls raise ``StoreUnavailable``, each within the store's
+    ``timeout``; once it answers again (SIGCONT), so does the store."""
+    unavailable = Error("store_unavailable", "the stream store is unavailable", True)
+    with redis_process() as server:
+        store = RedisStore(server.url, read_block=0.1, timeout=0.5, connect_timeout=0.5)
+        try:
+            await store.create("held", lease="token")
+            await store.append_many("held", [Text("a")], expect=0)
+            reader = await store.read("held")
+            assert await take(reader, 1) == [(0, Text("a"))]
+            server.proc.send_signal(signal.SIGSTOP)
+            try:
+                with anyio.fail_after(10):
+                    assert [item async for item in reader] == [(0, unavailable)]
+                    with pytest.raises(StoreUnavailable):
+                        await store.append_many("held", [Text("b")], expect=1)
+                    with pytest.raises(StoreUnavailable):
+                        await store.info("held")
+                    with pytest.raises(StoreUnavailable):
+                        await store.heartbeat({"held": "token"}, 10.0)
+            finally:
+                server.proc.send_signal(signal.SIGCONT)
+            with anyio.fail_after(10):
+                await store.append_many("held", [Text("b"), Done()], expect=1)
+                again = await store.read("held", 0)
+                assert [item async for item in again] == [(1, Text("b")), (2, Done())]
+        finally:
+            await store.aclose()

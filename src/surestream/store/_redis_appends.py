@@ -4,8 +4,10 @@ Strategy: an append queues its script call (keys then args) with ``submit`` and 
 own reply; one flusher task sends everything queued in one pipeline (``EVALSHA`` each, the
 script loaded on ``NOSCRIPT``) and, while that round trip is out, the next batch collects,
 so under load one round trip carries the appends of many streams and at most one append
-pipeline is in flight. A failed pipeline fails each of its calls as a single failed call
-would (each caller gets its own copy of the exception).
+pipeline is in flight. The flusher's pipeline is held to the store's call time limit
+(``CallWatchdog``), so a caller awaiting its reply needs no limit of its own. A failed
+pipeline fails each of its calls as a single failed call would (each caller gets its own
+copy of the exception).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import asyncio
 from typing import Any
 
 import redis.asyncio as aioredis
+import redis.exceptions
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-from surestream.store._redis_call import copy_exception
+from surestream.store._redis_call import CallWatchdog, copy_exception
 from surestream.store.base import StoreUnavailable
 
 __all__ = ["AppendPipeline"]
@@ -26,11 +29,15 @@ __all__ = ["AppendPipeline"]
 class AppendPipeline:
     """Sends queued calls of one Lua script (over five keys) in one pipeline at a time.
 
-    ``script`` is the registered script, ``source`` its text (loaded again on ``NOSCRIPT``).
+    ``script`` is the registered script, ``source`` its text (loaded again on ``NOSCRIPT``);
+    ``watchdog`` bounds each pipeline.
     """
 
-    def __init__(self, redis: aioredis.Redis, script: AsyncScript, source: str) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, script: AsyncScript, source: str, watchdog: CallWatchdog
+    ) -> None:
         self._redis = redis
+        self._watchdog = watchdog
         self._script = script
         self._source = source
         self._queue: list[tuple[list[Any], asyncio.Future[Any]]] = []
@@ -53,10 +60,7 @@ class AppendPipeline:
                 self._queue = []
                 if not batch:
                     continue
-                try:
-                    replies = await self._pipeline([call for call, _ in batch])
-                except Exception as exc:
-                    replies = [copy_exception(exc) for _ in batch]
+                replies = await self._bounded_pipeline([call for call, _ in batch])
                 for (_, future), reply in zip(batch, replies, strict=True):
                     if future.done():
                         continue
@@ -71,6 +75,23 @@ class AppendPipeline:
                 if not future.done():
                     future.set_exception(StoreUnavailable("the store is closing"))
             self._queue = []
+
+    async def _bounded_pipeline(self, calls: list[list[Any]]) -> list[Any]:
+        """``_pipeline`` within the watchdog's limit; a failure as one exception per call."""
+        watchdog = self._watchdog
+        guard = watchdog.arm()
+        failure: Exception
+        try:
+            return await self._pipeline(calls)
+        except asyncio.CancelledError:
+            if not watchdog.expired(guard):
+                raise
+            failure = redis.exceptions.TimeoutError(f"no answer within {watchdog.limit:g} s")
+        except Exception as exc:
+            failure = exc
+        finally:
+            watchdog.disarm(guard)
+        return [copy_exception(failure) for _ in calls]
 
     async def _pipeline(self, calls: list[list[Any]]) -> list[Any]:
         """Run the script once per call in one pipeline; load it on ``NOSCRIPT``."""

@@ -46,7 +46,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from surestream.events import Error, ErrorCode, Event, is_terminal, loads
-from surestream.store._redis_call import FAILURES, Health, bulk, call, ms
+from surestream.store._redis_call import CallWatchdog, Health, bulk, call, ms
 from surestream.store.base import StoreUnavailable, StreamExpired, StreamNotFound
 
 __all__ = ["Tail", "TailReader", "unavailable"]
@@ -111,6 +111,7 @@ class TailReader:
         self,
         redis: aioredis.Redis,
         health: Health,
+        watchdog: CallWatchdog,
         *,
         read_block: float,
         read_batch: int,
@@ -118,6 +119,7 @@ class TailReader:
     ) -> None:
         self._redis = redis
         self._health = health
+        self._watchdog = watchdog
         self.read_block = read_block
         self.read_batch = read_batch
         self._lost = lost
@@ -219,7 +221,12 @@ class TailReader:
                 tails, self._stale = dict(self._live), False
                 block = ms(min(self.read_block, self._check_at - now))
                 try:
-                    reply = await call(functools.partial(self._xread, tails, block), self._health)
+                    reply = await call(
+                        functools.partial(self._xread, tails, block),
+                        self._health,
+                        self._watchdog,
+                        extra=block / 1000,
+                    )
                 except StoreUnavailable as exc:
                     for tail in tails.values():
                         self.fail(tail, exc)
@@ -282,11 +289,18 @@ class TailReader:
                 reader_id = self._reader_id
                 if not self._stale or self._reading is None or reader_id is None:
                     return
-                await self._redis.execute_command(  # type: ignore[no-untyped-call]
-                    "CLIENT", "UNBLOCK", reader_id
+                await call(
+                    functools.partial(
+                        self._redis.execute_command,
+                        "CLIENT",
+                        "UNBLOCK",
+                        reader_id,
+                    ),
+                    self._health,
+                    self._watchdog,
                 )
                 await asyncio.sleep(0.001 * attempt)
-        except FAILURES as exc:
+        except StoreUnavailable as exc:
             log.debug("CLIENT UNBLOCK failed: %s", exc)
         finally:
             self._unblocking = False
@@ -316,6 +330,7 @@ class TailReader:
                     self._redis.xrange, key, f"{first}-1", f"{last}-1", count=self.read_batch
                 ),
                 self._health,
+                self._watchdog,
             )
             if not entries:
                 raise StoreUnavailable(f"journal {stream_id} lost events {first}..{last}")

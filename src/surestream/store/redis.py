@@ -25,8 +25,10 @@ Appends of all streams are coalesced into one pipeline at a time
 (``surestream.store._redis_appends``); the tails of all streams are read by one multiplexed
 ``XREAD`` that also checks the leases of the journals nobody appends to
 (``surestream.store._redis_tails``, which explains its hand-overs). Every Redis call is
-bounded (``surestream.store._redis_call``): socket timeouts, connect timeout,
-``read_block`` below ``timeout``; redis-py's own retries are off, and a call that failed
+bounded (``surestream.store._redis_call``): one watchdog holds every call in flight to
+``timeout`` (an ``XREAD`` to its ``BLOCK`` plus ``timeout``), without redis-py's socket
+timeouts (a task per command), and connects to ``connect_timeout``; redis-py's own retries
+are off, and a call that failed
 on a connection gone stale (Redis restarted) is repeated once if it is idempotent: reads,
 heartbeats, a ``create`` with a lease token, and appends that name the seq their first
 event must get (``expect``, which the hub's producer always does). A failure becomes
@@ -56,7 +58,7 @@ with needs("redis", __name__):
 from surestream.events import Event, dumps
 from surestream.store import _redis_scripts as scripts
 from surestream.store._redis_appends import AppendPipeline
-from surestream.store._redis_call import STALE, UNSURE, Health, call, ms
+from surestream.store._redis_call import STALE, UNSURE, CallWatchdog, Health, call, ms
 from surestream.store._redis_tails import TailReader
 from surestream.store.base import (
     DEFAULT_MAX_BYTES,
@@ -92,7 +94,8 @@ DEFAULT_PREFIX = "surestream:"
 """Prefix of every key; give each application (or test) its own."""
 
 DEFAULT_TIMEOUT = 5.0
-"""Seconds any one Redis command may take (socket timeout) before ``StoreUnavailable``."""
+"""Seconds any one Redis call may take before ``StoreUnavailable`` (a blocking ``XREAD``:
+this beyond its ``BLOCK``)."""
 
 DEFAULT_CONNECT_TIMEOUT = 2.0
 """Seconds to open a connection to Redis."""
@@ -162,7 +165,7 @@ class RedisStore(Store):
         self._owns_client = client is None
         self._redis: aioredis.Redis = client or aioredis.Redis.from_url(
             url,
-            socket_timeout=timeout,
+            socket_timeout=None,
             socket_connect_timeout=connect_timeout,
             retry=Retry(NoBackoff(), 0),
             decode_responses=False,
@@ -179,10 +182,14 @@ class RedisStore(Store):
         self._leave_script = self._redis.register_script(scripts.LEAVE)
         self._release_script = self._redis.register_script(scripts.RELEASE)
         self._health = Health()
-        self._appends = AppendPipeline(self._redis, self._append_script, scripts.APPEND)
+        self._watchdog = CallWatchdog(timeout)
+        self._appends = AppendPipeline(
+            self._redis, self._append_script, scripts.APPEND, self._watchdog
+        )
         self._tail_reader = TailReader(
             self._redis,
             self._health,
+            self._watchdog,
             read_block=read_block,
             read_batch=read_batch,
             lost=self._lost,
@@ -209,11 +216,11 @@ class RedisStore(Store):
                     await script(keys, args, client=pipe)
                 return await pipe.execute()
 
-        return await call(run, self._health, write=True)
+        return await call(run, self._health, self._watchdog, write=True)
 
     async def ping(self) -> None:
         """Raise ``StoreUnavailable`` unless Redis answers (for health checks)."""
-        await call(self._redis.ping, self._health)
+        await call(self._redis.ping, self._health, self._watchdog)
 
     async def ready(self, *, fresh: bool = False) -> None:
         """Raise ``StoreUnavailable`` unless Redis takes writes (see ``Store.ready``): a
@@ -221,7 +228,9 @@ class RedisStore(Store):
         if self._health.ok and not fresh:
             return
         key = self.prefix + "ready"
-        await call(lambda: self._redis.set(key, b"1", px=1000), self._health, write=True)
+        await call(
+            lambda: self._redis.set(key, b"1", px=1000), self._health, self._watchdog, write=True
+        )
 
     async def create(
         self,
@@ -245,6 +254,7 @@ class RedisStore(Store):
         created = await call(
             lambda: self._create_script(keys, args),
             self._health,
+            self._watchdog,
             retry=STALE if lease else (),
             write=True,
         )
@@ -252,7 +262,9 @@ class RedisStore(Store):
             raise StreamExists(f"stream {stream_id} already exists")
 
     async def _missing(self, stream_id: str) -> Exception:
-        gone = await call(lambda: self._redis.exists(self._keys(stream_id)[4]), self._health)
+        gone = await call(
+            lambda: self._redis.exists(self._keys(stream_id)[4]), self._health, self._watchdog
+        )
         if gone:
             return StreamExpired(f"stream {stream_id} has expired")
         return StreamNotFound(f"no stream {stream_id}")
@@ -263,6 +275,7 @@ class RedisStore(Store):
         raw: dict[bytes, bytes] = await call(
             lambda: self._redis.hgetall(key),  # type: ignore[arg-type,return-value]
             self._health,
+            self._watchdog,
         )
         if not raw:
             raise await self._missing(stream_id)
@@ -294,7 +307,7 @@ class RedisStore(Store):
 
         safe = expect is not None or mode == "l"
         began = self._health.incident
-        reply = await call(run, self._health, retry=UNSURE if safe else ())
+        reply = await call(run, self._health, None, retry=UNSURE if safe else ())
         status, last = int(reply[0]), int(reply[1])
         if status == 0 and not self._health.ok:
             self._health.wrote(began)  # it wrote: Redis takes writes again
@@ -357,7 +370,7 @@ class RedisStore(Store):
     async def release(self, stream_id: str, token: str) -> None:
         """Drop the lease (see ``Store.release``)."""
         keys = self._keys(stream_id)
-        await call(lambda: self._release_script(keys, [token]), self._health)
+        await call(lambda: self._release_script(keys, [token]), self._health, self._watchdog)
 
     async def watch(self, readers: Mapping[str, int], member: str, ttl: float) -> None:
         """Refresh ``member``'s watch and reader count on each stream, in one pipeline (see
@@ -375,14 +388,16 @@ class RedisStore(Store):
         """One more subscriber in ``member``, within ``limit`` (see ``Store.join``)."""
         keys = self._reader_keys(stream_id)
         args: list[str | int] = [member, ms(ttl), -1 if limit is None else limit]
-        admitted = await call(lambda: self._join_script(keys, args), self._health, write=True)
+        admitted = await call(
+            lambda: self._join_script(keys, args), self._health, self._watchdog, write=True
+        )
         if not admitted:
             raise TooManySubscribers(f"stream {stream_id} has {limit} readers")
 
     async def leave(self, stream_id: str, member: str) -> None:
         """One subscriber fewer in ``member`` (see ``Store.leave``)."""
         keys = self._reader_keys(stream_id)
-        await call(lambda: self._leave_script(keys, [member]), self._health)
+        await call(lambda: self._leave_script(keys, [member]), self._health, self._watchdog)
 
     async def shared_secret(self) -> bytes:
         """The secret under ``{prefix}secret``, made on first use by whichever process
@@ -395,7 +410,7 @@ class RedisStore(Store):
             value = await self._redis.get(key)
             return value if isinstance(value, bytes) else None
 
-        secret = await call(fetch, self._health, write=True)
+        secret = await call(fetch, self._health, self._watchdog, write=True)
         if not secret:
             raise StoreUnavailable("the shared secret could not be read back")
         return bytes(secret)
@@ -408,12 +423,17 @@ class RedisStore(Store):
     async def link(self, name: str, stream_id: str, ttl: float) -> None:
         """Point ``name`` at ``stream_id`` for ``ttl`` seconds (see ``Store.link``)."""
         key = f"{self.prefix}link:{name}"
-        await call(lambda: self._redis.set(key, stream_id, px=ms(ttl)), self._health, write=True)
+        await call(
+            lambda: self._redis.set(key, stream_id, px=ms(ttl)),
+            self._health,
+            self._watchdog,
+            write=True,
+        )
 
     async def resolve(self, name: str) -> str | None:
         """The stream ``name`` points at (see ``Store.resolve``)."""
         key = f"{self.prefix}link:{name}"
-        value = await call(lambda: self._redis.get(key), self._health)
+        value = await call(lambda: self._redis.get(key), self._health, self._watchdog)
         if value is None:
             return None
         return value.decode() if isinstance(value, bytes) else str(value)
@@ -423,5 +443,6 @@ class RedisStore(Store):
         was passed in)."""
         await self._tail_reader.aclose()
         await self._appends.aclose()
+        self._watchdog.close()
         if self._owns_client:
             await self._redis.aclose()
