@@ -1,10 +1,10 @@
-"""``AsyncClosing``: ``async with`` for anything that has ``aclose()``."""
+"""``AsyncClosing``: ``async with`` for anything that has ``aclose()``; ``aclose_if_any``."""
 
 from __future__ import annotations
 
 from typing import Self
 
-__all__ = ["AsyncClosing"]
+__all__ = ["AsyncClosing", "aclose_if_any"]
 
 
 class AsyncClosing:
@@ -21,3 +21,10 @@ class AsyncClosing:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+async def aclose_if_any(obj: object) -> None:
+    """Await ``obj.aclose()`` if ``obj`` has one (an async generator, a store's iterator)."""
+    close = getattr(obj, "aclose", None)
+    if close is not None:
+        await close()

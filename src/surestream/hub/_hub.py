@@ -1,43 +1,14 @@
-"""``Hub``: runs the producers of journaled streams and serves their subscribers.
+"""``Hub``: the producers and subscribers of journaled streams over one ``Store``.
 
-Strategy: generation is decoupled from delivery. ``start`` creates a journal (with the
-producer lease), appends ``Start`` and returns the stream id at once; a producer task then
-drains the source into the journal. Inside it a *pump* reads the source into a bounded
-queue and a *writer* appends whatever has queued up in one ``append_many``, so a source
-faster than the store is batched (one Redis round trip per batch) and a slow one is written
-event by event without delay. A store whose appends never wait (``synchronous_appends``,
-the MemoryStore) needs neither queue nor writer: the pump appends each event itself, in
-the producer's one task, as the source yields it (and lets the subscribers run every
-``max_pending`` events, should the source never wait). Every journal ends with exactly one
-terminal event, whatever happens:
-
-=====================================  =================================================
-source ends                            ``done`` (``stop``), or the source's own terminal
-source raises ``SourceFailed``         ``error`` with its code (retryable by the code's
-                                       documented default unless given)
-source raises anything else            ``error`` ``internal_error``, traceback in the log
-journal reaches ``max_events``         ``done`` ``length``
-``cancel`` (from any instance)         ``done`` ``cancelled``
-no subscriber for ``orphan_grace``     ``done`` ``cancelled``
-``aclose`` (server shutdown)           ``error`` ``server_shutdown`` (retryable)
-this process dies                      ``error`` ``producer_lost``, appended by a reader
-                                       once the lease (``lease_ttl``) runs out
-the store fails                        readers get ``store_unavailable``; the producer
-                                       holds its source (the queue fills) and retries
-                                       the append every ``store_retry`` s while its lease
-                                       lasts, then stops its source (readers append
-                                       ``producer_lost`` once the store is back)
-=====================================  =================================================
-
-The grammar of what the pump hands on (``Start`` skipped, ``str`` as ``Text``, nothing after
-the terminal) and every verdict in the table are ``surestream.lifecycle``'s; the hub is its
-I/O driver. Stopping writes the verdict first (the store keeps the first terminal only) and then
-cancels the producer task, so the verdict is right even when the producer is elsewhere: a
-producer learns at its next append or heartbeat that its journal has ended and stops its
-source. One background *ticker* per hub, every ``tick`` seconds, renews the leases of the
-local producers and refreshes this process's watch on every stream it has subscribers for,
-in one batch each, and reads back who is still watched: the orphan clock of a producer runs
-while no process watches its stream.
+Strategy: the hub starts a ``Producer`` per stream and hands out a ``Subscription`` per
+reader, counting them per stream (``_watching``). Stopping writes the verdict first (the
+store keeps the first terminal only) and then cancels the producer task, so the verdict is
+right even when the producer is elsewhere: a producer learns at its next append or
+heartbeat that its journal has ended and stops its source. One background *ticker* per
+hub, every ``tick`` seconds, renews the leases of the local producers and refreshes this
+process's watch on every stream it has subscribers for, in one batch each, and reads back
+who is still watched: the orphan clock of a producer runs while no process watches its
+stream. The package docstring (``surestream.hub``) has the table of verdicts.
 """
 
 from __future__ import annotations
@@ -48,24 +19,21 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable
 from typing import Any
 
-from surestream._closing import AsyncClosing
-from surestream.errors import HubClosed, SourceFailed
-from surestream.events import Done, Error, Event, Text, is_terminal
-from surestream.lifecycle import Clock, Ending, ProducerState, failure_verdict, verdict
+from surestream._closing import AsyncClosing, aclose_if_any
+from surestream.errors import HubClosed
+from surestream.events import Done, Error, Event
+from surestream.hub._producer import Producer
+from surestream.hub._subscription import Subscription
+from surestream.lifecycle import Clock, Ending, ProducerState, verdict
 from surestream.store.base import (
     InvalidResumePoint,
-    JournalClosed,
-    JournalFull,
     Store,
     StoreUnavailable,
-    StreamExpired,
     StreamInfo,
     StreamNotFound,
-    TooManySubscribers,
-    parse_last_event_id,
 )
 
 __all__ = [
@@ -77,15 +45,7 @@ __all__ = [
     "DEFAULT_STORE_RETRY",
     "DEFAULT_WATCH_TTL",
     "Hub",
-    "HubClosed",
-    "InvalidResumePoint",
-    "StoreUnavailable",
-    "StreamExpired",
-    "StreamNotFound",
-    "Subscription",
-    "TooManySubscribers",
     "new_stream_id",
-    "parse_last_event_id",
 ]
 
 log = logging.getLogger("surestream.hub")
@@ -107,11 +67,11 @@ DEFAULT_MAX_BATCH = 512
 """Events one append carries at most."""
 
 DEFAULT_SHUTDOWN_TIMEOUT = 5.0
+"""Seconds ``aclose`` waits for each producer's source to close."""
 
 DEFAULT_STORE_RETRY = 0.25
 """Seconds between two attempts of an append the store failed (a Redis restart or
 failover); the producer keeps trying for as long as its lease lasts (``lease_ttl``)."""
-"""Seconds ``aclose`` waits for each producer's source to close."""
 
 _STREAM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -124,215 +84,6 @@ def new_stream_id() -> str:
 def _check_id(stream_id: str) -> None:
     if not _STREAM_ID.fullmatch(stream_id):
         raise StreamNotFound("no such stream")
-
-
-async def _aclose(obj: object) -> None:
-    close = getattr(obj, "aclose", None)
-    if close is not None:
-        await close()
-
-
-_REFUSALS = (JournalFull, JournalClosed, StreamNotFound, StreamExpired, StoreUnavailable)
-"""What an append may raise that ends the producer (``_Producer._refused``)."""
-
-
-class _Producer:
-    """One stream's producer task: a pump (source -> queue) and a writer (queue -> store),
-    or the pump alone (source -> store) when the store's appends never wait."""
-
-    __slots__ = (
-        "hub",
-        "lease_until",
-        "life",
-        "next_seq",
-        "orphan_since",
-        "source",
-        "stopping",
-        "stream_id",
-        "task",
-        "token",
-    )
-
-    def __init__(
-        self,
-        hub: Hub,
-        stream_id: str,
-        token: str,
-        source: AsyncIterable[Any],
-        life: ProducerState,
-        lease_until: float,
-    ) -> None:
-        self.hub = hub
-        self.lease_until = lease_until
-        """When the lease runs out unless renewed (``hub.clock`` time): how long a failing
-        store is waited for."""
-        self.stream_id = stream_id
-        self.token = token
-        self.source = source
-        self.life = life
-        """The stream's lifecycle: what to hand on, and the one verdict."""
-        self.orphan_since: float | None = hub.clock()
-        self.stopping = False
-        self.next_seq = life.next_seq
-        """The seq the store gives the next append (its idempotency key)."""
-        self.task: asyncio.Task[None] | None = None
-
-    async def run(self) -> None:
-        try:
-            if self.hub.store.synchronous_appends:
-                await self._pump(self._append_now)
-            else:
-                await self._run_batched()
-        finally:
-            self.hub._producers.pop(self.stream_id, None)
-
-    async def _run_batched(self) -> None:
-        queue: asyncio.Queue[Event] = asyncio.Queue(self.hub.max_pending)
-
-        async def enqueue(event: Event) -> bool:
-            await queue.put(event)
-            return True
-
-        pump = asyncio.create_task(self._pump(enqueue))
-        try:
-            await self._write(queue)
-        finally:
-            pump.cancel()
-            await asyncio.gather(pump, return_exceptions=True)
-
-    async def _pump(self, put: Callable[[Event], Awaitable[bool]]) -> None:
-        """Hand each event of the source to ``put``, then the verdict (False from ``put``:
-        stop reading)."""
-        life = self.life
-        accept = life.accept
-        iterator = aiter(self.source)
-        try:
-            async for item in iterator:
-                if type(item) is Text:
-                    # life.accept(item), inlined: a Text only takes the next seq.
-                    life.next_seq += 1
-                    if not await put(item):
-                        return
-                    continue
-                accepted = accept(item)
-                if accepted is None:
-                    continue
-                if life.terminal is not None:
-                    break
-                if not await put(accepted[1]):
-                    return
-            else:
-                life.conclude(verdict(Ending.SOURCE_ENDED))
-        except Exception as exc:
-            if not isinstance(exc, SourceFailed):
-                log.exception("stream %s: the event source failed", self.stream_id)
-            life.conclude(failure_verdict(exc))
-        finally:
-            await _aclose(iterator)
-        if life.terminal is not None:
-            await put(life.terminal)
-
-    async def _write(self, queue: asyncio.Queue[Event]) -> None:
-        # The hand-over: the pump puts the verdict last and nothing after it, so the batch
-        # that ends with it is the writer's last; run() then cancels the pump (its source is
-        # already closed). A refused append also ends the writer, and the pump with it.
-        while True:
-            batch = [await queue.get()]
-            while len(batch) < self.hub.max_batch and not is_terminal(batch[-1]):
-                try:
-                    batch.append(queue.get_nowait())
-                except asyncio.QueueEmpty:
-                    break
-            if not await self._append(batch):
-                return
-
-    async def _append_now(self, event: Event) -> bool:
-        """``_append`` of one event through the store's synchronous ``append_now``."""
-        if self.next_seq % self.hub.max_pending == 0:
-            await asyncio.sleep(0)
-        try:
-            store = self.hub.store
-            self.next_seq = store.append_now(self.stream_id, (event,), expect=self.next_seq) + 1
-        except _REFUSALS as exc:
-            return await self._refused(exc)
-        return not is_terminal(event)
-
-    async def _append(self, batch: Sequence[Event]) -> bool:
-        """Append ``batch``; False when the producer is done (terminal written, or the
-        journal refuses more). A store that fails is retried while the lease lasts: the
-        append names its seq (``expect``), so a retry never writes it twice; meanwhile the
-        pump fills the queue and then holds the source."""
-        hub = self.hub
-        while True:
-            try:
-                self.next_seq = (
-                    await hub.store.append_many(self.stream_id, batch, expect=self.next_seq) + 1
-                )
-            except StoreUnavailable as exc:
-                if hub.clock() + hub.store_retry >= self.lease_until:
-                    return await self._refused(exc)
-                log.debug("stream %s: store unavailable, retrying: %s", self.stream_id, exc)
-                await asyncio.sleep(hub.store_retry)
-                continue
-            except _REFUSALS as exc:
-                return await self._refused(exc)
-            return not is_terminal(batch[-1])
-
-    async def _refused(self, exc: Exception) -> bool:
-        """Act on an append the store refused; False: the producer is done."""
-        store, stream_id = self.hub.store, self.stream_id
-        if isinstance(exc, JournalFull):
-            full = verdict(Ending.JOURNAL_FULL)
-            self.life.conclude(full)
-            await store.finish(stream_id, full)
-        elif isinstance(exc, StoreUnavailable):
-            log.debug("stream %s: store unavailable past the lease, producer stops", stream_id)
-            with contextlib.suppress(StoreUnavailable):
-                await store.release(stream_id, self.token)
-        return False
-
-
-class Subscription(AsyncClosing):
-    """One subscriber of a stream: an async iterator of ``(seq, event)``.
-
-    Replays the journal after the resume point, then follows live, and stops after the
-    terminal event. Close it (``aclose`` or ``async with``) when the connection goes away;
-    while it is open it counts as a subscriber for orphan detection.
-    """
-
-    __slots__ = ("_closed", "_hub", "_inner", "delivered", "stream_id")
-
-    def __init__(self, hub: Hub, stream_id: str, inner: AsyncIterator[tuple[int, Event]]) -> None:
-        self.stream_id = stream_id
-        self.delivered = 0
-        """Events this subscription has returned so far."""
-        self._hub = hub
-        self._inner = inner
-        self._closed = False
-
-    def __aiter__(self) -> Subscription:
-        return self
-
-    async def __anext__(self) -> tuple[int, Event]:
-        if self._closed:
-            raise StopAsyncIteration
-        try:
-            item = await self._inner.__anext__()
-        except StopAsyncIteration:
-            await self.aclose()
-            raise
-        self.delivered += 1
-        return item
-
-    async def aclose(self) -> None:
-        """Stop reading; idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await _aclose(self._inner)
-        finally:
-            await self._hub._unwatch(self.stream_id)
 
 
 class Hub(AsyncClosing):
@@ -376,7 +127,7 @@ class Hub(AsyncClosing):
         self.tick = min(lease_ttl, watch_ttl, orphan_grace) / 3
         self.instance = secrets.token_hex(8)
         """This process's member name in the stores' watch sets."""
-        self._producers: dict[str, _Producer] = {}
+        self._producers: dict[str, Producer] = {}
         self._watching: dict[str, int] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -416,9 +167,9 @@ class Hub(AsyncClosing):
             seq, opening = life.opening(stream_id, model)
             await self.store.append(stream_id, opening, expect=seq)
         except BaseException:
-            await _aclose(source)
+            await aclose_if_any(source)
             raise
-        producer = _Producer(self, stream_id, token, source, life, lease_until)
+        producer = Producer(self, stream_id, token, source, life, lease_until)
         self._producers[stream_id] = producer
         producer.task = asyncio.create_task(producer.run(), name=f"surestream-producer-{stream_id}")
         self._ensure_ticker()
@@ -451,7 +202,7 @@ class Hub(AsyncClosing):
             log.debug("stream %s: cannot register subscriber: %s", stream_id, exc)
         except BaseException:
             self._forget(stream_id)
-            await _aclose(inner)
+            await aclose_if_any(inner)
             raise
         self._ensure_ticker()
         return Subscription(self, stream_id, inner)
@@ -476,7 +227,7 @@ class Hub(AsyncClosing):
                 if seq == through:
                     break
         finally:
-            await _aclose(reader)
+            await aclose_if_any(reader)
         return events
 
     def _forget(self, stream_id: str) -> None:
