@@ -238,3 +238,45 @@ async def test_redis_that_hangs_fails_every_call_in_bounded_time_then_recovers()
                 assert [item async for item in again] == [(1, Text("b")), (2, Done())]
         finally:
             await store.aclose()
+
+
+async def test_a_round_names_the_doorbell_and_only_the_streams_it_rang(
+    own_redis: ServerProcess, admin: aioredis.Redis
+) -> None:
+    """With many live tails, an append to one stream is read by an ``XREAD`` that names the
+    doorbell and that stream, not every live journal (the full sweep is ``read_block``
+    away here)."""
+    prefix = f"t{uuid.uuid4().hex[:12]}:"
+    store = RedisStore(own_redis.url, prefix=prefix, read_block=30.0, timeout=60.0)
+    ids = [f"s{i}" for i in range(20)]
+    readers = []
+    try:
+        for stream_id in ids:
+            await store.create(stream_id)
+            readers.append(await store.read(stream_id))
+        waiting = asyncio.ensure_future(anext(readers[7]))
+        await until_blocked(admin, 1)
+        async with admin.monitor() as monitor:
+            await store.append("s7", Text("rung"))
+            with anyio.fail_after(BOUND):
+                assert await waiting == (0, Text("rung"))
+            await until_blocked(admin, 1)
+            await admin.ping()
+            named: list[list[str]] = []
+            with anyio.fail_after(BOUND):
+                while True:
+                    command = (await monitor.next_command())["command"]
+                    if command.startswith("PING"):
+                        break
+                    if command.startswith("XREAD "):
+                        words = command.split()
+                        keys = words[words.index("STREAMS") + 1 :]
+                        named.append(keys[: len(keys) // 2])
+        assert named, "the append was read by some XREAD"
+        assert all(len(keys) <= 2 for keys in named), named
+        assert any(f"{prefix}{{s7}}:events" in keys for keys in named), named
+        assert all(keys[0] == f"{prefix}doorbell" for keys in named), named
+    finally:
+        for reader in readers:
+            await reader.aclose()  # type: ignore[attr-defined]
+        await store.aclose()

@@ -4,10 +4,13 @@ Strategy: an append queues its script call (keys then args) with ``submit`` and 
 own reply; one flusher task sends everything queued in one pipeline (``EVALSHA`` each, the
 script loaded on ``NOSCRIPT``) and, while that round trip is out, the next batch collects,
 so under load one round trip carries the appends of many streams and at most one append
-pipeline is in flight. The flusher's pipeline is held to the store's call time limit
-(``CallWatchdog``), so a caller awaiting its reply needs no limit of its own. A failed
-pipeline fails each of its calls as a single failed call would (each caller gets its own
-copy of the exception).
+pipeline is in flight. Each pipeline ends with one ``XADD`` to the store's *doorbell*
+stream naming the journals it appended to (``XADD {p}doorbell MAXLEN ~ 1000 * k <events
+key> k <events key> ...``): Redis runs it after the appends, so a tail reader that sees the
+ring finds their entries (``surestream.store._redis_tails``). The flusher's pipeline is
+held to the store's call time limit (``CallWatchdog``), so a caller awaiting its reply
+needs no limit of its own. A failed pipeline fails each of its calls as a single failed
+call would (each caller gets its own copy of the exception).
 """
 
 from __future__ import annotations
@@ -23,20 +26,31 @@ from redis.exceptions import NoScriptError
 from surestream.store._redis_call import CallWatchdog, copy_exception
 from surestream.store.base import StoreUnavailable
 
-__all__ = ["AppendPipeline"]
+__all__ = ["DOORBELL_LENGTH", "AppendPipeline"]
+
+DOORBELL_LENGTH = 1000
+"""Rings the doorbell stream keeps (about; ``MAXLEN ~``): a reader further behind misses
+some and finds their entries at its next full sweep."""
 
 
 class AppendPipeline:
     """Sends queued calls of one Lua script (over five keys) in one pipeline at a time.
 
     ``script`` is the registered script, ``source`` its text (loaded again on ``NOSCRIPT``);
+    the first key of each call is the journal's events key, rung on ``doorbell``;
     ``watchdog`` bounds each pipeline.
     """
 
     def __init__(
-        self, redis: aioredis.Redis, script: AsyncScript, source: str, watchdog: CallWatchdog
+        self,
+        redis: aioredis.Redis,
+        script: AsyncScript,
+        source: str,
+        doorbell: bytes,
+        watchdog: CallWatchdog,
     ) -> None:
         self._redis = redis
+        self._doorbell = doorbell
         self._watchdog = watchdog
         self._script = script
         self._source = source
@@ -106,10 +120,17 @@ class AppendPipeline:
         return replies
 
     async def _evalsha(self, sha: str, calls: list[list[Any]]) -> list[Any]:
+        """The calls, then their ring (whose reply is dropped: a ring that failed is made
+        up for by the readers' full sweep)."""
+        ring: list[Any] = ["XADD", self._doorbell, "MAXLEN", "~", DOORBELL_LENGTH, "*"]
+        for call in calls:
+            ring += (b"k", call[0])
         async with self._redis.pipeline(transaction=False) as pipe:
             for call in calls:
                 pipe.execute_command("EVALSHA", sha, 5, *call)
-            return await pipe.execute(raise_on_error=False)
+            pipe.execute_command(*ring)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        return replies[:-1]
 
     async def aclose(self) -> None:
         """Stop the flusher; calls still queued fail with ``StoreUnavailable``."""

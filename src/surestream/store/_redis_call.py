@@ -37,6 +37,7 @@ __all__ = [
     "bulk",
     "call",
     "copy_exception",
+    "describe",
     "ms",
 ]
 

@@ -1,26 +1,38 @@
-"""``TailReader``: one multiplexed ``XREAD`` that feeds the live readers of every stream.
+"""``TailReader``: one ``XREAD`` loop that feeds the live readers of every stream.
 
 Strategy: readers of one stream in one process share a *tail*: an in-process list that its
 readers follow as in ``MemoryStore``; a reader resuming before the tail's first seq reads
 that gap with ``XRANGE`` first. The tails of all streams are fed by one *reader* task per
-store, on its own connection, that blocks in ``XREAD COUNT read_batch BLOCK read_block
-STREAMS k1 k2 ... id1 id2 ...`` over every live tail, decodes each entry once and hands it
-to its tail; a stream tailed while that read blocks has the reader woken at once with
-``CLIENT UNBLOCK`` (the reader's ``CLIENT ID``, sent from a pooled connection), so it is
-read from the next round. A tail that got nothing for ``read_block`` seconds has its lease
-checked (the store's ``lost`` callable: the append script in "lost" mode, batched with the
-other appends, which appends ``producer_lost`` only if the journal is leased, not ended,
-and its lease key is gone); the read blocks no longer than until the next check is due. A
-tail ends at its terminal event; a failed read fails every tail it covered (their readers
-get ``store_unavailable``), a failed check its own tail.
+store, on its own connection, and it does not name every live journal in every ``XREAD``
+(Redis pays for each key named): every append pipeline rings the store's *doorbell* stream
+with the keys of the journals it appended to (``surestream.store._redis_appends``), and
+the reader blocks in ``XREAD COUNT read_batch BLOCK b STREAMS doorbell k1 k2 ... cursor id1
+id2 ...`` naming the doorbell and only the *due* tails: those rung since they were last
+read, new ones, and those that got a full ``COUNT`` last time. A ring is written after its
+entries, so the round that names a rung tail finds them. Every ``read_block`` seconds a
+*full sweep* names every live tail once, which makes up for a ring that was lost (trimmed
+from the doorbell, or refused). It decodes each entry once and hands it to its tail; a
+stream tailed while that read blocks has the reader woken at once with ``CLIENT UNBLOCK``
+(the reader's ``CLIENT ID``, sent from a pooled connection), so it is read from the next
+round. A tail that got nothing for ``read_block`` seconds has its lease checked (the
+store's ``lost`` callable, for every tail due at once: the append script in "lost" mode,
+batched with the other appends, which appends ``producer_lost`` only if the journal is
+leased, not ended, and its lease key is gone); the read blocks no longer than until the
+next check or sweep is due. A tail ends at its terminal event; a failed read fails every
+tail it covered (their readers get ``store_unavailable``), a failed check its own tail.
 
 The hand-overs between the tasks, and why each order is safe:
 
 - *a reader joins while an ``XREAD`` is out* (``join``): the new tail goes into ``_live``
-  and ``_stale`` is set before ``CLIENT UNBLOCK`` is sent; the read loop clears ``_stale``
-  when it snapshots ``_live`` for its next ``XREAD``, and ``_unblock`` repeats only while
-  ``_stale`` is set and a read is out, so an ``UNBLOCK`` that reached Redis before that
-  ``XREAD`` was sent is sent again and the new tail waits at most one round.
+  and ``_due`` and ``_stale`` is set before ``CLIENT UNBLOCK`` is sent; the read loop
+  clears ``_stale`` when it snapshots ``_due`` for its next ``XREAD``, and ``_unblock``
+  repeats only while ``_stale`` is set and a read is out, so an ``UNBLOCK`` that reached
+  Redis before that ``XREAD`` was sent is sent again and the new tail waits at most one
+  round.
+- *a ring and its entries* (``_deliver``): the doorbell's cursor moves past every ring the
+  reply holds, and each rung tail is due for the next round. An entry appended after the
+  round's ``XREAD`` ran rings after it too, so it is read one round later; a tail rung for
+  entries the round already read is named once for nothing.
 - *the reader hands entries to readers* (``_deliver`` then ``Tail.notify``): a reader takes
   ``tail.changed`` *before* it looks at ``tail.events``, and ``notify`` swaps in a fresh
   event before setting the old one, so entries appended between the look and the wait
@@ -29,7 +41,7 @@ The hand-overs between the tasks, and why each order is safe:
 - *a failure reaches readers* (``fail``): ``failed`` is set before ``notify``, and a reader
   checks ``failed`` only after delivering every event already in the list, so nothing read
   before the failure is lost; its synthesized error carries the last seq it delivered.
-- *a lease check runs beside the read* (``_check_lease``): ``checking`` keeps one check per
+- *lease checks run beside the read* (``_check_leases``): ``checking`` keeps one check per
   tail in flight; when it ends, ``due`` moves ``read_block`` ahead and ``_check_at`` is
   lowered to it, so the loop's next ``BLOCK`` is cut short for the next check.
 """
@@ -47,7 +59,7 @@ import redis.asyncio as aioredis
 
 from surestream.events import Error, ErrorCode, Event, is_terminal, loads
 from surestream.store._redis_call import CallWatchdog, Health, bulk, call, ms
-from surestream.store.base import StoreUnavailable, StreamExpired, StreamNotFound
+from surestream.store.base import StoreUnavailable
 
 __all__ = ["Tail", "TailReader", "unavailable"]
 
@@ -103,8 +115,9 @@ class Tail:
 class TailReader:
     """The tails of one store and the one task that reads them all.
 
-    ``lost(stream_id)`` appends ``producer_lost`` if the stream's lease is gone (it may
-    raise ``StoreUnavailable``, ``StreamNotFound`` or ``StreamExpired``).
+    ``lost(stream_ids)`` appends ``producer_lost`` to each stream whose lease is gone and
+    returns, per stream, None or the failure that ends its tail (``StoreUnavailable``,
+    ``StreamNotFound``, ``StreamExpired``); ``doorbell`` is the key the appends ring.
     """
 
     def __init__(
@@ -115,7 +128,8 @@ class TailReader:
         *,
         read_block: float,
         read_batch: int,
-        lost: Callable[[str], Awaitable[None]],
+        lost: Callable[[list[str]], Awaitable[list[Exception | None]]],
+        doorbell: bytes,
     ) -> None:
         self._redis = redis
         self._health = health
@@ -126,6 +140,13 @@ class TailReader:
         self._tails: dict[str, Tail] = {}
         self._live: dict[bytes, Tail] = {}
         """The tails the reader follows, by events key (not ended, not failed)."""
+        self._due: dict[bytes, Tail] = {}
+        """The live tails the next ``XREAD`` names (rung, new, or not read to the end)."""
+        self._doorbell = doorbell
+        self._packed_doorbell = bulk(doorbell)
+        self._ring: bytes | None = None
+        """The doorbell's cursor (packed; None: to be read from Redis)."""
+        self._sweep_at = 0.0
         self._reader: asyncio.Task[None] | None = None
         self._reader_conn: Any = None
         self._reader_id: int | None = None
@@ -175,6 +196,7 @@ class TailReader:
             tail = Tail(stream_id, key, start, time.monotonic() + self.read_block)
             self._tails[stream_id] = tail
             self._live[key] = tail
+            self._due[key] = tail
             self._check_at = min(self._check_at, tail.due)
             if self._reader is None:
                 self._reader = asyncio.create_task(self._read_tails())
@@ -191,8 +213,14 @@ class TailReader:
         if tail.readers == 0:
             if self._tails.get(stream_id) is tail:
                 del self._tails[stream_id]
-            if self._live.get(tail.key) is tail:
-                del self._live[tail.key]
+            self._drop(tail)
+
+    def _drop(self, tail: Tail) -> None:
+        """Stop reading ``tail`` (ended, failed or left)."""
+        if self._live.get(tail.key) is tail:
+            del self._live[tail.key]
+        if self._due.get(tail.key) is tail:
+            del self._due[tail.key]
 
     def _keep(self, task: asyncio.Task[None]) -> None:
         self._background.add(task)
@@ -204,11 +232,10 @@ class TailReader:
         log.log(level, "journal %s unreadable: %s", tail.stream_id, exc)
         tail.failed = True
         tail.notify()
-        if self._live.get(tail.key) is tail:
-            del self._live[tail.key]
+        self._drop(tail)
 
     async def _read_tails(self) -> None:
-        """The reader: one ``XREAD`` over every live tail at a time, entries to their tails."""
+        """The reader: one ``XREAD`` of the doorbell and the due tails at a time."""
         try:
             while True:
                 if not self._live:
@@ -218,8 +245,12 @@ class TailReader:
                 now = time.monotonic()
                 if now >= self._check_at:
                     self._check_leases(now)
-                tails, self._stale = dict(self._live), False
-                block = ms(min(self.read_block, self._check_at - now))
+                if now >= self._sweep_at:
+                    self._due.update(self._live)
+                    self._sweep_at = now + self.read_block
+                covered = dict(self._live)
+                tails, self._due, self._stale = self._due, {}, False
+                block = ms(min(self.read_block, self._check_at - now, self._sweep_at - now))
                 try:
                     reply = await call(
                         functools.partial(self._xread, tails, block),
@@ -228,7 +259,8 @@ class TailReader:
                         extra=block / 1000,
                     )
                 except StoreUnavailable as exc:
-                    for tail in tails.values():
+                    self._ring = None
+                    for tail in covered.values():
                         self.fail(tail, exc)
                     continue
                 if reply:
@@ -247,13 +279,18 @@ class TailReader:
             if self._reader_id is None:
                 await conn.send_command("CLIENT", "ID")
                 self._reader_id = int(await conn.read_response())
+            if self._ring is None:
+                await conn.send_command("XREVRANGE", self._doorbell, "+", "-", "COUNT", 1)
+                last = await conn.read_response(disable_decoding=True)
+                self._ring = bulk(last[0][0] if last else b"0-0")
             head = b"*%d\r\n$5\r\nXREAD\r\n$5\r\nCOUNT\r\n%s$5\r\nBLOCK\r\n%s$7\r\nSTREAMS\r\n" % (
-                6 + 2 * len(tails),
+                8 + 2 * len(tails),
                 bulk(b"%d" % self.read_batch),
                 bulk(b"%d" % block),
             )
-            parts = [head]
+            parts = [head, self._packed_doorbell]
             parts.extend(tail.packed_key for tail in tails.values())
+            parts.append(self._ring)
             parts.extend(tail.cursor for tail in tails.values())
             self._reading = tails
             try:
@@ -266,18 +303,30 @@ class TailReader:
             raise
 
     def _deliver(self, tails: dict[bytes, Tail], reply: Any) -> None:
-        """Hand each stream's entries to its tail (if it still follows that stream)."""
+        """Note the rings; hand each stream's entries to its tail (if it still follows that
+        stream)."""
         due = time.monotonic() + self.read_block
+        live = self._live
         for key, entries in reply.items() if isinstance(reply, dict) else reply:
+            if key == self._doorbell:
+                self._ring = bulk(entries[-1][0])
+                for _, fields in entries:
+                    for rung in fields[1::2]:
+                        tail = live.get(rung)
+                        if tail is not None:
+                            self._due[rung] = tail
+                continue
             tail = tails.get(key)
-            if tail is None or not entries or self._live.get(key) is not tail:
+            if tail is None or not entries or live.get(key) is not tail:
                 continue
             tail.events.extend(loads(fields[1]) for _, fields in entries)
             tail.cursor = bulk(entries[-1][0])
             tail.due = due
             tail.notify()
             if is_terminal(tail.events[-1]):
-                del self._live[key]
+                self._drop(tail)
+            elif len(entries) >= self.read_batch:
+                self._due[key] = tail
 
     async def _unblock(self) -> None:
         """Wake the reader from an ``XREAD`` that misses a new tail (``CLIENT UNBLOCK``).
@@ -306,7 +355,7 @@ class TailReader:
             self._unblocking = False
 
     def _check_leases(self, now: float) -> None:
-        """Start the lease check of each live tail that got nothing for ``read_block``."""
+        """Start one lease check of every live tail that got nothing for ``read_block``."""
         due: list[Tail] = []
         check_at = float("inf")
         for tail in self._live.values():
@@ -318,8 +367,8 @@ class TailReader:
             elif tail.due < check_at:
                 check_at = tail.due
         self._check_at = check_at
-        for tail in due:
-            self._keep(asyncio.create_task(self._check_lease(tail)))
+        if due:
+            self._keep(asyncio.create_task(self._check_leases_of(due)))
 
     async def _range(
         self, stream_id: str, key: bytes, first: int, last: int
@@ -338,17 +387,23 @@ class TailReader:
                 yield loads(fields[b"e"])
             first = int(entries[-1][0].split(b"-", 1)[0]) + 1
 
-    async def _check_lease(self, tail: Tail) -> None:
-        """Append ``producer_lost`` if the lease is gone (its append joins the others')."""
+    async def _check_leases_of(self, tails: list[Tail]) -> None:
+        """Append ``producer_lost`` where the lease is gone (the appends join the others')."""
         try:
-            await self._lost(tail.stream_id)
-        except (StoreUnavailable, StreamNotFound, StreamExpired) as exc:
-            self.fail(tail, exc)
+            try:
+                failures = await self._lost([tail.stream_id for tail in tails])
+            except StoreUnavailable as exc:
+                failures = [exc] * len(tails)
+            for tail, failure in zip(tails, failures, strict=True):
+                if failure is not None:
+                    self.fail(tail, failure)
         finally:
-            tail.checking = False
-            tail.due = max(tail.due, time.monotonic() + self.read_block)
-            if self._live.get(tail.key) is tail:
-                self._check_at = min(self._check_at, tail.due)
+            again = time.monotonic() + self.read_block
+            for tail in tails:
+                tail.checking = False
+                tail.due = max(tail.due, again)
+                if self._live.get(tail.key) is tail:
+                    self._check_at = min(self._check_at, tail.due)
 
     async def aclose(self) -> None:
         """Stop the reader and the lease checks; forget every tail."""
@@ -360,3 +415,4 @@ class TailReader:
         self._reader = None
         self._tails.clear()
         self._live.clear()
+        self._due.clear()

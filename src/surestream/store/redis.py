@@ -17,14 +17,16 @@ the tombstone to ``retention + tombstone_ttl``). The keys of a stream share one 
     {p}{id}:readers  hash       member -> its subscribers (the cap on readers across processes)
     {p}{id}:gone     string     the tombstone; outlives the rest by tombstone_ttl
     {p}secret        string     the gateways' shared secret (``shared_secret``)
+    {p}doorbell      stream     the journals each append pipeline wrote to, the last ~1000
 
 A live journal expires ``lease_ttl + retention`` after its producer's last heartbeat, so a
 journal nobody ended (producer dead, nobody watching) does not stay forever.
 
-Appends of all streams are coalesced into one pipeline at a time
-(``surestream.store._redis_appends``); the tails of all streams are read by one multiplexed
-``XREAD`` that also checks the leases of the journals nobody appends to
-(``surestream.store._redis_tails``, which explains its hand-overs). Every Redis call is
+Appends of all streams are coalesced into one pipeline at a time, which rings the doorbell
+(``surestream.store._redis_appends``); the tails of all streams are read by one ``XREAD``
+loop that names the doorbell and the journals it rang, and also checks the leases of the
+journals nobody appends to (``surestream.store._redis_tails``, which explains its
+hand-overs). Every Redis call is
 bounded (``surestream.store._redis_call``): one watchdog holds every call in flight to
 ``timeout`` (an ``XREAD`` to its ``BLOCK`` plus ``timeout``), without redis-py's socket
 timeouts (a task per command), and connects to ``connect_timeout``; redis-py's own retries
@@ -38,7 +40,7 @@ event must get (``expect``, which the hub's producer always does). A failure bec
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import functools
 import secrets
 import time
@@ -58,7 +60,16 @@ with needs("redis", __name__):
 from surestream.events import Event, dumps
 from surestream.store import _redis_scripts as scripts
 from surestream.store._redis_appends import AppendPipeline
-from surestream.store._redis_call import STALE, UNSURE, CallWatchdog, Health, call, ms
+from surestream.store._redis_call import (
+    FAILURES,
+    STALE,
+    UNSURE,
+    CallWatchdog,
+    Health,
+    call,
+    describe,
+    ms,
+)
 from surestream.store._redis_tails import TailReader
 from surestream.store.base import (
     DEFAULT_MAX_BYTES,
@@ -183,8 +194,9 @@ class RedisStore(Store):
         self._release_script = self._redis.register_script(scripts.RELEASE)
         self._health = Health()
         self._watchdog = CallWatchdog(timeout)
+        doorbell = (prefix + "doorbell").encode()
         self._appends = AppendPipeline(
-            self._redis, self._append_script, scripts.APPEND, self._watchdog
+            self._redis, self._append_script, scripts.APPEND, doorbell, self._watchdog
         )
         self._tail_reader = TailReader(
             self._redis,
@@ -193,6 +205,7 @@ class RedisStore(Store):
             read_block=read_block,
             read_batch=read_batch,
             lost=self._lost,
+            doorbell=doorbell,
         )
 
     @property
@@ -289,9 +302,10 @@ class RedisStore(Store):
             raw[b"terminal"] == b"1",
         )
 
-    async def _run_append(
+    def _append_call(
         self, stream_id: str, events: Sequence[Event], mode: str, expect: int | None
-    ) -> int:
+    ) -> list[bytes]:
+        """The append script's keys and arguments (see ``scripts.APPEND``)."""
         terminal = check_batch(events)
         script_call = [
             *_append_keys(self.prefix, stream_id),
@@ -301,6 +315,12 @@ class RedisStore(Store):
             b"" if expect is None else b"%d" % expect,
         ]
         script_call.extend(dumps(event) for event in events)
+        return script_call
+
+    async def _run_append(
+        self, stream_id: str, events: Sequence[Event], mode: str, expect: int | None
+    ) -> int:
+        script_call = self._append_call(stream_id, events, mode, expect)
 
         async def run() -> Any:
             return await self._appends.submit(script_call)
@@ -308,6 +328,17 @@ class RedisStore(Store):
         safe = expect is not None or mode == "l"
         began = self._health.incident
         reply = await call(run, self._health, None, retry=UNSURE if safe else ())
+        return await self._appended(stream_id, events, expect, began, reply)
+
+    async def _appended(
+        self,
+        stream_id: str,
+        events: Sequence[Event],
+        expect: int | None,
+        began: int,
+        reply: Any,
+    ) -> int:
+        """The last seq of an append from the script's reply, or the refusal it means."""
         status, last = int(reply[0]), int(reply[1])
         if status == 0 and not self._health.ok:
             self._health.wrote(began)  # it wrote: Redis takes writes again
@@ -415,10 +446,35 @@ class RedisStore(Store):
             raise StoreUnavailable("the shared secret could not be read back")
         return bytes(secret)
 
-    async def _lost(self, stream_id: str) -> None:
-        """Append ``producer_lost`` if the lease is gone (the tail reader's lease check)."""
-        with contextlib.suppress(JournalClosed):
-            await self._run_append(stream_id, (producer_lost(),), "l", None)
+    async def _lost(self, stream_ids: list[str]) -> list[Exception | None]:
+        """Append ``producer_lost`` to each stream whose lease is gone, in one pipeline (the
+        tail reader's lease checks); per stream, None or why its tail must end."""
+        lost = (producer_lost(),)
+        calls = [self._append_call(stream_id, lost, "l", None) for stream_id in stream_ids]
+        began = self._health.incident
+
+        async def run() -> list[Any]:
+            futures = [self._appends.submit(script_call) for script_call in calls]
+            return await asyncio.gather(*futures, return_exceptions=True)
+
+        replies = await call(run, self._health, None, retry=UNSURE)
+        outcomes: list[Exception | None] = []
+        for stream_id, reply in zip(stream_ids, replies, strict=True):
+            try:
+                if isinstance(reply, BaseException):
+                    raise reply
+                await self._appended(stream_id, lost, None, began, reply)
+            except JournalClosed:
+                outcomes.append(None)
+            except FAILURES as exc:
+                reason = describe(exc)
+                self._health.failed(reason)
+                outcomes.append(StoreUnavailable(reason))
+            except (StoreUnavailable, StreamNotFound, StreamExpired) as exc:
+                outcomes.append(exc)
+            else:
+                outcomes.append(None)
+        return outcomes
 
     async def link(self, name: str, stream_id: str, ttl: float) -> None:
         """Point ``name`` at ``stream_id`` for ``ttl`` seconds (see ``Store.link``)."""
