@@ -23,6 +23,9 @@ events received are counted and, in its middle, the server's RSS is read (psutil
 wait for every stream to end, at most until ``--deadline``, after which the rest are closed
 and counted as unfinished. Prints one JSON object.
 
+With ``--more-ports`` (and ``--more-server-pids``) the streams go to several servers in turn
+and the servers' CPU and RSS are summed (``store_load.py``'s two gateways on one Redis).
+
 Run by ``load.py``; by hand: ``python benchmarks/_load_client.py --port P --server-pid PID``.
 """
 
@@ -210,8 +213,8 @@ async def _open(run: Run, port: int) -> None:
             run.all_closed.set()
 
 
-async def open_streams(run: Run, port: int, count: int, rate: float) -> None:
-    """Open ``count`` connections at ``rate`` per second."""
+async def open_streams(run: Run, ports: list[int], count: int, rate: float) -> None:
+    """Open ``count`` connections at ``rate`` per second, to each of ``ports`` in turn."""
     loop = asyncio.get_running_loop()
     run.pending += count
     run.headers_pending += count
@@ -221,7 +224,7 @@ async def open_streams(run: Run, port: int, count: int, rate: float) -> None:
         delay = start + i / rate - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(loop.create_task(_open(run, port)))
+        tasks.append(loop.create_task(_open(run, ports[i % len(ports)])))
     await asyncio.gather(*tasks)
 
 
@@ -258,22 +261,23 @@ def _percentiles(values: array[float]) -> dict[str, float]:
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     """The whole run (see the module docstring)."""
     loop = asyncio.get_running_loop()
-    server = psutil.Process(args.server_pid) if args.server_pid else None
+    ports = [args.port, *args.more_ports]
+    servers = [psutil.Process(pid) for pid in (args.server_pid, *args.more_server_pids) if pid]
     redis = psutil.Process(args.redis_pid) if args.redis_pid else None
     hard_stop = loop.time() + args.deadline
 
     interval = 1.0 / args.tps
     warm = Run(request(args.port, max_tokens=args.warmup_tokens), args.warmup_tokens, interval)
-    await open_streams(warm, args.port, args.warmup, args.open_rate)
+    await open_streams(warm, ports, args.warmup, args.open_rate)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(warm.all_closed.wait(), 30)
     await asyncio.sleep(1.0)
-    rss_rest, redis_rss_rest = _rss(server), _rss(redis)
+    rss_rest, redis_rss_rest = sum(map(_rss, servers)), _rss(redis)
 
     run = Run(request(args.port), args.tokens, interval)
     duration = args.tokens / args.tps
     t0 = time.time()
-    opener = loop.create_task(open_streams(run, args.port, args.streams, args.open_rate))
+    opener = loop.create_task(open_streams(run, ports, args.streams, args.open_rate))
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(run.all_open.wait(), max(1.0, hard_stop - loop.time()))
     t_open = time.time()
@@ -284,12 +288,12 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
 
     def sample() -> tuple[float, float, float, int, float]:
         """CPU seconds of the server, Redis and this process; events so far; the time."""
-        return _cpu(server), _cpu(redis), _self_cpu(), run.events, time.time()
+        return sum(map(_cpu, servers)), _cpu(redis), _self_cpu(), run.events, time.time()
 
     await asyncio.sleep(max(0.0, window_start - time.time()))
     cpu0, redis_cpu0, self_cpu0, ev0, w0 = sample()
     await asyncio.sleep(max(0.0, (window_end - w0) / 2))
-    rss_mid, redis_rss_mid, held = _rss(server), _rss(redis), run.events
+    rss_mid, redis_rss_mid, held = sum(map(_rss, servers)), _rss(redis), run.events
     held_streams = run.pending
     await asyncio.sleep(max(0.0, window_end - time.time()))
     cpu1, redis_cpu1, self_cpu1, ev1, w1 = sample()
@@ -344,11 +348,17 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--server-pid", type=int, default=0)
     p.add_argument("--redis-pid", type=int, default=0)
+    p.add_argument("--more-ports", type=_ints, default=[], help="more servers' ports, a,b")
+    p.add_argument("--more-server-pids", type=_ints, default=[], help="their pids (CPU, RSS)")
     p.add_argument("--streams", type=int, default=100)
     p.add_argument("--tps", type=float, default=30.0, help="the server's demo tokens/s")
     p.add_argument("--tokens", type=int, default=300, help="the server's demo answer length")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import pytest
 
@@ -313,3 +314,36 @@ async def test_the_orphan_grace_runs_on_the_hubs_clock(make_store: StoreFactory)
         await asyncio.wait_for(hub.wait(stream_id), 10)
         assert finished.is_set()
         assert events(await read_all(hub, stream_id))[-1] == Done("cancelled")
+
+
+async def test_a_producer_appends_from_its_own_task(make_store: StoreFactory) -> None:
+    """Neither store needs a writer task per stream: the MemoryStore's appends never wait,
+    the RedisStore's are pipelined with every stream's; a source paced slower than the
+    store and a burst faster than it both end up in the journal, in order, exactly once."""
+    async with Hub(make_store()) as hub:
+        loop = asyncio.get_running_loop()
+        made: list[str] = []
+        factory = loop.get_task_factory()
+
+        def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+            made.append(getattr(coro, "__qualname__", ""))
+            if factory is not None:
+                return factory(loop, coro, **kwargs)
+            return asyncio.Task(coro, loop=loop, **kwargs)
+
+        async def paced_then_burst() -> AsyncIterator[str]:
+            for n in range(20):
+                yield f"p{n}"
+                await asyncio.sleep(0.001)
+            for n in range(2000):
+                yield f"b{n}"
+
+        loop.set_task_factory(counting)
+        try:
+            stream_id = await hub.start(paced_then_burst())
+            await hub.wait(stream_id)
+        finally:
+            loop.set_task_factory(factory)
+        texts = [e.text for e in events(await read_all(hub, stream_id)) if type(e) is Text]
+    assert texts == [f"p{n}" for n in range(20)] + [f"b{n}" for n in range(2000)]
+    assert [name for name in made if name.startswith("Producer.")] == ["Producer.run"]

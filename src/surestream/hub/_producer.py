@@ -2,15 +2,21 @@
 
 Strategy: a *pump* reads the source, hands each event on as ``surestream.lifecycle`` says
 (``Start`` skipped, ``str`` as ``Text``, nothing after the terminal) and ends with the one
-verdict. Where it hands events depends on the store: a store whose appends never wait
-(``synchronous_appends``, the MemoryStore) is appended to by the pump itself, in the
-producer's one task, as the source yields (letting the subscribers run every ``max_pending``
-events, should the source never wait); otherwise the pump fills a bounded queue and a
-*writer* appends whatever has queued up in one ``append_many``, so a source faster than the
-store is batched (one Redis round trip per batch) and a slow one is written event by event
-without delay. An append the store fails is retried every ``store_retry`` s while the lease
-lasts (it names its seq, so a retry never writes twice); the pump meanwhile fills the queue
-and then holds the source.
+verdict. Where it hands events depends on the store, and in all three cases a source faster
+than the store is batched and a slow one is written event by event without delay:
+
+- a store whose appends never wait (``synchronous_appends``, the MemoryStore) is appended
+  to by the pump itself, in the producer's one task, as the source yields (letting the
+  subscribers run every ``max_pending`` events, should the source never wait);
+- a store that pipelines the appends of all streams (``pipelined_appends``, the RedisStore)
+  too, through a ``PipedWriter`` (``_piped``): one append in flight, the events that come
+  meanwhile sent as the next batch when its reply comes;
+- any other store: the pump fills a bounded queue and a *writer* task appends whatever has
+  queued up in one ``append_many``.
+
+An append the store fails is retried every ``store_retry`` s while the lease lasts (it
+names its seq, so a retry never writes twice); the pump meanwhile reads ahead up to
+``max_pending`` events and then holds the source.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from surestream._closing import aclose_if_any
 from surestream.errors import SourceFailed
 from surestream.events import Event, Text, is_terminal
+from surestream.hub._piped import PipedWriter
 from surestream.lifecycle import Ending, ProducerState, failure_verdict, verdict
 from surestream.store.base import (
     JournalClosed,
@@ -45,8 +52,8 @@ REFUSALS = (JournalFull, JournalClosed, StreamNotFound, StreamExpired, StoreUnav
 
 
 class Producer:
-    """One stream's producer task: a pump (source -> queue) and a writer (queue -> store),
-    or the pump alone (source -> store) when the store's appends never wait."""
+    """One stream's producer task: a pump (source -> store), with a ``PipedWriter`` when the
+    store pipelines appends, or with a queue and a writer task when its appends wait."""
 
     __slots__ = (
         "hub",
@@ -87,12 +94,28 @@ class Producer:
 
     async def run(self) -> None:
         try:
-            if self.hub.store.synchronous_appends:
+            store = self.hub.store
+            if store.synchronous_appends:
                 await self._pump(self._append_now)
+            elif store.pipelined_appends:
+                await self._run_piped()
             else:
                 await self._run_batched()
         finally:
             self.hub._producers.pop(self.stream_id, None)
+
+    async def _run_piped(self) -> None:
+        writer = PipedWriter(self)
+        try:
+            await self._pump(writer.put)
+            await writer.drain()
+        except asyncio.CancelledError:
+            if not writer.cancelled_here():
+                raise
+        finally:
+            writer.close()
+        if writer.failure is not None:
+            await self._refused(writer.failure)
 
     async def _run_batched(self) -> None:
         queue: asyncio.Queue[Event] = asyncio.Queue(self.hub.max_pending)
@@ -189,7 +212,9 @@ class Producer:
     async def _refused(self, exc: Exception) -> bool:
         """Act on an append the store refused; False: the producer is done."""
         store, stream_id = self.hub.store, self.stream_id
-        if isinstance(exc, JournalFull):
+        if not isinstance(exc, REFUSALS):
+            log.error("stream %s: the store refused an append: %r", stream_id, exc)
+        elif isinstance(exc, JournalFull):
             full = verdict(Ending.JOURNAL_FULL)
             self.life.conclude(full)
             await store.finish(stream_id, full)

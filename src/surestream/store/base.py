@@ -46,6 +46,7 @@ The exceptions (defined in ``surestream.errors``, re-exported here), by whose fa
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -200,6 +201,9 @@ class Store(abc.ABC):
     tombstone_ttl: float
     synchronous_appends = False
     """True when appends never wait (no I/O): ``append_now`` works, and the Hub uses it."""
+    pipelined_appends = False
+    """True when ``submit_append`` works: an append is queued without awaiting it and sent
+    with those of other streams; the Hub's producer then appends from its own task."""
 
     @abc.abstractmethod
     async def create(
@@ -240,6 +244,14 @@ class Store(abc.ABC):
     ) -> int:
         """``append_many`` as a plain call, for a store with ``synchronous_appends``."""
         raise NotImplementedError(f"{type(self).__name__} appends with I/O: use append_many")
+
+    def submit_append(
+        self, stream_id: str, events: Sequence[Event], *, expect: int
+    ) -> asyncio.Future[int]:
+        """``append_many`` queued at once, for a store with ``pipelined_appends``: the future
+        gets the last seq, or the exception ``append_many`` would raise (a journal gone
+        raises ``StreamNotFound`` even when it expired)."""
+        raise NotImplementedError(f"{type(self).__name__} does not pipeline appends")
 
     async def append(self, stream_id: str, event: Event, *, expect: int | None = None) -> int:
         """Append one event and return its seq (see ``append_many``)."""

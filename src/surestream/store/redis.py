@@ -145,6 +145,9 @@ class RedisStore(Store):
     ``max_connections``: the pool size.
     """
 
+    pipelined_appends = True
+    """Appends of all streams share one pipeline at a time (``submit_append``)."""
+
     def __init__(
         self,
         url: str = "redis://127.0.0.1:6379/0",
@@ -339,6 +342,20 @@ class RedisStore(Store):
         reply: Any,
     ) -> int:
         """The last seq of an append from the script's reply, or the refusal it means."""
+        if int(reply[0]) == -3:
+            raise await self._missing(stream_id)
+        return self._appended_now(stream_id, events, expect, began, reply)
+
+    def _appended_now(
+        self,
+        stream_id: str,
+        events: Sequence[Event],
+        expect: int | None,
+        began: int,
+        reply: Any,
+    ) -> int:
+        """``_appended`` without the lookup that tells an expired journal from a missing one
+        (both ``StreamNotFound`` here)."""
         status, last = int(reply[0]), int(reply[1])
         if status == 0 and not self._health.ok:
             self._health.wrote(began)  # it wrote: Redis takes writes again
@@ -352,7 +369,7 @@ class RedisStore(Store):
                 raise JournalClosed(f"stream {stream_id} has ended")
             raise ValueError(f"append at seq {expect}, but stream {stream_id} is at {last + 1}")
         if status == -3:
-            raise await self._missing(stream_id)
+            raise StreamNotFound(f"no stream {stream_id}")
         if status == -1:
             raise JournalClosed(f"stream {stream_id} has ended")
         if status == -2:
@@ -369,6 +386,42 @@ class RedisStore(Store):
     ) -> int:
         """Append events (see ``Store.append_many``); with ``expect`` a lost reply is retried."""
         return await self._run_append(stream_id, events, "a", expect)
+
+    def submit_append(
+        self, stream_id: str, events: Sequence[Event], *, expect: int
+    ) -> asyncio.Future[int]:
+        """Queue an append for the next pipeline (see ``Store.submit_append``); a failure
+        after which it may have run is tried once more at once (it names its seq)."""
+        script_call = self._append_call(stream_id, events, "a", expect)
+        outcome: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        began = self._health.incident
+
+        def replied(reply: asyncio.Future[Any], again: bool) -> None:
+            if outcome.done():
+                return
+            exc: BaseException | None
+            if reply.cancelled():
+                exc = StoreUnavailable("the store is closing")
+            else:
+                exc = reply.exception()
+            if exc is None:
+                try:
+                    last = self._appended_now(stream_id, events, expect, began, reply.result())
+                except Exception as refusal:
+                    outcome.set_exception(refusal)
+                else:
+                    outcome.set_result(last)
+            elif again and isinstance(exc, UNSURE):
+                self._appends.submit(script_call).add_done_callback(lambda r: replied(r, False))
+            elif isinstance(exc, FAILURES):
+                reason = describe(exc)
+                self._health.failed(reason)
+                outcome.set_exception(StoreUnavailable(reason))
+            else:
+                outcome.set_exception(exc)
+
+        self._appends.submit(script_call).add_done_callback(lambda r: replied(r, True))
+        return outcome
 
     async def read(
         self, stream_id: str, after: int | None = None
