@@ -10,12 +10,19 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from tests.support.markers import FAST_EXAMPLES, fast_run, mark, refuse_processes, skip_in_fast_run
+from tests.support.markers import (
+    FAST_EXAMPLES,
+    FULL_EXAMPLES,
+    fast_run,
+    mark,
+    refuse_processes,
+    skip_in_fast_run,
+)
 from tests.support.servers import ServerProcess, redis_process, uvicorn_process
 from tests.support.telemetry import newly_installed
 
 # Two shared, noisy cores: a property test asserts properties, never how fast an example ran.
-settings.register_profile("surestream", deadline=None)
+settings.register_profile("surestream", deadline=None, max_examples=FULL_EXAMPLES)
 settings.register_profile("fast", deadline=None, max_examples=FAST_EXAMPLES)
 settings.load_profile("surestream")
 

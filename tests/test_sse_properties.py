@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from surestream.sse import Decoder, ServerSentEvent, SSEProtocolError, encode
 from tests.chunking import cut, feed_chunks
+from tests.support.markers import examples
 
 Result = tuple[list[ServerSentEvent], str | None, int | None]
 
@@ -78,7 +79,7 @@ sse_like = st.lists(st.sampled_from(FRAGMENTS), max_size=40).map(b"".join)
 cut_points = st.lists(st.integers(min_value=0, max_value=1 << 16), max_size=12)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(sse_like, cut_points)
 def test_matches_the_spec_transliteration(data: bytes, points: list[int]) -> None:
     expected = reference(data)
@@ -86,7 +87,7 @@ def test_matches_the_spec_transliteration(data: bytes, points: list[int]) -> Non
     assert decode(cut(data, points)) == expected
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(sse_like)
 def test_matches_the_spec_transliteration_byte_by_byte(data: bytes) -> None:
     assert decode(cut(data, range(len(data)))) == reference(data)
@@ -95,7 +96,7 @@ def test_matches_the_spec_transliteration_byte_by_byte(data: bytes) -> None:
 no_line_break = st.text().filter(lambda s: "\n" not in s and "\r" not in s)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     st.lists(
         st.tuples(
@@ -120,7 +121,7 @@ def test_round_trip_for_any_text(
     assert decode(cut(wire, points))[0] == expected
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.binary(max_size=600) | sse_like, cut_points, st.integers(min_value=1, max_value=48))
 def test_hostile_bytes_give_events_or_protocol_error_in_bounded_memory(
     data: bytes, points: list[int], limit: int
@@ -138,7 +139,7 @@ def test_hostile_bytes_give_events_or_protocol_error_in_bounded_memory(
         assert f"max_event_size ({limit} characters)" in str(exc)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(sse_like, cut_points, st.integers(min_value=1, max_value=24))
 def test_limit_outcome_does_not_depend_on_chunking(
     data: bytes, points: list[int], limit: int
@@ -149,7 +150,7 @@ def test_limit_outcome_does_not_depend_on_chunking(
 terminators = st.sampled_from(["\n", "\r", "\r\n"])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     st.lists(
         st.tuples(st.sampled_from(["data: a", "id: 1\ndata: b", ": c", "data: é\ndata: d"]),
@@ -208,7 +209,7 @@ typed_stream = st.lists(typed_block | other_block, max_size=30).map(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(typed_stream, cut_points, st.sampled_from(["\n", "\r", "\r\n"]))
 def test_event_and_data_blocks_agree_with_the_line_machine(
     data: bytes, points: list[int], line_end: str
@@ -220,7 +221,7 @@ def test_event_and_data_blocks_agree_with_the_line_machine(
     assert decode(cut(data, points)) == expected
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(typed_stream, cut_points, st.integers(min_value=1, max_value=40))
 def test_event_and_data_blocks_hit_the_limit_as_the_line_machine_does(
     data: bytes, points: list[int], limit: int

@@ -3,6 +3,7 @@ live in ``tests/support``, not in ``conftest.py`` files."""
 
 import ast
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -85,3 +86,9 @@ def test_conftest_files_hold_fixtures_and_hooks_and_no_test_imports_them() -> No
         if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("conftest")
     ]
     assert importing == []
+
+
+def test_property_tests_ask_for_their_examples_through_the_fast_run_scale() -> None:
+    literal = re.compile(r"max_examples\s*=\s*\d")
+    bypassing = [str(p.relative_to(TESTS)) for p in _test_files() if literal.search(p.read_text())]
+    assert bypassing == [], "use max_examples=examples(n) (tests/support/markers.py)"

@@ -34,6 +34,7 @@ from surestream.events import (
 )
 from tests.dialects._agent_events import AGENT, STREAMS, WEATHER
 from tests.dialects._helpers import chunkings, decode_stream, encode_resumed, encode_stream
+from tests.support.markers import examples
 
 USAGE = {"prompt_tokens": 12, "completion_tokens": 9}
 TURN: list[Event] = [*AGENT[:-1], Done("stop", USAGE)]
@@ -312,7 +313,7 @@ def _expected(events: list[Event]) -> tuple[str, str, list[str], type]:
     return text, reasoning, calls, type(events[-1])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(STREAMS)
 def test_property_what_is_read_back_is_what_was_written(events: list[Event]) -> None:
     body = encode_stream("anthropic", events)
@@ -334,7 +335,7 @@ def test_property_what_is_read_back_is_what_was_written(events: list[Event]) -> 
         assert terminal.finish_reason == reason
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(STREAMS, st.data())
 def test_property_a_resumed_stream_continues_byte_for_byte(
     events: list[Event], data: st.DataObject

@@ -32,6 +32,7 @@ from tests.dialects._helpers import (
     encode_stream,
     sse_events,
 )
+from tests.support.markers import examples
 
 GOLDEN = Path(__file__).parent / "golden"
 NAMED = NativeDialect(named=True)
@@ -218,7 +219,7 @@ def test_agent_events_in_named_mode() -> None:
     assert [s.event for s in sse_events([body])] == [e.type for e in AGENT]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(STREAMS, st.booleans())
 def test_property_any_stream_round_trips_exactly(events: list[Event], named: bool) -> None:
     body = encode_stream(NativeDialect(named=named), events)

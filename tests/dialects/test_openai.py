@@ -30,6 +30,7 @@ from surestream.events import (
 )
 from surestream.sse import ServerSentEvent, encode_comment
 from tests.dialects._helpers import chunkings, decode_every_way, decode_stream, encode_stream
+from tests.support.markers import examples
 
 GOLDEN = Path(__file__).parent / "golden"
 DOC_OPTIONS: dict[str, Any] = {
@@ -405,7 +406,7 @@ def test_headers() -> None:
     assert dict(get_dialect("openai").headers) == {}
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(st.lists(st.text(min_size=1, max_size=12), max_size=10), st.booleans())
 def test_property_text_round_trip(texts: list[str], include_usage: bool) -> None:
     usage = {"prompt_tokens": 2, "completion_tokens": len(texts), "total_tokens": 2 + len(texts)}

@@ -31,6 +31,7 @@ from surestream.events import (
 )
 from surestream.sse import ServerSentEvent
 from tests.dialects._helpers import chunkings, sse_events
+from tests.support.markers import examples
 
 FORWARD = OpenAIDialect(forward_tool_calls=True)
 
@@ -512,7 +513,7 @@ def _expected(events: list[Event]) -> list[Event]:
     return out
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(agent_streams())
 def test_property_agent_round_trip(events: list[Event]) -> None:
     body = encode(events)

@@ -23,6 +23,7 @@ from surestream.dialects import (
 from surestream.events import Event
 from tests.dialects._agent_events import STREAMS
 from tests.dialects._helpers import sse_events
+from tests.support.markers import examples
 
 SRC = Path(__file__).parents[2] / "src" / "surestream"
 
@@ -51,7 +52,7 @@ def _datas(name: str, events: list[Event]) -> tuple[list[str], list[str]]:
     return [s.data for s in sse_events([head])], [s.data for s in sse_events([tail])]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(STREAMS)
 def test_each_dialect_claims_its_payloads_and_knows_its_end(events: list[Event]) -> None:
     for name, dialect in DIALECTS.items():

@@ -36,6 +36,7 @@ from tests.dialects._helpers import (
     encode_stream,
     sse_events,
 )
+from tests.support.markers import examples
 
 GOLDEN = Path(__file__).parent / "golden"
 PLAIN: dict[str, Any] = {"stream_id": "msg_123", "ids": False, "retry": None}
@@ -315,7 +316,7 @@ def test_malformed_parts_raise(data: str) -> None:
         VercelAIDecoder().decode(ServerSentEvent(data=data))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.text(max_size=12), max_size=10), st.text(max_size=20))
 def test_property_text_round_trip(texts: list[str], status: str) -> None:
     events: list[Event] = [Start("m1"), *map(Text, texts), Status(status), Done()]

@@ -42,6 +42,7 @@ from tests.dialects._helpers import (
     encode_stream,
 )
 from tests.dialects._ui_stream import ui_chunks, ui_stream_problems
+from tests.support.markers import examples
 from tests.support.node import read_ui_streams
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -269,7 +270,7 @@ def _expected_round_trip(events: list[Event]) -> list[Event]:
     return out
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(STREAMS)
 def test_property_round_trip_and_valid_for_the_ai_sdk(events: list[Event]) -> None:
     body = encode_stream("vercel-ai", events)
@@ -279,7 +280,7 @@ def test_property_round_trip_and_valid_for_the_ai_sdk(events: list[Event]) -> No
         assert decode_stream("vercel-ai", chunks) == (expected, True)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(STREAMS, st.data())
 def test_property_a_resumed_stream_is_valid_on_its_own(
     events: list[Event], data: st.DataObject

@@ -20,6 +20,7 @@ from surestream.errors import RemoteProtocolError
 from surestream.events import Event
 from surestream.sse import Decoder, SSEProtocolError
 from tests.chunking import cut
+from tests.support.markers import examples
 
 MAX_EVENT = 4096
 MAX_LINE = 256
@@ -83,7 +84,7 @@ def receive(chunks: list[bytes], dialect: str, framed: bool) -> list[Event]:
     return events
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pieces, points, dialects, st.booleans(), points)
 def test_any_bytes_give_typed_events_or_a_remote_protocol_error(
     body: bytes, where: list[int], dialect: str, framed: bool, sizes: list[int]
@@ -99,7 +100,7 @@ def test_any_bytes_give_typed_events_or_a_remote_protocol_error(
         assert all(isinstance(e, Event) for e in events)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.binary(max_size=2000), points)
 def test_chunked_decoder_on_random_bytes(data: bytes, where: list[int]) -> None:
     decoder = ChunkedDecoder(max_line=MAX_LINE)
@@ -112,7 +113,7 @@ def test_chunked_decoder_on_random_bytes(data: bytes, where: list[int]) -> None:
         pass
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(st.integers(min_value=1, max_value=5000), points)
 def test_a_long_stream_leaves_nothing_buffered_between_events(count: int, where: list[int]) -> None:
     event = b'id: 7\ndata: {"type":"text","text":"0123456789"}\n\n'

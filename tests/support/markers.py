@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 MULTIPROCESS = (
     "tests/browser/",
@@ -66,6 +67,19 @@ module, the agent frameworks included)."""
 
 FAST_EXAMPLES = 20
 """Examples per property test in a fast run (hypothesis' default, 100, in ``make test``)."""
+
+FULL_EXAMPLES = 100
+"""Examples per property test in ``make test`` (hypothesis' default)."""
+
+
+def examples(n: int) -> int:
+    """The examples a property test that asks for ``n`` runs: ``n`` in ``make test``; in a fast
+    run the same share of ``n`` as the fast profile takes of the default (a fifth), at least 1.
+
+    Read when the test module is imported, after ``pytest_configure`` loaded the profile; an
+    explicit ``settings(max_examples=n)`` would otherwise override the fast profile.
+    """
+    return max(1, n * settings.default.max_examples // FULL_EXAMPLES)
 
 
 def is_multiprocess(item: pytest.Item) -> bool:
