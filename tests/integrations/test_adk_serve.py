@@ -19,8 +19,11 @@ from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
 
 from surestream.events import Done, Error
+from surestream.hub import Hub
 from surestream.integrations.adk import adk_router, create_app
+from surestream.server import RETRY_AFTER
 from surestream.sse import Decoder
+from surestream.store import RedisStore
 from tests.integrations import fakes
 from tests.integrations._helpers import (
     assert_failed_message,
@@ -339,3 +342,20 @@ def test_check_says_ok_for_ours_and_no_terminal_signal_for_adks(
     assert "verdict: PROBLEM" in theirs
     assert "verdict: OK" in ours, ours
     assert "native done (finish_reason 'stop')" in ours
+
+
+def test_a_store_that_is_down_is_a_503_with_retry_after_before_any_stream() -> None:
+    runner = Runner(
+        app_name="weather",
+        agent=root_agent,
+        session_service=InMemorySessionService(),
+        auto_create_session=True,
+    )
+    app = FastAPI()
+    down = RedisStore("redis://127.0.0.1:1/0", timeout=2.0, connect_timeout=0.5, read_block=1.0)
+    app.include_router(adk_router(runner, hub=Hub(down)))
+    with serve_in_thread(app) as server:
+        response = httpx.post(f"{server.url}/run_sse", json=body("hi"), timeout=30)
+    assert response.status_code == 503, response.text
+    assert response.headers["Retry-After"] == str(RETRY_AFTER)
+    assert response.json() == {"detail": "the journal store is unavailable"}

@@ -21,11 +21,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
-from surestream.dialects import DIALECTS, get_dialect
+from surestream.dialects import DIALECTS
 from surestream.dialects import Dialect as AnyDialect
 from surestream.dialects.openai import OpenAIDialect
 from surestream.dialects.vercel_ai import VercelAIDialect
-from surestream.events import Event
 from surestream.gateway.auth import (
     ANONYMOUS,
     READ_TOKEN_COOKIE,
@@ -141,11 +140,8 @@ async def _subscribe_response(
     """``stream_id`` from ``after`` in ``dialect`` (encoded by ``encoding``, a configured
     instance of it, when given)."""
     settings = gateway.settings
-    history: list[Event] = []
     try:
-        if after is not None and get_dialect(dialect).resume_needs_history:
-            history = await gateway.hub.history(stream_id, after)
-        subscription = await gateway.hub.subscribe(stream_id, after)
+        subscription, history = await gateway.hub.subscribe_in(dialect, stream_id, after)
     except TooManySubscribers:
         message = f"stream has max_subscribers ({settings.max_subscribers}) readers"
         raise retry_later(429, "rate_limited", message) from None

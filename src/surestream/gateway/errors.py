@@ -38,6 +38,7 @@ from surestream.errors import (
     UpstreamHTTPError,
 )
 from surestream.gateway.models import error_body
+from surestream.server import RETRY_AFTER
 
 __all__ = [
     "ANTHROPIC_PATH",
@@ -69,10 +70,6 @@ _STATUS_CODES = {
     503: "unavailable",
 }
 
-
-RETRY_AFTER = 1
-"""Seconds in the ``Retry-After`` of every 429 and 503 the gateway decides itself (a full
-gateway, a store that is down, a shutdown); an upstream's own 429 keeps the upstream's."""
 
 MAPPED_ERRORS: tuple[type[SurestreamError], ...] = (
     ApiError,

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterable
 from typing import Any
 
 from surestream._closing import AsyncClosing, aclose_if_any
+from surestream.dialects import get_dialect
 from surestream.errors import HubClosed
 from surestream.events import Done, Error, Event
 from surestream.hub._producer import Producer
@@ -206,6 +207,17 @@ class Hub(AsyncClosing):
             raise
         self._ensure_ticker()
         return Subscription(self, stream_id, inner)
+
+    async def subscribe_in(
+        self, dialect: str, stream_id: str, after: int | None = None
+    ) -> tuple[Subscription, list[Event]]:
+        """``subscribe``, with the events an encoder of ``dialect`` resuming after ``after``
+        is primed with: events 0..``after`` when the dialect's ``resume_needs_history`` (a
+        resumed vercel-ai stream's open blocks), else none. Raises as both."""
+        history: list[Event] = []
+        if after is not None and get_dialect(dialect).resume_needs_history:
+            history = await self.history(stream_id, after)
+        return await self.subscribe(stream_id, after), history
 
     async def history(self, stream_id: str, through: int) -> list[Event]:
         """Events 0..``through`` of a stream: what a client resuming after ``through`` has.

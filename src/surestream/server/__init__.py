@@ -12,6 +12,7 @@ from surestream._extras import needs
 
 with needs("server", __name__):
     from surestream.server._detach import DETACH_SCOPE_KEY, DetachStreams
+    from surestream.server._limits import RETRY_AFTER
     from surestream.server._response import (
         DEFAULT_CLOSE_TIMEOUT,
         DEFAULT_HEARTBEAT,
@@ -35,6 +36,7 @@ __all__ = [
     "DEFAULT_SEND_TIMEOUT",
     "DETACH_SCOPE_KEY",
     "HEARTBEAT",
+    "RETRY_AFTER",
     "SHUTDOWN_POLL_INTERVAL",
     "DetachStreams",
     "EventStreamResponse",

@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_CLOSE_TIMEOUT",
     "DEFAULT_MAX_BUFFER",
     "DEFAULT_SEND_TIMEOUT",
+    "RETRY_AFTER",
     "ResponseLimits",
     "response_limits",
 ]
@@ -26,6 +27,9 @@ DEFAULT_MAX_BUFFER = 64 * 1024
 """Bytes of encoded events held for the client before the source is no longer pulled."""
 DEFAULT_CLOSE_TIMEOUT = 5.0
 """Seconds the source's ``finally`` / ``aclose()`` may take once the stream has ended."""
+RETRY_AFTER = 1
+"""Seconds in the ``Retry-After`` of every 429 and 503 a server decides itself (a full
+server, a store that is down, a shutdown), before any stream starts."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,11 +27,15 @@ from google.adk.sessions.base_session_service import GetSessionConfig
 from pydantic import ValidationError
 
 from surestream._watchdog import idle_limited
-from surestream.dialects import get_dialect
 from surestream.events import Event
 from surestream.hub import Hub, HubClosed
 from surestream.integrations.adk._events import adk_events
-from surestream.server import DEFAULT_HEARTBEAT, DEFAULT_IDLE_TIMEOUT, EventStreamResponse
+from surestream.server import (
+    DEFAULT_HEARTBEAT,
+    DEFAULT_IDLE_TIMEOUT,
+    RETRY_AFTER,
+    EventStreamResponse,
+)
 from surestream.store import (
     InvalidResumePoint,
     StoreUnavailable,
@@ -136,8 +140,10 @@ def adk_router(
             stream_id = await hub.start(
                 idle_limited(source, idle_timeout, "the agent"), owner=None, model=app_name
             )
-        except (StoreUnavailable, HubClosed) as exc:
-            raise HTTPException(503, f"cannot start a stream now: {exc}") from None
+        except StoreUnavailable:
+            raise _retry_later("the journal store is unavailable") from None
+        except HubClosed:
+            raise _retry_later("the server is shutting down") from None
         location = f"{prefix}/streams/{stream_id}/events"
         headers = {"Location": location, "Surestream-Stream-Id": stream_id}
         return await _subscribe(hub, stream_id, app_name, None, dialect, heartbeat, headers)
@@ -180,6 +186,10 @@ def adk_router(
     return router
 
 
+def _retry_later(message: str) -> HTTPException:
+    return HTTPException(503, message, headers={"Retry-After": str(RETRY_AFTER)})
+
+
 def _runner_for(runner: Runner | RunnerFor) -> Callable[[str], Awaitable[Runner]]:
     async def get(app_name: str) -> Runner:
         if isinstance(runner, Runner):
@@ -199,11 +209,8 @@ async def _subscribe(
     heartbeat: float | None,
     headers: dict[str, str] | None,
 ) -> EventStreamResponse:
-    history: list[Event] = []
     try:
-        if after is not None and get_dialect(dialect).resume_needs_history:
-            history = await hub.history(stream_id, after)  # a resumed vercel-ai stream's blocks
-        subscription = await hub.subscribe(stream_id, after)
+        subscription, history = await hub.subscribe_in(dialect, stream_id, after)
     except StreamNotFound:
         raise HTTPException(404, f"no stream {stream_id!r}") from None
     except StreamExpired:
@@ -211,7 +218,7 @@ async def _subscribe(
     except InvalidResumePoint as exc:
         raise HTTPException(400, str(exc)) from None
     except StoreUnavailable:
-        raise HTTPException(503, "the journal store is unavailable") from None
+        raise _retry_later("the journal store is unavailable") from None
     return EventStreamResponse(
         subscription,
         dialect=dialect,
