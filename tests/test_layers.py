@@ -16,7 +16,7 @@ SRC = Path(__file__).parents[1] / "src"
 
 LAYERS: list[tuple[str, ...]] = [
     ("errors",),
-    ("_closing", "_extras"),
+    ("_closing", "_extras", "_chunked"),
     ("surestream",),
     ("sse",),
     ("events",),

@@ -24,7 +24,7 @@ import anyio.abc
 import h11
 import httpx
 
-from surestream.client._chunked import ChunkedDecoder, ChunkedError
+from surestream._chunked import ChunkedDecoder, ChunkedError
 
 __all__ = ["DEFAULT_READ_SIZE", "StreamingTransport"]
 

@@ -6,8 +6,9 @@ with the Anthropic wire swapped in: ``open`` POSTs ``{base_url}/v1/messages`` (`
 may end in ``/v1`` or not: ``https://api.anthropic.com`` and ``.../v1`` both work) with the
 key as ``x-api-key`` and ``anthropic-version``, and a body made by
 ``surestream.upstream.anthropic_request.messages_body`` (what it cannot carry is a 422
-before any request). The stream is read by the same ``OpenAIStream`` loop with
-``surestream.dialects._anthropic_wire.AnthropicDecoder`` (lenient) as its decoder:
+before any request). The stream is read by the same ``OpenAIStream`` loop and
+``AnswerReader`` rules with ``surestream.dialects._anthropic_wire.AnthropicDecoder``
+(lenient) as its decoder (``AnthropicReader``):
 
 - ``text_delta`` -> ``Text``; thinking -> ``Reasoning``; a ``tool_use`` block ->
   ``ToolCallStart``, ``ToolCallDelta`` per ``input_json_delta``, ``ToolCall`` at its stop;
@@ -50,7 +51,8 @@ from surestream.errors import SourceFailed
 from surestream.events import Error, Event, Start
 from surestream.sse import DEFAULT_MAX_EVENT_SIZE
 from surestream.upstream.anthropic_request import DEFAULT_ANTHROPIC_MAX_TOKENS, messages_body
-from surestream.upstream.base import DEFAULT_MESSAGE_LIMIT, ChatRequest, OpenedStream, safe_message
+from surestream.upstream.base import DEFAULT_MESSAGE_LIMIT, ChatRequest, safe_message
+from surestream.upstream.openai_answer import AnswerReader, ChunkDecoder
 from surestream.upstream.openai_compat import (
     DEFAULT_AFTER_FINISH_TIMEOUT,
     DEFAULT_MAX_ERROR_BODY,
@@ -58,19 +60,20 @@ from surestream.upstream.openai_compat import (
     DEFAULT_UPSTREAM_FIRST_TOKEN_TIMEOUT,
     DEFAULT_UPSTREAM_IDLE_TIMEOUT,
     OpenAICompatibleUpstream,
-    OpenAIStream,
 )
 
-__all__ = ["AnthropicStream", "AnthropicUpstream"]
+__all__ = ["AnthropicReader", "AnthropicUpstream"]
 
 
-class AnthropicStream(OpenAIStream):
-    """The events of one accepted Messages API stream (see the module docstring)."""
+class AnthropicReader(AnswerReader):
+    """The answer of one Messages API stream (see the module docstring)."""
+
+    __slots__ = ()
 
     def upstream_error(self, event: Error) -> SourceFailed:
         """The error's own code and retryability (the decoder maps Anthropic's closed list
         of error types), with the message made safe."""
-        text = safe_message(event.message, limit=self._message_limit, secrets=self._secrets)
+        text = safe_message(event.message, limit=self.message_limit, secrets=self.secrets)
         message = text or "the upstream reported an error"
         return SourceFailed(event.code, message, retryable=event.retryable)
 
@@ -86,6 +89,7 @@ class AnthropicUpstream(OpenAICompatibleUpstream):
     """
 
     endpoint = "/messages"
+    reader_class = AnthropicReader
 
     def __init__(
         self,
@@ -135,19 +139,8 @@ class AnthropicUpstream(OpenAICompatibleUpstream):
         model = self.upstream_model(request.model)
         return messages_body(request, model, default_max_tokens=self.default_max_tokens)
 
-    def _stream(self, response: httpx.Response, started: float) -> OpenedStream:
-        return AnthropicStream(
-            response,
-            started=started,
-            first_token_timeout=self.first_token_timeout,
-            idle_timeout=self.idle_timeout,
-            after_finish_timeout=self.after_finish_timeout,
-            require_done_marker=True,
-            max_event_size=self.max_event_size,
-            secrets=(self._api_key,),
-            message_limit=self.message_limit,
-            decoder=AnthropicDecoder(lenient=True),
-        )
+    def _chunk_decoder(self) -> ChunkDecoder:
+        return AnthropicDecoder(lenient=True)
 
     def _whole_answer(self, answer: Mapping[str, Any]) -> list[Event]:
         return [e for e in message_events(answer) if not isinstance(e, Start)]

@@ -2,42 +2,22 @@
 server, LiteLLM, ...
 
 Strategy: ``open`` POSTs ``{base_url}/chat/completions`` with ``stream: true`` (and
-``stream_options.include_usage``) through httpx and waits for the response head, bounded by
+``stream_options.include_usage``) and waits for the response head, bounded by
 ``first_token_timeout``; a non-200 status is read (bounded), closed and mapped to
-``UpstreamHTTPError`` (see ``map_status``). The returned ``OpenAIStream`` is a plain async
-iterator (not a generator, so a timeout never straddles a ``yield``): each ``__anext__`` reads
-raw body bytes under a deadline, feeds them to ``surestream.sse.Decoder`` and each SSE event
-to the ``openai`` dialect's decoder with its lenient policy (``OpenAIDecoder(lenient=True)``:
-the one reader of the chunk shape and of ``[DONE]``), and yields what it gives:
+``UpstreamHTTPError`` (see ``map_status``); a JSON answer (a server that ignores ``stream``)
+is replayed as events. The returned ``OpenAIStream`` (``openai_stream``) yields the answer's
+events; what the body means -- events, the verdict when it ends, which deadline runs -- is
+``openai_answer.AnswerReader``'s.
 
-- ``Text`` for ``delta.content``, ``Reasoning`` for ``delta.reasoning_content`` /
-  ``delta.reasoning``, ``ToolCallStart`` / ``ToolCallDelta`` as a tool call streams and the
-  assembled ``ToolCall``s at the ``finish_reason`` (arguments that are not JSON: ``args`` is
-  their text, see the dialect); other choice indexes are not forwarded;
-- ``finish_reason`` and the latest non-null ``usage`` (in the finish chunk as llama.cpp sends
-  it, or in a later chunk with empty ``choices`` as OpenAI, vLLM and Ollama send it; passed
-  on whole, ``completion_tokens_details.reasoning_tokens`` included) go in the final ``Done``;
-- a chunk with an ``error`` member (vLLM, SGLang, LiteLLM) or an SSE event named ``error``
-  -> ``SourceFailed("upstream_error")`` with the upstream's message made safe; a chunk that is
-  not a JSON object -> ``SourceFailed("upstream_error")``.
-
-Every SSE event the upstream sends is activity (a reasoning or tool-argument delta resets the
-idle deadline like text does), and each of them reaches the consumer as an event, so the
-gateway's own ``idle_timeout`` sees the same activity.
-
-How a stream ends (the rule where the servers disagree): the verdict is ``done`` when the
-upstream said it finished in *either* way - ``data: [DONE]`` (finish_reason ``stop`` if none
-came) or a ``finish_reason`` followed by the end of the body or a broken connection. Real
-servers that send a finish_reason but no ``[DONE]`` exist (ik_llama.cpp, early llama-box), and
-their answers are complete; the text is never cut by this rule. With ``require_done_marker``
-a missing ``[DONE]`` is ``upstream_truncated`` instead. A body that ends (or a connection that
-breaks) with *neither* marker is ``upstream_truncated``. After a ``finish_reason`` we wait at
-most ``after_finish_timeout`` for the usage chunk and ``[DONE]``.
+The request goes out on a connection of its own (``_http1``: the body is pushed into the
+reader as it arrives, one timer per stream), unless the upstream was given an
+``http_client`` or an environment proxy applies to it: then through httpx.
 
 Timeouts (``None`` = never): ``connect_timeout`` for TCP/TLS (and writing the request);
 ``first_token_timeout`` from sending the request until the first data chunk (the response
 head included: exceeding it before the head is a 504 ``UpstreamHTTPError``, after it a
-``SourceFailed("upstream_timeout")``); ``idle_timeout`` between data chunks afterwards. SSE
+``SourceFailed("upstream_timeout")``); ``idle_timeout`` between data chunks afterwards;
+``after_finish_timeout`` after a finish_reason for the usage chunk and ``[DONE]``. SSE
 comments (keep-alive pings) do not count as chunks. Defaults are generous: slow local models
 are healthy, and the gateway has its own heartbeat and idle policy.
 
@@ -51,10 +31,11 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import ssl
 import time
-from collections import deque
-from collections.abc import Mapping
-from typing import Any, Protocol
+import urllib.request
+from collections.abc import Awaitable, Mapping
+from typing import Any
 
 from surestream._extras import needs
 
@@ -63,11 +44,10 @@ with needs("client", __name__):
 
 import orjson
 
-from surestream._closing import AsyncClosing
-from surestream.dialects.openai import DONE_MARKER, OpenAIDecoder
-from surestream.errors import RemoteProtocolError, SourceFailed, SSEProtocolError
-from surestream.events import Done, Error, ErrorCode, Event, Start, Unknown
-from surestream.sse import DEFAULT_MAX_EVENT_SIZE, Decoder, ServerSentEvent
+from surestream.dialects.openai import OpenAIDecoder
+from surestream.events import ErrorCode, Event
+from surestream.sse import DEFAULT_MAX_EVENT_SIZE
+from surestream.upstream._http1 import UpstreamConnection, open_connection
 from surestream.upstream.base import (
     DEFAULT_MESSAGE_LIMIT,
     ChatRequest,
@@ -76,6 +56,8 @@ from surestream.upstream.base import (
     UpstreamHTTPError,
     safe_message,
 )
+from surestream.upstream.openai_answer import AnswerReader, ChunkDecoder, answer_events
+from surestream.upstream.openai_stream import BufferedStream, HttpxBody, LiveBody, OpenAIStream
 
 __all__ = [
     "DEFAULT_AFTER_FINISH_TIMEOUT",
@@ -158,227 +140,20 @@ def _error_text(payload: Any) -> str:
     return ""
 
 
+def _proxied(url: httpx.URL) -> bool:
+    """Whether an environment proxy (``HTTP(S)_PROXY``, ``ALL_PROXY``, not ``NO_PROXY``)
+    applies to ``url``, as httpx reads them."""
+    proxies = urllib.request.getproxies_environment()
+    if not (proxies.get(url.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(url.host)
+
+
 def _loads(data: bytes | str) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
-
-
-class ChunkDecoder(Protocol):
-    """What ``OpenAIStream`` asks of the decoder of its upstream's SSE events (the
-    ``openai`` dialect's, or another wire's, such as the Anthropic upstream's)."""
-
-    def decode(self, sse: ServerSentEvent) -> list[Event]:
-        """Typed events carried by one received SSE event."""
-        ...
-
-    @property
-    def finish_reason(self) -> str | None:
-        """The finish reason received so far, if any."""
-        ...
-
-    @property
-    def implied_done(self) -> Done | None:
-        """The ``Done`` the stream would end with now, if it said it finished."""
-        ...
-
-
-class OpenAIStream(AsyncClosing):
-    """The events of one accepted upstream request (see the module docstring).
-
-    Iterate it once; ``aclose()`` (idempotent) closes the HTTP response and with it the
-    connection when the body is still streaming. ``decoder`` reads the SSE events
-    (default: the ``openai`` dialect's, lenient); ``upstream_error`` decides what an
-    ``Error`` event of the upstream ends the stream with.
-    """
-
-    def __init__(
-        self,
-        response: httpx.Response,
-        *,
-        started: float,
-        first_token_timeout: float | None,
-        idle_timeout: float | None,
-        after_finish_timeout: float | None,
-        require_done_marker: bool,
-        max_event_size: int,
-        secrets: tuple[str | None, ...] = (),
-        message_limit: int = DEFAULT_MESSAGE_LIMIT,
-        decoder: ChunkDecoder | None = None,
-    ) -> None:
-        self._response = response
-        self._raw = response.aiter_raw()
-        self._decoder = Decoder(max_event_size)
-        self._chunks: ChunkDecoder = decoder or OpenAIDecoder(lenient=True)
-        self._last_activity = started
-        self._first_token_timeout = first_token_timeout
-        self._idle_timeout = idle_timeout
-        self._after_finish_timeout = after_finish_timeout
-        self._require_done = require_done_marker
-        self._secrets = secrets
-        self._message_limit = message_limit
-        self._pending: deque[Event] = deque()
-        self._active = False
-        self._failure: SourceFailed | None = None
-        self._over = False
-        self._closed = False
-
-    def __aiter__(self) -> OpenAIStream:
-        return self
-
-    async def __anext__(self) -> Event:
-        while True:
-            if self._pending:
-                event = self._pending.popleft()
-                if isinstance(event, Done):
-                    await self.aclose()
-                return event
-            if self._failure is not None:
-                failure, self._failure = self._failure, None
-                logger.warning("upstream stream failed: %s", failure.code)
-                await self.aclose()
-                raise failure
-            if self._over:
-                await self.aclose()
-                raise StopAsyncIteration
-            await self._read()
-
-    async def aclose(self) -> None:
-        """Close the upstream response (and its connection if still streaming)."""
-        self._over = True
-        if not self._closed:
-            self._closed = True
-            await self._response.aclose()
-
-    def _deadline(self) -> tuple[float | None, float | None, str]:
-        if self._chunks.finish_reason is not None:
-            limit, phase = self._after_finish_timeout, "after_finish"
-        elif not self._active:
-            limit, phase = self._first_token_timeout, "first"
-        else:
-            limit, phase = self._idle_timeout, "idle"
-        if limit is None:
-            return None, None, phase
-        remaining = self._last_activity + limit - asyncio.get_running_loop().time()
-        return max(remaining, 0.0), limit, phase
-
-    def _fail(self, code: ErrorCode | SourceFailed, message: str = "") -> None:
-        if not self._over:
-            self._over = True
-            self._failure = code if isinstance(code, SourceFailed) else SourceFailed(code, message)
-
-    async def _read(self) -> None:
-        timeout, limit, phase = self._deadline()
-        try:
-            async with asyncio.timeout(timeout):
-                chunk = await self._raw.__anext__()
-        except StopAsyncIteration:
-            self._handle_all(self._decoder.close())
-            self._end("the upstream closed the stream before the answer was complete")
-            return
-        except (TimeoutError, httpx.TimeoutException):
-            if phase == "first":
-                message = f"the upstream sent no first token within {self._first_token_timeout} s"
-            else:
-                message = f"the upstream sent nothing for {limit} s"
-            if phase == "after_finish":
-                self._end("the upstream did not end its stream after the finish_reason")
-            else:
-                self._fail(ErrorCode.UPSTREAM_TIMEOUT, message)
-            return
-        except httpx.HTTPError:
-            self._end("the upstream connection broke before the answer was complete")
-            return
-        try:
-            events = self._decoder.feed(chunk)
-        except SSEProtocolError:
-            self._fail(ErrorCode.UPSTREAM_ERROR, "the upstream sent an oversized event")
-            return
-        self._handle_all(events)
-
-    def upstream_error(self, event: Error) -> SourceFailed:
-        """``upstream_error`` with the upstream's message made safe: a server's own error
-        code is not ours to pass on."""
-        text = safe_message(event.message, limit=self._message_limit, secrets=self._secrets)
-        return SourceFailed(ErrorCode.UPSTREAM_ERROR, text or "the upstream reported an error")
-
-    def _end(self, truncated_message: str) -> None:
-        if self._over:
-            return
-        implied = self._chunks.implied_done
-        if implied is not None and not self._require_done:
-            self._over = True
-            self._pending.append(implied)
-        else:
-            self._fail(ErrorCode.UPSTREAM_TRUNCATED, truncated_message)
-
-    def _handle_all(self, events: list[ServerSentEvent]) -> None:
-        for sse in events:
-            if self._over:
-                return
-            self._handle(sse)
-
-    def _handle(self, sse: ServerSentEvent) -> None:
-        self._active = True
-        self._last_activity = asyncio.get_running_loop().time()
-        try:
-            events = self._chunks.decode(sse)
-        except RemoteProtocolError:
-            self._fail(ErrorCode.UPSTREAM_ERROR, "the upstream sent a malformed chunk")
-            return
-        for event in events:
-            if isinstance(event, Unknown):
-                self._fail(ErrorCode.UPSTREAM_ERROR, "the upstream sent a malformed chunk")
-                return
-            if isinstance(event, Error):
-                self._fail(self.upstream_error(event))
-                return
-            if not isinstance(event, Start):
-                self._pending.append(event)
-            if isinstance(event, Done):
-                self._over = True
-                return
-
-
-def _answer_events(answer: Mapping[str, Any]) -> list[Event]:
-    """The events of a whole ``chat.completion``, read as the one chunk it amounts to (each
-    choice's ``message`` as its ``delta``) by the same decoder as a stream."""
-    choices = answer.get("choices")
-    as_chunk = {
-        "usage": answer.get("usage"),
-        "choices": [
-            {
-                "index": choice.get("index", 0),
-                "delta": choice.get("message"),
-                "finish_reason": choice.get("finish_reason"),
-            }
-            for choice in (choices if isinstance(choices, list) else [])
-            if isinstance(choice, dict)
-        ],
-    }
-    decoder = OpenAIDecoder(lenient=True)
-    events = decoder.decode(ServerSentEvent(data=orjson.dumps(as_chunk).decode()))
-    events += decoder.decode(ServerSentEvent(data=DONE_MARKER))
-    return [event for event in events if not isinstance(event, Start)]
-
-
-class _BufferedStream(AsyncClosing):
-    """A whole non-streaming answer, replayed as events (for servers that ignore stream)."""
-
-    def __init__(self, events: list[Event]) -> None:
-        self._events = deque(events)
-
-    def __aiter__(self) -> _BufferedStream:
-        return self
-
-    async def __anext__(self) -> Event:
-        if not self._events:
-            raise StopAsyncIteration
-        return self._events.popleft()
-
-    async def aclose(self) -> None:
-        self._events.clear()
 
 
 class OpenAICompatibleUpstream:
@@ -401,11 +176,14 @@ class OpenAICompatibleUpstream:
     (when that is ``max_completion_tokens`` and the client gave both, the smaller wins).
 
     Another HTTP wire (the Anthropic upstream) subclasses it through ``endpoint``,
-    ``_auth_headers``, ``_body``, ``_stream`` and ``_whole_answer``.
+    ``reader_class``, ``_auth_headers``, ``_body``, ``_chunk_decoder`` and ``_whole_answer``.
     """
 
     endpoint = "/chat/completions"
     """The path below ``base_url`` that requests are POSTed to."""
+
+    reader_class: type[AnswerReader] = AnswerReader
+    """What reads an answer's body (its events, verdict and deadlines)."""
 
     def __init__(
         self,
@@ -454,6 +232,16 @@ class OpenAICompatibleUpstream:
         if api_key:
             self._headers.update(self._auth_headers(api_key))
         self._owns_client = http_client is None
+        self._live = http_client is None and not _proxied(url)
+        """Requests go out on connections of our own (``_http1``), not through httpx."""
+        self._url = url
+        self._ssl: ssl.SSLContext | None = None
+        self._raw_headers = [
+            (b"Host", url.netloc),
+            (b"User-Agent", b"surestream"),
+            *((name.encode(), value.encode()) for name, value in self._headers.items()),
+            (b"Content-Type", b"application/json"),
+        ]
         self._client = http_client or httpx.AsyncClient(
             timeout=self._timeouts(), limits=httpx.Limits(max_keepalive_connections=20)
         )
@@ -464,6 +252,12 @@ class OpenAICompatibleUpstream:
 
     def _auth_headers(self, api_key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {api_key}"}
+
+    def _chunk_decoder(self) -> ChunkDecoder:
+        return OpenAIDecoder(lenient=True)
+
+    def _whole_answer(self, answer: Mapping[str, Any]) -> list[Event]:
+        return answer_events(answer)
 
     def _timeouts(self) -> httpx.Timeout:
         t = self.connect_timeout
@@ -499,45 +293,14 @@ class OpenAICompatibleUpstream:
 
     async def open(self, request: ChatRequest) -> OpenedStream:
         """POST the request and wait for the response head; see ``UpstreamHTTPError``."""
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        http_request = self._client.build_request(
-            "POST",
-            f"{self.base_url}{self.endpoint}",
-            content=orjson.dumps(self._body(request)),
-            headers={**self._headers, "Content-Type": "application/json"},
-            timeout=self._timeouts(),
-        )
-        try:
-            async with asyncio.timeout(self.first_token_timeout):
-                response = await self._client.send(http_request, stream=True)
-        except TimeoutError:
-            logger.warning("upstream %s: no response within first_token_timeout", self._where)
-            raise UpstreamHTTPError(
-                504,
-                str(ErrorCode.UPSTREAM_TIMEOUT),
-                f"the upstream did not answer within {self.first_token_timeout} s",
-            ) from None
-        except httpx.TimeoutException:
-            logger.warning("upstream %s: connect timeout", self._where)
-            raise UpstreamHTTPError(
-                504, str(ErrorCode.UPSTREAM_TIMEOUT), "connecting to the upstream timed out"
-            ) from None
-        except httpx.HTTPError as exc:
-            logger.warning("upstream %s: %s", self._where, type(exc).__name__)
-            raise UpstreamHTTPError(
-                504, str(ErrorCode.UPSTREAM_ERROR), "could not reach the upstream"
-            ) from None
-        if response.status_code != 200:
-            await self._refuse(response)
-        kind = response.headers.get("content-type", "")
-        if kind.startswith("application/json"):
-            return await self._buffered(response)
-        return self._stream(response, started)
+        started = asyncio.get_running_loop().time()
+        content = orjson.dumps(self._body(request))
+        if self._live:
+            return await self._open_live(content, started)
+        return await self._open_httpx(content, started)
 
-    def _stream(self, response: httpx.Response, started: float) -> OpenedStream:
-        return OpenAIStream(
-            response,
+    def _reader(self, started: float) -> AnswerReader:
+        return self.reader_class(
             started=started,
             first_token_timeout=self.first_token_timeout,
             idle_timeout=self.idle_timeout,
@@ -546,7 +309,96 @@ class OpenAICompatibleUpstream:
             max_event_size=self.max_event_size,
             secrets=(self._api_key,),
             message_limit=self.message_limit,
+            decoder=self._chunk_decoder(),
         )
+
+    def _no_answer(self) -> UpstreamHTTPError:
+        logger.warning("upstream %s: no response within first_token_timeout", self._where)
+        return UpstreamHTTPError(
+            504,
+            str(ErrorCode.UPSTREAM_TIMEOUT),
+            f"the upstream did not answer within {self.first_token_timeout} s",
+        )
+
+    def _connect_timed_out(self) -> UpstreamHTTPError:
+        logger.warning("upstream %s: connect timeout", self._where)
+        return UpstreamHTTPError(
+            504, str(ErrorCode.UPSTREAM_TIMEOUT), "connecting to the upstream timed out"
+        )
+
+    def _unreachable(self, exc: BaseException) -> UpstreamHTTPError:
+        logger.warning("upstream %s: %s", self._where, type(exc).__name__)
+        return UpstreamHTTPError(504, str(ErrorCode.UPSTREAM_ERROR), "could not reach the upstream")
+
+    async def _connect(self) -> UpstreamConnection:
+        url = self._url
+        tls = url.scheme == "https"
+        if tls and self._ssl is None:
+            self._ssl = httpx.create_ssl_context()
+        try:
+            return await open_connection(
+                url.host, url.port or (443 if tls else 80), self._ssl, self.connect_timeout
+            )
+        except TimeoutError:
+            raise self._connect_timed_out() from None
+        except OSError as exc:
+            raise self._unreachable(exc) from None
+
+    async def _open_live(self, content: bytes, started: float) -> OpenedStream:
+        try:
+            async with asyncio.timeout(self.first_token_timeout):
+                conn = await self._connect()
+                try:
+                    target = httpx.URL(f"{self.base_url}{self.endpoint}").raw_path
+                    conn.send_request(target, self._raw_headers, content)
+                    head = await conn.head
+                except BaseException:
+                    conn.close()
+                    raise
+        except TimeoutError:
+            raise self._no_answer() from None
+        except ConnectionError as exc:
+            raise self._unreachable(exc) from None
+        headers = httpx.Headers(list(head.headers))
+        if head.status_code != 200:
+            raw = await self._bounded(conn.read_all(self.max_error_body))
+            raise self._refusal(head.status_code, headers, raw)
+        if headers.get("content-type", "").startswith("application/json"):
+            return self._buffered(await self._bounded(conn.read_all(self.max_error_body * 16)))
+        reader = self._reader(started)
+        return OpenAIStream(LiveBody(conn, reader), reader)
+
+    async def _open_httpx(self, content: bytes, started: float) -> OpenedStream:
+        http_request = self._client.build_request(
+            "POST",
+            f"{self.base_url}{self.endpoint}",
+            content=content,
+            headers={**self._headers, "Content-Type": "application/json"},
+            timeout=self._timeouts(),
+        )
+        try:
+            async with asyncio.timeout(self.first_token_timeout):
+                response = await self._client.send(http_request, stream=True)
+        except TimeoutError:
+            raise self._no_answer() from None
+        except httpx.TimeoutException:
+            raise self._connect_timed_out() from None
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from None
+        if response.status_code != 200:
+            raw = await self._read_bounded(response, self.max_error_body)
+            raise self._refusal(response.status_code, response.headers, raw)
+        if response.headers.get("content-type", "").startswith("application/json"):
+            return self._buffered(await self._read_bounded(response, self.max_error_body * 16))
+        reader = self._reader(started)
+        return OpenAIStream(HttpxBody(response), reader)
+
+    async def _bounded(self, read: Awaitable[bytes | None]) -> bytes | None:
+        try:
+            async with asyncio.timeout(self.idle_timeout):
+                return await read
+        except TimeoutError:
+            return None
 
     async def _read_bounded(self, response: httpx.Response, limit: int) -> bytes | None:
         body = bytearray()
@@ -562,11 +414,11 @@ class OpenAICompatibleUpstream:
             await response.aclose()
         return bytes(body)
 
-    async def _refuse(self, response: httpx.Response) -> None:
-        upstream_status = response.status_code
+    def _refusal(
+        self, upstream_status: int, headers: httpx.Headers, raw: bytes | None
+    ) -> UpstreamHTTPError:
         status, code = map_status(upstream_status)
-        retry_after = parse_retry_after(response.headers)
-        raw = await self._read_bounded(response, self.max_error_body)
+        retry_after = parse_retry_after(headers)
         logger.warning("upstream %s refused the request: HTTP %d", self._where, upstream_status)
         if upstream_status in (401, 403, 407):
             message = f"the upstream rejected the gateway's credentials (HTTP {upstream_status})"
@@ -575,10 +427,11 @@ class OpenAICompatibleUpstream:
         else:
             text = self._safe(_error_text(_loads(raw) if raw else None))
             message = text or f"the upstream answered HTTP {upstream_status}"
-        raise UpstreamHTTPError(status, code, message, retry_after, upstream_status=upstream_status)
+        return UpstreamHTTPError(
+            status, code, message, retry_after, upstream_status=upstream_status
+        )
 
-    async def _buffered(self, response: httpx.Response) -> _BufferedStream:
-        raw = await self._read_bounded(response, self.max_error_body * 16)
+    def _buffered(self, raw: bytes | None) -> BufferedStream:
         obj = _loads(raw) if raw is not None else None
         if not isinstance(obj, dict):
             raise UpstreamHTTPError(
@@ -590,10 +443,7 @@ class OpenAICompatibleUpstream:
                 str(ErrorCode.UPSTREAM_ERROR),
                 self._safe(_error_text(obj)) or "the upstream reported an error",
             )
-        return _BufferedStream(self._whole_answer(obj))
-
-    def _whole_answer(self, answer: Mapping[str, Any]) -> list[Event]:
-        return _answer_events(answer)
+        return BufferedStream(self._whole_answer(obj))
 
     async def models(self) -> list[ModelInfo]:
         """``model_map``'s names, or (without a map) the upstream's ``GET /models`` ids.
