@@ -199,6 +199,18 @@ def test_errors_are_error_events_with_the_api_type_and_our_code(code: ErrorCode,
     assert data == {"type": "error", "error": {"type": kind, "message": "it broke", "code": code}}
 
 
+def test_a_retryable_error_is_overloaded_unless_its_type_says_retry_already() -> None:
+    retry = Error(ErrorCode.UPSTREAM_ERROR, "Overloaded", True)
+    _, data = _sse(encode_stream("anthropic", [retry]))[-1]
+    assert data["error"] == {
+        "type": "overloaded_error",
+        "message": "Overloaded",
+        "code": retry.code,
+    }
+    events, _ = decode_stream("anthropic", [encode_stream("anthropic", [retry])])
+    assert events == [Error(ErrorCode.UPSTREAM_ERROR, "Overloaded", True)]
+
+
 # --- the official SDK as the client ------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ import anthropic
 import httpx
 import pytest
 from tests.support.gateways import RunningGateway, fake_settings, run_gateway
+from tests.support.node import run_node
 from tests.support.servers import RunningFake
 
 from surestream.testing import Scenario
@@ -75,6 +76,30 @@ def test_stream_helper_and_whole_answer_of_the_demo_model_with_thinking(
     ]
     assert (whole.stop_reason, whole.usage) == (message.stop_reason, message.usage)
     assert whole.id.startswith("msg_") and message.id.startswith("msg_st_")
+
+
+def test_the_demo_model_calls_a_tool_then_answers_with_its_result(gw: RunningGateway) -> None:
+    with client(gw) as sdk:
+        with sdk.messages.stream(
+            model="demo", max_tokens=200, messages=QUESTION, tools=[WEATHER]
+        ) as stream:
+            first = stream.get_final_message()
+        call = next(b for b in first.content if b.type == "tool_use")
+        result: Any = {"type": "tool_result", "tool_use_id": call.id, "content": "sunny, 21 C"}
+        answer = sdk.messages.create(
+            model="demo",
+            max_tokens=200,
+            tools=[WEATHER],
+            messages=[
+                *QUESTION,
+                {"role": "assistant", "content": first.content},
+                {"role": "user", "content": [result]},
+            ],
+        )
+    assert [b.type for b in first.content] == ["thinking", "tool_use"]
+    assert (call.name, set(call.input), first.stop_reason) == ("get_weather", {"city"}, "tool_use")
+    assert answer.stop_reason == "end_turn" and answer.content[-1].type == "text"
+    assert "sunny, 21 C" in answer.content[-1].text
 
 
 def test_create_stream_true_relays_an_openai_compatible_upstream(
@@ -314,3 +339,49 @@ def test_the_stream_resumes_in_the_anthropic_dialect_byte_for_byte(gw: RunningGa
         cut = whole.index(b"\n\n", whole.index(f"\nid: {after}\n".encode()) + 1) + 2
         assert b"retry: 3000\n" + whole[cut:] == rest, after
     assert httpx.get(url, headers={**auth, "Last-Event-ID": str(ids[-1])}).status_code == 204
+
+
+NODE_SDK = """
+import Anthropic from "@anthropic-ai/sdk";
+const [base, key] = process.argv.slice(2);
+const client = new Anthropic({ baseURL: base, apiKey: key, maxRetries: 0 });
+const messages = [{ role: "user", content: "What is the weather in Paris?" }];
+const out = {};
+const stream = client.messages.stream({
+  model: "demo",
+  max_tokens: 200,
+  messages,
+  thinking: { type: "enabled", budget_tokens: 2048 },
+});
+const texts = [];
+stream.on("text", (text) => texts.push(text));
+const message = await stream.finalMessage();
+out.text = texts.join("");
+out.message = message;
+const raw = await client.messages.create({ model: "fake", max_tokens: 50, messages, stream: true });
+out.seen = [];
+try {
+  for await (const event of raw) out.seen.push(event.type);
+  out.error = null;
+} catch (error) {
+  out.error = { name: error.constructor.name, body: error.error };
+}
+console.log(JSON.stringify(out));
+"""
+
+
+def test_the_npm_sdk_streams_and_raises_on_a_failure(gw: RunningGateway, fake: RunningFake) -> None:
+    fake.fake.enqueue("error_after=2,error_message=boom")
+    result = run_node(NODE_SDK, gw.url, KEY)
+    message = result["message"]
+    assert [b["type"] for b in message["content"]] == ["thinking", "text"]
+    assert message["content"][1]["text"] == result["text"] and len(result["text"]) > 20
+    assert message["stop_reason"] == "end_turn" and message["usage"]["output_tokens"] > 3
+    assert result["seen"][:2] == ["message_start", "content_block_start"]
+    assert result["error"] == {
+        "name": "APIError",
+        "body": {
+            "type": "error",
+            "error": {"type": "api_error", "message": "boom", "code": "upstream_error"},
+        },
+    }

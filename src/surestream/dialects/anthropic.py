@@ -26,7 +26,8 @@ writes it:
   (``anthropic_usage``: all counts go here, the SDKs take them from ``message_delta``), then
   ``message_stop``;
 - ``Error`` -> ``event: error`` with ``{"type":"error","error":{"type","message","code"}}``:
-  ``type`` from ``ERROR_TYPE_OF``, ``code`` our own code (the SDKs raise an
+  ``type`` from ``ERROR_TYPE_OF`` (``overloaded_error`` for any other retryable error, such
+  as an overloaded Anthropic upstream's), ``code`` our own code (the SDKs raise an
   ``APIStatusError`` whose ``body`` carries both). Open blocks are left as they are, as the
   API does;
 - ``ToolResult``, ``Step``, ``Status``, ``Data`` and unknown events write nothing: the
@@ -57,6 +58,7 @@ from surestream.dialects._anthropic_wire import (
     MESSAGE_DELTA,
     MESSAGE_START,
     MESSAGE_STOP,
+    RETRYABLE_ERROR_TYPES,
     STOP_REASON_OF,
     AnthropicDecoder,
     anthropic_usage,
@@ -309,6 +311,8 @@ class AnthropicEncoder:
             self._done(event, out)
         elif isinstance(event, Error):
             kind = ERROR_TYPE_OF.get(event.code, "api_error")
+            if event.retryable and kind not in RETRYABLE_ERROR_TYPES:
+                kind = "overloaded_error"
             data = error_object(kind, event.message or event.code, event.code)
             out.append((_ERROR, orjson.dumps(data)))
         return _frames(out, seq if self._ids else None) if out else b""
