@@ -199,6 +199,13 @@ def test_errors_are_error_events_with_the_api_type_and_our_code(code: ErrorCode,
     assert data == {"type": "error", "error": {"type": kind, "message": "it broke", "code": code}}
 
 
+@pytest.mark.parametrize("code", list(ErrorCode))
+def test_our_errors_are_read_back_with_their_code_and_retryability(code: ErrorCode) -> None:
+    error = Error.of(code, "it broke")
+    events, finished = decode_stream("anthropic", [encode_stream("anthropic", [Start(), error])])
+    assert finished and events[-1] == error
+
+
 def test_a_retryable_error_is_overloaded_unless_its_type_says_retry_already() -> None:
     retry = Error(ErrorCode.UPSTREAM_ERROR, "Overloaded", True)
     _, data = _sse(encode_stream("anthropic", [retry]))[-1]
@@ -340,7 +347,8 @@ def test_property_what_is_read_back_is_what_was_written(events: list[Event]) -> 
             assert event.args == parse_arguments("".join(pieces.get(event.id, [])))
     terminal, written = got[-1], events[-1]
     if isinstance(written, Error):
-        assert isinstance(terminal, Error) and terminal.message == (written.message or written.code)
+        assert isinstance(terminal, Error) and terminal.code == written.code
+        assert terminal.message == (written.message or written.code)
     else:
         assert isinstance(written, Done) and isinstance(terminal, Done)
         reason = {"length": "length", "tool_calls": "tool_calls"}.get(written.finish_reason, "stop")

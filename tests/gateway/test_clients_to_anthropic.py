@@ -12,12 +12,11 @@ from typing import Any
 
 import anthropic
 import pytest
-from tests.support.gateways import RunningGateway, run_gateway
+from tests.support.gateways import RunningGateway, kind_gateway
 from tests.support.node import JS_DIR, run_node
 from tests.support.scripted import WEATHER_TOOL
 from tests.support.servers import RunningFake
 
-from surestream.gateway.settings import load_settings
 from surestream.testing import Scenario
 
 UPSTREAM_KEY = "sk-ant-upstream-0002"
@@ -33,21 +32,8 @@ THINKING = "The user wants the weather, so I call the tool."
 
 @pytest.fixture(scope="module")
 def gw(running_fake: RunningFake) -> Iterator[RunningGateway]:
-    running_fake.fake.api_key = UPSTREAM_KEY
-    settings = load_settings(
-        flags={
-            "upstreams": {"claude": running_fake.url},
-            "upstream_kinds": {"claude": "anthropic"},
-            "models": {"sonnet": "claude:claude-fake"},
-            "demo_tokens_per_second": 0,
-        },
-        env={"SURESTREAM_UPSTREAM_KEY_CLAUDE": UPSTREAM_KEY},
-    )
-    try:
-        with run_gateway(settings) as running:
-            yield running
-    finally:
-        running_fake.fake.api_key = None
+    with kind_gateway(running_fake, "anthropic", UPSTREAM_KEY) as running:
+        yield running
 
 
 def client(gw: RunningGateway) -> anthropic.Anthropic:

@@ -12,10 +12,9 @@ from typing import Any
 import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
-from tests.support.gateways import RunningGateway, run_gateway
+from tests.support.gateways import RunningGateway, kind_gateway
 from tests.support.servers import RunningFake
 
-from surestream.gateway.settings import load_settings
 from surestream.testing import Scenario
 
 pytestmark = pytest.mark.anyio
@@ -39,21 +38,8 @@ THINKING = "The user wants the weather, so I call the tool."
 
 @pytest.fixture(scope="module")
 def gw(running_fake: RunningFake) -> Iterator[RunningGateway]:
-    running_fake.fake.api_key = UPSTREAM_KEY
-    settings = load_settings(
-        flags={
-            "upstreams": {"claude": running_fake.url},
-            "upstream_kinds": {"claude": "anthropic"},
-            "models": {"sonnet": "claude:claude-fake"},
-            "demo_tokens_per_second": 0,
-        },
-        env={"SURESTREAM_UPSTREAM_KEY_CLAUDE": UPSTREAM_KEY},
-    )
-    try:
-        with run_gateway(settings) as running:
-            yield running
-    finally:
-        running_fake.fake.api_key = None
+    with kind_gateway(running_fake, "anthropic", UPSTREAM_KEY) as running:
+        yield running
 
 
 def sync_client(gw: RunningGateway) -> openai.OpenAI:

@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.support.gateways import RunningGateway, run_gateway
+from tests.support.gateways import RunningGateway, kind_gateway
 from tests.support.node import JS_DIR, run_node
 from tests.support.servers import RunningFake
 
-from surestream.gateway.settings import load_settings
 from surestream.testing import Scenario
 
 UPSTREAM_KEY = "sk-upstream-0003"
@@ -22,21 +21,8 @@ UPSTREAM_KEY = "sk-upstream-0003"
 
 @pytest.fixture(scope="module", params=["openai", "anthropic"])
 def gw(request: pytest.FixtureRequest, running_fake: RunningFake) -> Iterator[RunningGateway]:
-    running_fake.fake.api_key = UPSTREAM_KEY
-    settings = load_settings(
-        flags={
-            "upstreams": {"up": running_fake.url},
-            "upstream_kinds": {"up": request.param},
-            "models": {"model": "up:fake-model"},
-            "demo_tokens_per_second": 0,
-        },
-        env={"SURESTREAM_UPSTREAM_KEY_UP": UPSTREAM_KEY},
-    )
-    try:
-        with run_gateway(settings) as running:
-            yield running
-    finally:
-        running_fake.fake.api_key = None
+    with kind_gateway(running_fake, request.param, UPSTREAM_KEY, model="model") as running:
+        yield running
 
 
 def _turn(gw: RunningGateway) -> dict[str, Any]:

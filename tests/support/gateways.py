@@ -1,7 +1,9 @@
 """Real gateways for tests: the app under uvicorn on loopback, the fake upstream behind it.
 
 ``run_gateway(settings)`` serves ``create_app(settings)`` under a real uvicorn in a thread;
-``fake_settings`` routes the model ``fake`` to a running ``FakeUpstream``. ``read_native`` and
+``fake_settings`` routes the model ``fake`` to a running ``FakeUpstream``; ``kind_gateway``
+serves a gateway with a model routed to the fake as an upstream of a given kind (its OpenAI
+or its Anthropic wire), behind the upstream key it then requires. ``read_native`` and
 ``read_sse`` read a response's raw bytes with ``surestream.sse.Decoder`` (and the native
 dialect decoder); ``error_of`` checks a JSON error answer's shape.
 """
@@ -19,7 +21,7 @@ from surestream.dialects import get_dialect
 from surestream.events import Event
 from surestream.gateway.app import create_app
 from surestream.gateway.service import Gateway
-from surestream.gateway.settings import Settings
+from surestream.gateway.settings import Settings, load_settings
 from surestream.sse import Decoder, ServerSentEvent
 from tests.support.servers import RunningFake, serve_in_thread
 
@@ -29,6 +31,7 @@ __all__ = [
     "RunningGateway",
     "error_of",
     "fake_settings",
+    "kind_gateway",
     "read_native",
     "read_sse",
     "run_gateway",
@@ -71,6 +74,36 @@ def fake_settings(fake: RunningFake, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+@contextlib.contextmanager
+def kind_gateway(
+    fake: RunningFake,
+    kind: str,
+    upstream_key: str,
+    *,
+    name: str = "claude",
+    model: str = "sonnet",
+    upstream_model: str = "claude-fake",
+) -> Iterator[RunningGateway]:
+    """A gateway whose ``model`` routes to ``fake`` as the upstream ``name`` of ``kind``
+    (``openai`` or ``anthropic``) as ``upstream_model``, its key ``upstream_key`` (which the
+    fake requires meanwhile)."""
+    fake.fake.api_key = upstream_key
+    settings = load_settings(
+        flags={
+            "upstreams": {name: fake.url},
+            "upstream_kinds": {name: kind},
+            "models": {model: f"{name}:{upstream_model}"},
+            "demo_tokens_per_second": 0,
+        },
+        env={f"SURESTREAM_UPSTREAM_KEY_{name.upper()}": upstream_key},
+    )
+    try:
+        with run_gateway(settings) as running:
+            yield running
+    finally:
+        fake.fake.api_key = None
 
 
 async def sse_events(response: httpx.Response) -> AsyncIterator[ServerSentEvent]:

@@ -21,7 +21,8 @@ cut before it, so a reader must treat its absence as a truncation.
 ``citations_delta`` -> ``Data(citation, "citation")``; ``message_stop`` -> ``Done`` with the
 stop reason of ``message_delta`` (``STOP_REASONS``) and the usage (``usage_of``);
 ``error`` -> ``Error`` (``ERROR_CODES``; ``overloaded_error`` and ``rate_limit_error`` are
-retryable). ``ping``, ``signature_delta``, ``redacted_thinking`` blocks, server tool blocks
+retryable; an ``error.code`` that is one of ours, as the ``anthropic`` dialect writes it, is
+the code). ``ping``, ``signature_delta``, ``redacted_thinking`` blocks, server tool blocks
 and event types this version does not know give nothing (the API may add types; readers are
 told to skip them). ``finish_reason`` and ``implied_done`` tell a caller what the stream
 said so far. Two policies like the ``openai`` dialect's: strict (a wrongly typed field
@@ -43,6 +44,7 @@ import orjson
 from surestream.dialects.openai import parse_arguments
 from surestream.errors import RemoteProtocolError
 from surestream.events import (
+    RETRYABLE,
     Data,
     Done,
     Error,
@@ -172,11 +174,20 @@ def anthropic_usage(usage: Mapping[str, Any] | None) -> dict[str, int]:
 
 def _error_of(err: object) -> Error:
     err = err if isinstance(err, Mapping) else {}
-    kind, message = err.get("type"), err.get("message")
-    code = ERROR_CODES.get(kind, ErrorCode.UPSTREAM_ERROR) if isinstance(kind, str) else None
-    code = code or ErrorCode.UPSTREAM_ERROR
+    kind, message, ours = err.get("type"), err.get("message"), err.get("code")
+    if isinstance(ours, str) and ours in _OUR_CODES:
+        # a surestream gateway's anthropic dialect: its own code, retryable as it said
+        code = ErrorCode(ours)
+        retryable = code in RETRYABLE or kind == "overloaded_error"
+    else:
+        known = ERROR_CODES.get(kind) if isinstance(kind, str) else None
+        code = known or ErrorCode.UPSTREAM_ERROR
+        retryable = kind in RETRYABLE_ERROR_TYPES
     text = message if isinstance(message, str) and message else str(code).replace("_", " ")
-    return Error(str(code), text, kind in RETRYABLE_ERROR_TYPES)
+    return Error(str(code), text, retryable)
+
+
+_OUR_CODES = frozenset(code.value for code in ErrorCode)
 
 
 class _Block:
