@@ -267,6 +267,9 @@ class Gateway:
             if step:
                 yield Step()
             async for event in idle_limited(opened, self.settings.idle_timeout, "the model"):
+                if type(event) is Text and not first_text:
+                    yield event
+                    continue
                 if first_text and isinstance(event, _TOKENS):
                     first_text = False
                     metrics.time_to_first_token.observe(time.monotonic() - started)

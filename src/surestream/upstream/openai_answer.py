@@ -49,7 +49,7 @@ import orjson
 
 from surestream.dialects.openai import DONE_MARKER, OpenAIDecoder
 from surestream.errors import RemoteProtocolError, SourceFailed, SSEProtocolError
-from surestream.events import Done, Error, ErrorCode, Event, Start, Unknown
+from surestream.events import Done, Error, ErrorCode, Event, Start, Text, Unknown
 from surestream.sse import Decoder, ServerSentEvent
 from surestream.upstream.base import DEFAULT_MESSAGE_LIMIT, safe_message
 
@@ -210,7 +210,11 @@ class AnswerReader:
         except RemoteProtocolError:
             self.fail(ErrorCode.UPSTREAM_ERROR, "the upstream sent a malformed chunk")
             return
+        pending = self.pending
         for event in events:
+            if type(event) is Text:
+                pending.append(event)
+                continue
             if isinstance(event, Unknown):
                 self.fail(ErrorCode.UPSTREAM_ERROR, "the upstream sent a malformed chunk")
                 return
@@ -218,7 +222,7 @@ class AnswerReader:
                 self.fail(self.upstream_error(event))
                 return
             if not isinstance(event, Start):
-                self.pending.append(event)
+                pending.append(event)
             if isinstance(event, Done):
                 self.over = True
                 return

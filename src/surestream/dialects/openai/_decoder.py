@@ -125,7 +125,7 @@ class OpenAIDecoder:
                 )
             )
         usage = obj.get("usage")
-        if isinstance(usage, Mapping):
+        if isinstance(usage, dict):
             self.usage = usage
         choices = obj.get("choices")
         if choices is None:
@@ -134,7 +134,7 @@ class OpenAIDecoder:
             self._bad("openai chunk 'choices' must be a list")
             return out
         for choice in choices:
-            if not isinstance(choice, Mapping):
+            if not isinstance(choice, dict):
                 self._bad("openai chunk choice must be an object")
                 continue
             if choice.get("index", 0) != 0:
@@ -150,7 +150,7 @@ class OpenAIDecoder:
         delta = choice.get("delta")
         if delta is None:
             delta = {}
-        if isinstance(delta, Mapping):
+        if isinstance(delta, dict):
             self._delta(delta, out)
         else:
             self._bad("openai chunk 'delta' must be an object")
