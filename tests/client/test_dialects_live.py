@@ -48,6 +48,41 @@ VERCEL = [
     data(b"[DONE]"),
 ]
 PLAIN = [data({"text": "Hel"}), data({"text": "lo"}), data({"done": True})]
+
+
+def named(obj: dict[str, object]) -> bytes:
+    """An Anthropic Messages API block as the API writes it (spaces after the separators)."""
+    return (
+        f"event: {obj['type']}\ndata: ".encode()
+        + orjson.dumps(obj).replace(b'":', b'": ').replace(b',"', b', "')
+        + b"\n\n"
+    )
+
+
+def text_delta(text: str) -> bytes:
+    delta = {"type": "text_delta", "text": text}
+    return named({"type": "content_block_delta", "index": 0, "delta": delta})
+
+
+START = {"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": "claude"}
+ANTHROPIC = [
+    named({"type": "message_start", "message": {**START, "usage": {"input_tokens": 3}}}),
+    named(
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+    ),
+    named({"type": "ping"}),
+    text_delta("Hel"),
+    text_delta("lo"),
+    named({"type": "content_block_stop", "index": 0}),
+    named(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn"},
+            "usage": {"output_tokens": 2},
+        }
+    ),
+]
+OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
 NATIVE = [
     b'id: 0\ndata: {"type":"start"}\n\n',
     b'id: 1\ndata: {"type":"text","text":"Hel"}\n\n',
@@ -64,6 +99,9 @@ STREAMS: dict[str, tuple[list[bytes], dict[str, str]]] = {
     "plain": (PLAIN, {}),
     "native": (NATIVE, {"Surestream-Protocol": "1"}),
     "native-no-header": (NATIVE, {}),
+    "anthropic": ([*ANTHROPIC, named({"type": "message_stop"})], {}),
+    "anthropic-truncated": (ANTHROPIC, {}),
+    "anthropic-error": ([*ANTHROPIC[:4], named(OVERLOADED)], {}),
 }
 
 
@@ -94,6 +132,7 @@ def server() -> Iterator[ServerThread]:
         ("plain", "plain"),
         ("native", "native"),
         ("native-no-header", "native"),
+        ("anthropic", "anthropic"),
     ],
 )
 async def test_auto_recognises_each_dialect_and_its_end(
@@ -129,6 +168,24 @@ async def test_an_openai_error_object_fails_the_stream(server: ServerThread) -> 
             await stream.text()
     assert isinstance(info.value.error, Error)
     assert "overloaded" in info.value.error.message
+
+
+async def test_an_anthropic_stream_without_message_stop_is_interrupted_not_done(
+    server: ServerThread,
+) -> None:
+    async with aconnect(f"{server.url}/anthropic-truncated", retry_delay=0.01) as stream:
+        events = [event async for event in stream]
+        with pytest.raises(StreamInterrupted):
+            await stream.text()
+    assert Text("lo") in events and stream.dialect == "anthropic"
+    assert stream.outcome is None
+
+
+async def test_an_anthropic_error_event_fails_the_stream(server: ServerThread) -> None:
+    async with aconnect(f"{server.url}/anthropic-error") as stream:
+        with pytest.raises(StreamFailed) as info:
+            await stream.text()
+    assert info.value.error == Error("upstream_error", "Overloaded", True)
 
 
 async def test_an_explicit_dialect_skips_detection(server: ServerThread) -> None:
