@@ -69,7 +69,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    if fast_run(config) and collection_path.is_dir() and skip_in_fast_run(str(collection_path)):
+    if fast_run(config) and skip_in_fast_run(str(collection_path)):
         return True
     return None
 

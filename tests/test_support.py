@@ -36,11 +36,14 @@ def test_a_fast_run_refuses_to_start_a_process_and_says_where_to_mark_it() -> No
         subprocess.run(["true"], check=False)
 
 
-def test_a_fast_run_does_not_collect_whole_multiprocess_directories() -> None:
+def test_a_fast_run_does_not_collect_whole_multiprocess_or_slow_directories_and_files() -> None:
     assert skip_in_fast_run("/repo/tests/browser")
     assert skip_in_fast_run("/repo/tests/chaos/")
+    assert skip_in_fast_run("/repo/tests/gateway/test_npm_clients.py")
+    assert skip_in_fast_run("/repo/tests/gateway/test_random_resume.py")
     assert not skip_in_fast_run("/repo/tests/gateway")
     assert not skip_in_fast_run("/repo/tests/browser/test_markdown.py")
+    assert not skip_in_fast_run("/repo/tests/server/test_shutdown.py")
 
 
 TESTS = Path(__file__).parent

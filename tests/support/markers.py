@@ -105,10 +105,11 @@ def mark(items: list[pytest.Item]) -> None:
 
 
 def skip_in_fast_run(path: str) -> bool:
-    """Whether a fast run need not even collect ``path`` (a whole multiprocess directory:
-    collecting it would import Playwright and the agent frameworks for nothing)."""
-    path = path.replace("\\", "/").rstrip("/") + "/"
-    return any(p.endswith("/") and path.endswith("/" + p) for p in MULTIPROCESS)
+    """Whether a fast run need not even collect ``path``: a directory or a file that is
+    multiprocess or slow as a whole (collecting it would import Playwright, the agent
+    frameworks or an SDK for nothing)."""
+    path = path.replace("\\", "/").rstrip("/")
+    return any(path.endswith("/" + p.rstrip("/")) for p in (*MULTIPROCESS, *SLOW) if "::" not in p)
 
 
 def fast_run(config: pytest.Config) -> bool:
