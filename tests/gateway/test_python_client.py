@@ -14,7 +14,7 @@ from tests.support.proxy import Proxy
 from tests.support.servers import RunningFake
 
 from surestream.client import StreamFailed, StreamInterrupted, aconnect
-from surestream.events import Done
+from surestream.events import Done, Start, Text
 from surestream.gateway.settings import Settings
 from surestream.upstream import ChatMessage, ChatRequest, DemoModel
 
@@ -64,6 +64,24 @@ async def test_cut_connection_resumes_from_location_without_a_second_post() -> N
             assert proxy.connections == 2
     assert text == ANSWER
     assert stream.attempts == 2
+
+
+async def test_cut_anthropic_dialect_stream_resumes_where_it_was() -> None:
+    """The anthropic dialect's resumed connection continues the message (no second
+    ``message_start``, the same block), so the client's decoder reads on as if never cut."""
+    with run_gateway() as gw:
+        async with httpx.AsyncClient() as client:
+            created = (await client.post(f"{gw.url}/v1/streams", json=BODY)).json()
+        async with Proxy(port_of(gw.url)) as proxy:
+            proxy.cut_after(900, after=HEAD_END)
+            url = f"{proxy.url}{created['events_url']}?dialect=anthropic"
+            async with aconnect(url, retry_delay=0.01) as stream:
+                events = [event async for event in stream]
+            assert proxy.broken.is_set()
+    assert "".join(e.text for e in events if type(e) is Text) == ANSWER
+    assert isinstance(stream.outcome, Done) and stream.dialect == "anthropic"
+    assert stream.attempts == 2
+    assert sum(isinstance(e, Start) for e in events) == 1
 
 
 async def test_expired_journal_on_resume_is_interrupted_at_once() -> None:
