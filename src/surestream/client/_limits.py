@@ -31,7 +31,7 @@ DEFAULT_CLIENT_MAX_BYTES = 256 * 1024 * 1024
 """Body bytes one stream may bring, decompressed, across its connections (256 MiB)."""
 
 DEFAULT_CLIENT_MAX_EVENTS = 1_000_000
-"""SSE events one stream may bring across its connections (a server journal holds 50,000)."""
+"""SSE events one stream may bring across its connections (a server journal holds 100,000)."""
 
 DEFAULT_MAX_RECONNECTS = 100
 """Reconnections one stream may make in all."""

@@ -95,8 +95,9 @@ size (about 0.2 KiB in Redis), so the bound is streams per second x this x that.
 DEFAULT_MAX_TOMBSTONES = 100_000
 """Tombstones a ``MemoryStore`` keeps at most (the oldest go first beyond)."""
 
-DEFAULT_MAX_EVENTS = 50_000
-"""Events per journal, the terminal included: far above a long answer streamed token by token."""
+DEFAULT_MAX_EVENTS = 100_000
+"""Events per journal, the terminal included: above the longest answers reasoning models
+stream token by token (100k output tokens), and the gateway's ``max_events_per_stream``."""
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 """Bytes per journal (``event_size`` of each event but the terminal one): what one stream
