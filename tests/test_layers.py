@@ -32,8 +32,9 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 """design.md's layers, bottom up. Parts on one line sit beside each other: neither imports
 the other (``integrations`` beside the gateway). ``surestream`` is the top-level facade, which
-re-exports the errors; ``_closing`` and ``_extras`` are helpers (``_extras`` raises one of
-the errors)."""
+re-exports the errors; ``_closing``, ``_extras`` and ``_chunked`` are helpers (``_extras``
+raises one of the errors; ``_chunked``, the sans-IO chunked decoder the client's transport
+and the upstream's connection share, raises another)."""
 
 CORE = {part for layer in LAYERS[:7] for part in layer}
 """``pip install surestream``: what works with orjson alone."""
