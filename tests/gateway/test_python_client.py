@@ -57,7 +57,7 @@ async def test_cut_connection_resumes_from_location_without_a_second_post() -> N
         async with Proxy(port_of(gw.url)) as proxy:
             proxy.cut_after(700, after=HEAD_END)
             async with aconnect(
-                f"{proxy.url}/v1/chat/stream", method="POST", json=BODY, retry_delay=0.01
+                f"{proxy.url}/v1/chat/stream", method="POST", json=BODY, max_retry_delay=0.05
             ) as stream:
                 text = await stream.text()
             assert proxy.broken.is_set()
@@ -75,7 +75,7 @@ async def test_cut_anthropic_dialect_stream_resumes_where_it_was() -> None:
         async with Proxy(port_of(gw.url)) as proxy:
             proxy.cut_after(900, after=HEAD_END)
             url = f"{proxy.url}{created['events_url']}?dialect=anthropic"
-            async with aconnect(url, retry_delay=0.01) as stream:
+            async with aconnect(url, max_retry_delay=0.05) as stream:
                 events = [event async for event in stream]
             assert proxy.broken.is_set()
     assert "".join(e.text for e in events if type(e) is Text) == ANSWER
@@ -89,7 +89,11 @@ async def test_expired_journal_on_resume_is_interrupted_at_once() -> None:
         async with Proxy(port_of(gw.url)) as proxy:
             proxy.cut_after(300, after=HEAD_END)
             async with aconnect(
-                f"{proxy.url}/v1/chat/stream", method="POST", json=BODY, max_retries=5
+                f"{proxy.url}/v1/chat/stream",
+                method="POST",
+                json=BODY,
+                max_retries=5,
+                max_retry_delay=0.05,
             ) as stream:
                 with pytest.raises(StreamInterrupted) as lost:
                     await stream.text()
