@@ -39,6 +39,17 @@ def test_a_dialects_own_headers_name_it(name: str) -> None:
     assert dialect_of_headers(["content-type", "cache-control"]) is None
 
 
+@pytest.mark.parametrize("name", sorted(DIALECTS))
+def test_a_dialects_heartbeat_is_nothing_to_its_decoder(name: str) -> None:
+    dialect = get_dialect(name)
+    blocks = sse_events([dialect.heartbeat])
+    assert all(not dialect.ends(sse.data) for sse in blocks)
+    decoder = dialect.decoder()
+    assert [e for sse in blocks for e in decoder.decode(sse)] == []
+    assert not decoder.finished
+    assert (blocks == []) == (name != "anthropic")  # the API's own event: ping, else a comment
+
+
 def test_end_markers() -> None:
     assert is_end_marker("[DONE]") and is_end_marker(" [DONE] ")
     assert not is_end_marker("DONE") and not is_end_marker('{"type":"done"}')

@@ -137,6 +137,12 @@ class Dialect(Protocol):
         ...
 
     @property
+    def heartbeat(self) -> bytes:
+        """What the server writes when nothing was written for ``heartbeat`` seconds:
+        ``sse.HEARTBEAT`` (a ``: ping`` comment), or the wire's own keep-alive event."""
+        ...
+
+    @property
     def end_marker(self) -> str | None:
         """The data of the event this dialect writes last (``[DONE]``), if it has one."""
         ...

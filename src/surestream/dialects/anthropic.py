@@ -33,8 +33,8 @@ writes it:
 - ``ToolResult``, ``Step``, ``Status``, ``Data`` and unknown events write nothing: the
   Messages API's assistant message has no place for them.
 
-Every event's last block carries ``id: <seq>``. The heartbeat stays our ``: ping`` comment:
-the SDKs' SSE readers skip comments (the API's own ``event: ping`` means the same to them).
+Every event's last block carries ``id: <seq>``. The heartbeat is the API's own
+``event: ping`` (``AnthropicDialect.heartbeat``), with no id.
 
 Resume: the encoder is a state machine (the open block, the calls, the next index), so
 ``prime(history)`` encodes events 0..n and discards the bytes: a stream resumed after event
@@ -58,6 +58,7 @@ from surestream.dialects._anthropic_wire import (
     MESSAGE_DELTA,
     MESSAGE_START,
     MESSAGE_STOP,
+    PING,
     RETRYABLE_ERROR_TYPES,
     STOP_REASON_OF,
     AnthropicDecoder,
@@ -381,6 +382,10 @@ class AnthropicDialect:
     """Messages API streams carry no header of their own."""
     end_marker: str | None = None
     """None: ``message_stop`` (or ``error``) is the end."""
+    heartbeat: bytes = frame(b'{"type":"ping"}', None, PING.encode())
+    """The API's own keep-alive, ``event: ping``: the SDKs skip it, and a reader that counts
+    events as activity (a surestream gateway reading this one as its Anthropic upstream)
+    sees the stream alive while the model is silent."""
 
     def claims(self, payload: object) -> bool:
         """An object whose ``type`` is a Messages API stream event, or an ``error`` whose

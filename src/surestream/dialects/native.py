@@ -15,7 +15,7 @@ import orjson
 from surestream.dialects._base import EncoderOptions, json_object
 from surestream.errors import LocalProtocolError, RemoteProtocolError
 from surestream.events import TYPE_NAMES, Done, Error, Event, Unknown, dumps, from_json
-from surestream.sse import ID_DATA_BLOCK, ServerSentEvent, frame, retry_field
+from surestream.sse import HEARTBEAT, ID_DATA_BLOCK, ServerSentEvent, frame, retry_field
 
 __all__ = ["PROTOCOL_VERSION", "NativeDecoder", "NativeDialect", "NativeEncoder"]
 
@@ -101,6 +101,7 @@ class NativeDialect:
     header: str | None = "surestream-protocol"
     end_marker: str | None = None
     """None: the terminal event itself is the end."""
+    heartbeat: bytes = HEARTBEAT
 
     def claims(self, payload: object) -> bool:
         """An object whose ``type`` is one of the native event types."""

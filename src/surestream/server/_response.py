@@ -80,7 +80,8 @@ class EventStreamResponse(Response):
     Limits, all per response (None disables, module defaults in brackets; the first four are
     ``surestream.lifecycle`` rules, all seven are kept in one ``ResponseLimits``):
 
-    - ``heartbeat`` [``DEFAULT_HEARTBEAT``]: a ``: ping`` comment whenever nothing was written
+    - ``heartbeat`` [``DEFAULT_HEARTBEAT``]: the dialect's heartbeat (a ``: ping`` comment,
+      or the wire's own keep-alive event: ``Dialect.heartbeat``) whenever nothing was written
       for that many seconds.
     - ``idle_timeout`` [``DEFAULT_IDLE_TIMEOUT``]: ``error`` ``idle_timeout`` after that many
       seconds without an item from the source.

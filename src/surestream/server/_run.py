@@ -44,7 +44,6 @@ from surestream.errors import SourceFailed
 from surestream.events import Done, Error, Text
 from surestream.lifecycle import Ending, ProducerState, failure_verdict, verdict
 from surestream.server import _shutdown
-from surestream.sse import HEARTBEAT
 
 if TYPE_CHECKING:
     from surestream.server._response import EventStreamResponse
@@ -336,7 +335,7 @@ class ResponseRun:
             if life.terminal is not None:
                 return await self.write({"type": "http.response.body", "body": b""})
             if life.heartbeat_due(now, self.last_write):
-                pending.append(HEARTBEAT)
+                pending.append(self.resp.dialect.heartbeat)
                 continue
             await self.sleep(life.next_deadline(self.last_write))
 

@@ -70,6 +70,7 @@ from surestream.dialects.openai._wire import (
     is_done_marker,
     parse_arguments,
 )
+from surestream.sse import HEARTBEAT
 
 __all__ = [
     "DONE_MARKER",
@@ -105,6 +106,8 @@ class OpenAIDialect:
     header: str | None = None
     """OpenAI streams carry no header of their own."""
     end_marker: str | None = DONE_MARKER
+    heartbeat: bytes = HEARTBEAT
+    """A ``: ping`` comment: harmless to the OpenAI SDKs, since no ``id:`` is written."""
 
     def claims(self, payload: object) -> bool:
         """A ``chat.completion.chunk`` object, or any object with a ``choices`` list."""

@@ -72,6 +72,7 @@ from surestream.dialects.vercel_ai._wire import (
     TEXT_ID,
     UI_MESSAGE_STREAM_VERSION,
 )
+from surestream.sse import HEARTBEAT
 
 __all__ = [
     "END_MARKER",
@@ -108,6 +109,7 @@ class VercelAIDialect:
     """A resumed stream's encoder is primed with the events the client has (see ``prime``)."""
     header: str | None = HEADER
     end_marker: str | None = END_MARKER
+    heartbeat: bytes = HEARTBEAT
 
     def claims(self, payload: object) -> bool:
         """A ``type`` only the AI SDK writes (``text-delta``, ``finish``, ``data-*``,
