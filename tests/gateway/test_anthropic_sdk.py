@@ -312,6 +312,14 @@ def test_bad_requests_get_the_apis_error_shape(
     assert named in error["error"]["message"]
 
 
+def test_the_sdk_lists_and_retrieves_the_models(gw: RunningGateway) -> None:
+    with client(gw) as sdk:
+        assert [model.id for model in sdk.models.list()] == ["demo", "fake"]
+        assert sdk.models.retrieve("fake").id == "fake"
+        with pytest.raises(anthropic.NotFoundError):
+            sdk.models.retrieve("nope")
+
+
 def test_the_key_as_x_api_key_or_bearer(gw: RunningGateway) -> None:
     url = f"{gw.url}/v1/messages"
     for headers in ({"x-api-key": KEY}, {"Authorization": f"Bearer {KEY}"}):
