@@ -15,8 +15,9 @@ up outside the journal carries the seq of the event before it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -36,6 +37,9 @@ RAW_MAX_ATTEMPTS = 12
 RAW_RETRY_DELAY = 0.3
 OPEN_ATTEMPTS = 10
 """Times a reader tries to open a stream answered 502/503 (an instance or Redis restarting)."""
+
+TCP_ESTABLISHED = 1
+"""``tcpi_state`` of an established connection (Linux ``TCP_INFO``)."""
 
 
 @dataclass
@@ -58,10 +62,8 @@ class StreamRecord:
     """Verdicts made up at a resume point that a resume then replaced (raw reader)."""
     interruption: str | None = None
     pause: float = 0.0
-    """Seconds the raw reader stops reading once, after its third event and ``produced``,
-    on a connection with a small receive buffer (a slow reader the gateway must drop)."""
-    produced: Callable[[], Awaitable[None]] | None = None
-    """Returns once the stream's whole answer is in its journal."""
+    """At most this many seconds the raw reader stops reading once, after its third event,
+    on a connection with a small receive buffer, waiting for the gateway to drop it."""
     dropped: int = 0
     """Connections the server closed on the reader while it was not reading."""
     problems: list[str] = field(default_factory=list)
@@ -146,7 +148,7 @@ async def read_raw(record: StreamRecord, port: int, path: str) -> None:
                 f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
                 f"Connection: close\r\n{resumed}\r\n".encode()
             )
-            got = await _connection(record, reader, last)
+            got = await _connection(record, reader, writer, last)
         except _Lost:
             got = None
         finally:
@@ -185,13 +187,19 @@ async def _open(port: int, *, small: bool) -> tuple[asyncio.StreamReader, asynci
     return await asyncio.open_connection(sock=sock, limit=4096)
 
 
-async def _stop_reading(record: StreamRecord, reader: asyncio.StreamReader) -> None:
-    """Take no bytes for ``record.pause`` seconds, then read what is left of the connection
-    (the stream resumes on a new one): a reset means the server dropped it."""
+async def _stop_reading(
+    record: StreamRecord, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Take no bytes until the server drops the connection (its ``send_timeout``; at most
+    ``record.pause`` seconds), then read what is left of it (the stream resumes on a new
+    one): a reset means the server dropped it. Resuming as soon as it was dropped keeps the
+    stream within the gateway's ``orphan_grace`` however slowly its answer is produced (on
+    loaded cores, waiting for the whole answer got slow readers' streams cancelled)."""
     pause, record.pause = record.pause, 0.0
-    if record.produced is not None:
-        await record.produced()
-    await asyncio.sleep(pause)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(pause):
+            while _established(writer):  # noqa: ASYNC110 (the kernel's TCP state has no event)
+                await asyncio.sleep(0.1)
     try:
         while await asyncio.wait_for(reader.read(65536), READ_TIMEOUT):
             pass
@@ -201,8 +209,23 @@ async def _stop_reading(record: StreamRecord, reader: asyncio.StreamReader) -> N
         record.dropped += 1
 
 
+def _established(writer: asyncio.StreamWriter) -> bool:
+    """Whether the connection is still established, seen from this end (``TCP_INFO``)."""
+    sock = writer.get_extra_info("socket")
+    if sock is None or writer.transport.is_closing():
+        return False
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)
+    except OSError:
+        return False
+    return info[0] == TCP_ESTABLISHED
+
+
 async def _connection(
-    record: StreamRecord, reader: asyncio.StreamReader, last: int | None
+    record: StreamRecord,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    last: int | None,
 ) -> str | Error | None:
     """Read one connection: None when it was lost, a verdict made up at the resume point
     (to resume past, or to keep if resuming fails), or how it ended."""
@@ -249,7 +272,7 @@ async def _connection(
                     record.outcome = outcome_of(record.events, None)
                     return "ended"
                 if record.pause and len(record.events) >= 3:
-                    await _stop_reading(record, reader)
+                    await _stop_reading(record, reader, writer)
                     return "lost"
         if unchunk is not None and unchunk.done:
             return "lost"

@@ -40,7 +40,6 @@ printed and written to ``chaos-summary.md`` in the test's temporary directory, a
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import random
 import re
@@ -59,7 +58,7 @@ import redis.asyncio as aioredis
 
 from surestream.events import Done, Error, Event, Start, is_terminal, loads
 from tests.chaos.attacks import Attacks
-from tests.chaos.cluster import HEADER_TIMEOUT, SEND_TIMEOUT, Cluster, running_cluster
+from tests.chaos.cluster import HEADER_TIMEOUT, Cluster, running_cluster
 from tests.chaos.readers import StreamRecord, read_raw, read_with_client
 from tests.support.proxy import Fault, Proxy
 
@@ -156,6 +155,8 @@ RAW_SHARE = 0.15
 DEPLOYMENT_VERDICTS = {"error:producer_lost", "error:server_shutdown", "error:store_unavailable"}
 SLOW_READERS = 6
 """Readers per round that stop reading for longer than the gateways' ``send_timeout``."""
+SLOW_READER_WAIT = 60.0
+"""At most this many seconds a slow reader waits for a gateway to drop it."""
 DEPLOYMENT_PHASES = 6
 """sigkill, sigterm, redis oom, redis readonly, redis outage, redis restart."""
 OUTAGE = 1.5
@@ -270,21 +271,8 @@ class Campaign:
 
         records = [self.record("slow readers", "flood", "none") for _ in range(count)]
         for rec in records:
-            rec.reader, rec.pause = "raw", SEND_TIMEOUT + 2
-            rec.produced = functools.partial(self.produced, rec)
+            rec.reader, rec.pause = "raw", SLOW_READER_WAIT
         await asyncio.gather(*(one(rec, i) for i, rec in enumerate(records)))
-
-    async def produced(self, rec: StreamRecord) -> None:
-        """Return once ``rec``'s journal has its terminal event (the whole answer waits in
-        the gateway for a reader that stopped reading)."""
-        client = aioredis.Redis.from_url(self.cluster.redis_url)
-        meta = f"{self.cluster.prefix}{{{rec.stream_id}}}:meta"
-        try:
-            with anyio.fail_after(60):
-                while await client.hget(meta, "terminal") != b"1":  # noqa: ASYNC110 (Redis)
-                    await asyncio.sleep(0.2)
-        finally:
-            await client.aclose()
 
     async def attack(self, attacks: list[Attacks]) -> None:
         """Set the hostile peers on each gateway, against a stream of its own."""
