@@ -104,6 +104,12 @@ async def test_refused_writes_end_readers_with_store_unavailable_and_log_one_lin
             await hub.wait(stream_id)
         await accept_writes(own_redis.url, how)
         await store.ready(fresh=True)
+        for stream_id in stream_ids:  # the lease ran out meanwhile: the journal says so
+            with anyio.fail_after(HANG_GUARD):
+                async with await hub.subscribe(stream_id) as sub:
+                    journal = [event async for _, event in sub]
+            assert isinstance(journal[-1], Error) and journal[-1].code == "producer_lost"
+            assert sum(event.type in ("done", "error") for event in journal) == 1
         again = await hub.start(short())
         async with await hub.subscribe(again) as sub:
             events = [event async for _, event in sub]
