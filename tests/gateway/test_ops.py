@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import anyio
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -31,6 +32,19 @@ async def _metrics(
         for sample in family.samples:
             out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
     return out
+
+
+async def _settled(
+    client: httpx.AsyncClient, *gauges: str
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The metrics once ``gauges`` read 0: a response's end reaches the client before the
+    server's own bookkeeping after it (its close callback) has run."""
+    for _ in range(200):
+        metrics = await _metrics(client)
+        if all(_value(metrics, gauge) == 0 for gauge in gauges):
+            return metrics
+        await anyio.sleep(0.05)
+    return metrics
 
 
 def _value(
@@ -69,7 +83,9 @@ async def test_metrics_count_streams_events_outcomes_and_timings(fake: RunningFa
             async with client.stream("POST", "/v1/chat/stream", json=FAKE_CHAT) as response:
                 await read_native(response)
             await client.post("/v1/chat/completions", json={**CHAT, "stream": True})
-            after = await _metrics(client)
+            after = await _settled(
+                client, "surestream_active_streams", "surestream_active_subscribers"
+            )
     assert _value(running, "surestream_active_streams") == 1
     assert _value(after, "surestream_active_streams") == 0
     assert _value(after, "surestream_active_subscribers") == 0

@@ -49,6 +49,7 @@ def test_public_names_are_pinned() -> None:
         "DEFAULT_SEND_TIMEOUT",
         "DETACH_SCOPE_KEY",
         "HEARTBEAT",
+        "RETRY_AFTER",
         "SHUTDOWN_POLL_INTERVAL",
         "DetachStreams",
         "EventStreamResponse",
