@@ -57,6 +57,7 @@ MULTIPROCESS_FIXTURES = frozenset({"gallery", "own_redis", "redis_server"})
 """Fixtures that start a process (the check gallery's uvicorn, a redis-server)."""
 
 SLOW = (
+    "tests/gateway/test_langchain_openai.py",
     "tests/gateway/test_openapi.py::test_schemathesis",
     "tests/gateway/test_random_resume.py",
     "tests/security/test_security.py::test_fresh_stream_ids_carry",
@@ -65,7 +66,8 @@ SLOW = (
 )
 """Node id prefixes of single-process tests that take seconds to tens of seconds
 (schemathesis, the randomized resume campaign, the statistics of stream ids, importing every
-module, the agent frameworks included)."""
+module, the agent frameworks included, and langchain-openai: importing langchain costs each
+pytest process seconds)."""
 
 
 FAST_EXAMPLES = 20
