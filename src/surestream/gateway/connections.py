@@ -244,6 +244,10 @@ class _GuardedHttp(HttpToolsProtocol):
         ``SHUTDOWN_DRAIN`` seconds after it stopped."""
         super().shutdown()
         self._shutting_down = True
+        # From now on one byte the client does not take pauses writing, and so starts the
+        # drain clock: a buffer below the usual high-water mark (a writer that had not yet
+        # filled it, a last event queued behind a full socket) would never pause.
+        self.transport.set_write_buffer_limits(high=0)
         if self.flow is not None and self.flow.write_paused:
             self._stall_at_shutdown()
 
