@@ -9,6 +9,9 @@ own process) with one of three deployments:
 - ``redis``: one gateway process on the RedisStore;
 - ``redis x2``: two gateway processes on one RedisStore (one ``redis-server``), the load
   generator opening the streams to each in turn; CPU and RSS are the two processes' sums.
+- ``redis before`` (with ``--before DIR``): one gateway process on the RedisStore of another
+  checkout of surestream (``DIR/src`` first on its ``PYTHONPATH``), for a same-run
+  comparison with an earlier version.
 
 Two tables, every deployment of a table run in turn (a, b, a, b, ...) ``--repeats`` times,
 medians reported, and the ratio of each pair of runs side by side:
@@ -47,7 +50,7 @@ from typing import Any
 from load import HERE, _redis, _server, derive, machine
 
 RESULTS = HERE / "results" / "store_load.json"
-DEPLOYMENTS = {"memory": 1, "redis": 1, "redis x2": 2}
+DEPLOYMENTS = {"memory": 1, "redis": 1, "redis x2": 2, "redis before": 1}
 """Deployment -> gateway processes."""
 
 
@@ -55,6 +58,8 @@ def run_deployment(deployment: str, streams: int, args: Any) -> dict[str, Any]:
     """One run of ``deployment``: fresh gateways (and Redis), one load generator."""
     tokens = max(2, round(args.tps * args.duration))
     env = {"LOAD_TPS": str(args.tps), "LOAD_TOKENS": str(tokens)}
+    if deployment == "redis before":
+        env["PYTHONPATH"] = str(Path(args.before).resolve() / "src")
     with contextlib.ExitStack() as stack:
         redis_pid = 0
         if deployment != "memory":
@@ -125,6 +130,12 @@ def measure(deployments: list[str], streams: int, args: Any) -> dict[str, Any]:
             for m, r in zip(runs["memory"], runs["redis"], strict=True)
             if m["cpu_us_per_event"]
         ]
+    if "redis" in runs and "redis before" in runs:
+        ratios["cpu_per_event_redis_over_before"] = [
+            r["cpu_us_per_event"] / b["cpu_us_per_event"]
+            for b, r in zip(runs["redis before"], runs["redis"], strict=True)
+            if b["cpu_us_per_event"]
+        ]
     if "redis" in runs and "redis x2" in runs:
         ratios["events_per_s_two_over_one"] = [
             two["events_per_s"] / one["events_per_s"]
@@ -138,16 +149,18 @@ def markdown(results: dict[str, Any]) -> str:
     """The README's rows: one per deployment and size, then the same-run ratios."""
     lines = [
         "| N × 30 tok/s | deployment | done | events/s | p99 added ms | gateway CPU µs/event "
-        "| gateway CPU % | redis-server CPU % |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| gateway CPU % | redis-server CPU % | steady runs |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for table in results["tables"]:
         for row in table["rows"]:
+            steady = sum(bool(r["steady"]) for r in row["runs"])
             lines.append(
                 f"| {row['streams']:,} | {row['deployment']} "
                 f"| {row['done_min']:,}/{row['streams']:,} | {row['events_per_s']:,.0f} "
                 f"| {row['p99_ms']:.1f} | {row['cpu_us_per_event']:.1f} "
-                f"| {row['cpu_percent']:.0f} | {row['redis_cpu_percent']:.0f} |"
+                f"| {row['cpu_percent']:.0f} | {row['redis_cpu_percent']:.0f} "
+                f"| {steady}/{len(row['runs'])} |"
             )
     for table in results["tables"]:
         for name, values in table["ratios"].items():
@@ -166,6 +179,7 @@ def main() -> None:
     p.add_argument("--open-rate", type=float, default=1000.0)
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--only", choices=("single", "scale"), help="run one of the two tables")
+    p.add_argument("--before", help="a checkout of an earlier version: a 'redis before' row")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--markdown", action="store_true", help="print the README rows of --out")
     p.add_argument("--quick", action="store_true", help="a small smoke run (not for the docs)")
@@ -193,7 +207,8 @@ def main() -> None:
         "tables": [],
     }
     if args.only in (None, "single"):
-        results["tables"].append(measure(["memory", "redis"], args.streams, args))
+        single = ["memory", "redis"] + (["redis before"] if args.before else [])
+        results["tables"].append(measure(single, args.streams, args))
     if args.only in (None, "scale"):
         results["tables"].append(measure(["memory", "redis", "redis x2"], args.scale_streams, args))
     results["elapsed_s"] = round(time.monotonic() - started)
