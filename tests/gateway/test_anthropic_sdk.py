@@ -120,6 +120,16 @@ def test_create_stream_true_relays_an_openai_compatible_upstream(
     assert sent["messages"] == QUESTION and sent["max_tokens"] == 50
 
 
+def test_thinking_is_a_reasoning_effort_for_an_openai_compatible_upstream(
+    gw: RunningGateway, fake: RunningFake
+) -> None:
+    thinking: Any = {"type": "enabled", "budget_tokens": 2048}
+    with client(gw) as sdk:
+        sdk.messages.create(model="fake", max_tokens=3000, messages=QUESTION, thinking=thinking)
+    sent = fake.fake.last.body
+    assert sent["reasoning_effort"] == "low" and "thinking" not in sent
+
+
 def _tool_scenario() -> Scenario:
     return Scenario(reasoning=THINKING, text="", tool_calls=json.dumps(CALLS), args_piece=6)
 

@@ -75,6 +75,25 @@ def test_anthropic_sdk_streams_thinking_text_and_cache_tokens(
     assert sent["thinking"]["type"] == "enabled"
 
 
+def test_the_thinking_budget_reaches_an_anthropic_upstream_exactly(
+    gw: RunningGateway, fake: RunningFake
+) -> None:
+    fake.fake.enqueue(Scenario(reasoning="Hm.", text="Yes."), Scenario(text="No."))
+    enabled: Any = {"type": "enabled", "budget_tokens": 2048}
+    disabled: Any = {"type": "disabled"}
+    with client(gw) as sdk:
+        with sdk.messages.stream(
+            model="sonnet", max_tokens=3000, messages=QUESTION, thinking=enabled
+        ) as stream:
+            assert stream.get_final_message().content[1].type == "text"
+        budgeted = fake.fake.last.body
+        sdk.messages.create(model="sonnet", max_tokens=300, messages=QUESTION, thinking=disabled)
+        plain = fake.fake.last.body
+    assert (budgeted["thinking"], budgeted["max_tokens"]) == (enabled, 3000)
+    assert "reasoning_effort" not in budgeted
+    assert (plain["thinking"], plain["max_tokens"]) == (disabled, 300)
+
+
 def test_anthropic_sdk_tool_use_then_its_result(gw: RunningGateway, fake: RunningFake) -> None:
     fake.fake.enqueue(tool_scenario(), Scenario(text="It is 21 degrees in Paris."))
     with client(gw) as sdk:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
+from dataclasses import replace
 from importlib import resources
 from typing import Annotated, Any, Literal, get_args
 
@@ -289,6 +290,7 @@ def _api_router() -> APIRouter:
         except ValidationError as exc:
             raise RequestValidationError(exc.errors()) from None
         upstream, chat = gateway.chat_request(chat_body)
+        chat = replace(chat, params={**chat.params, **body.anthropic_params()})
         if not body.stream:
             return JSONResponse(await anthropic_message(gateway, owner, upstream, chat))
         stream_id = await gateway.start_stream(owner, upstream, chat)

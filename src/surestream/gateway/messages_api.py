@@ -20,8 +20,11 @@ routing, forwarded parameters) holds here too:
   ``parameters``); ``tool_choice`` ``auto`` / ``any`` / ``tool`` / ``none`` -> ``auto`` /
   ``required`` / the named function / ``none``, ``disable_parallel_tool_use`` ->
   ``parallel_tool_calls: false``;
-- ``thinking`` ``enabled`` -> ``reasoning_effort`` by its budget (``THINKING_EFFORTS``);
-  ``disabled`` and ``adaptive`` ask for nothing (the model decides).
+- ``thinking`` travels as given (``MessagesRequest.anthropic_params``, for an Anthropic
+  upstream, which sends it on: the exact ``budget_tokens``, ``disabled`` stays disabled) and,
+  for every other upstream, ``enabled`` -> ``reasoning_effort`` by its budget
+  (``THINKING_EFFORTS``); there ``disabled`` and ``adaptive`` ask for nothing (the model
+  decides).
 
 ``top_k``, server tools and the API's other parameters have no equivalent upstream and are
 refused, never dropped. Sans-IO: pydantic models and plain functions.
@@ -292,6 +295,13 @@ class MessagesRequest(BaseModel):
         if effort is not None:
             fields["reasoning_effort"] = effort
         return ChatParameters.model_validate(fields)
+
+    def anthropic_params(self) -> dict[str, Any]:
+        """The parameters an Anthropic upstream takes as given
+        (``surestream.upstream.request.ANTHROPIC_PARAMS``): ``thinking`` when set."""
+        if self.thinking is None:
+            return {}
+        return {"thinking": self.thinking.model_dump(exclude_none=True)}
 
 
 def _user(content: str | list[TextBlock | ImageBlock | ToolResultBlock]) -> list[dict[str, Any]]:

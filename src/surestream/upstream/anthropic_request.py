@@ -20,7 +20,8 @@ demo model does, before any request is sent (nothing is dropped silently). The m
 - ``tools`` (``function`` tools) -> ``{name, description, input_schema}``; ``tool_choice``
   ``auto`` / ``none`` / ``required`` / a named function -> ``auto`` / ``none`` / ``any`` /
   ``tool``; ``parallel_tool_calls: false`` -> ``disable_parallel_tool_use``.
-- a thinking budget: ``params["thinking"]`` (the Messages API's own object) as given, or
+- a thinking budget: ``params["thinking"]`` (the Messages API's own object, as a client of
+  ``POST /v1/messages`` gave it: ``surestream.upstream.request.ANTHROPIC_PARAMS``) as given, or
   ``reasoning_effort`` -> ``thinking.budget_tokens`` by ``THINKING_BUDGETS`` (``none`` and
   ``minimal``: no thinking). ``max_tokens`` counts the thinking too: without a client limit
   it is the budget plus ``default_max_tokens``; a client limit at or below the budget lowers

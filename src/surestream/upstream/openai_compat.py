@@ -171,9 +171,10 @@ class OpenAICompatibleUpstream:
     its own. ``extra_headers`` are added to every request (e.g. ``OpenAI-Organization``).
 
     The request body carries the messages as given (content parts, ``tool_calls``,
-    ``tool_call_id``, ``name``) and every parameter of ``ChatRequest.params`` verbatim
-    (``max_completion_tokens`` included); ``max_tokens`` is sent as ``max_tokens_field``
-    (when that is ``max_completion_tokens`` and the client gave both, the smaller wins).
+    ``tool_call_id``, ``name``) and every OpenAI parameter of ``ChatRequest.params`` verbatim
+    (``max_completion_tokens`` included; ``ChatRequest.openai_params``); ``max_tokens`` is
+    sent as ``max_tokens_field`` (when that is ``max_completion_tokens`` and the client gave
+    both, the smaller wins).
 
     Another HTTP wire (the Anthropic upstream) subclasses it through ``endpoint``,
     ``reader_class``, ``_auth_headers``, ``_body``, ``_chunk_decoder`` and ``_whole_answer``.
@@ -279,7 +280,7 @@ class OpenAICompatibleUpstream:
             body["temperature"] = request.temperature
         if request.seed is not None:
             body["seed"] = request.seed
-        body.update(request.params)
+        body.update(request.openai_params)
         if request.max_tokens is not None:
             limit = request.max_tokens
             given = request.params.get(self.max_tokens_field)

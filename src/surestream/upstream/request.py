@@ -7,7 +7,10 @@ an assistant's ``tool_calls``, a tool message's ``tool_call_id``, ``name`` -- an
 what the client sent. The OpenAI chat parameters beyond the few every upstream understands
 (``max_tokens``, ``temperature``, ``seed``) travel in ``ChatRequest.params`` by their wire
 names (``FORWARDED_PARAMS``): an OpenAI-compatible upstream sends them verbatim, the demo
-model honours them or refuses the request, and nothing is silently dropped.
+model honours them or refuses the request, and nothing is silently dropped. What a client
+of ``POST /v1/messages`` gave in the Anthropic Messages API's own form travels beside them
+(``ANTHROPIC_PARAMS``): an Anthropic upstream sends it as given, the others never see it
+(``ChatRequest.openai_params``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FORWARDED_PARAMS", "ChatMessage", "ChatRequest"]
+__all__ = ["ANTHROPIC_PARAMS", "FORWARDED_PARAMS", "ChatMessage", "ChatRequest"]
 
 FORWARDED_PARAMS = (
     "tools",
@@ -36,6 +39,12 @@ FORWARDED_PARAMS = (
     "top_logprobs",
 )
 """The OpenAI chat parameters ``ChatRequest.params`` carries, by their wire names."""
+
+ANTHROPIC_PARAMS = ("thinking",)
+"""Messages API parameters ``ChatRequest.params`` may carry as a client of ``POST
+/v1/messages`` gave them (``thinking``: its exact budget, or ``disabled``), for an Anthropic
+upstream only: every other upstream reads the OpenAI parameter they were also mapped to
+(``reasoning_effort``) and never receives them (``ChatRequest.openai_params``)."""
 
 
 _MESSAGE_FIELDS = frozenset({"role", "content", "tool_calls", "tool_call_id", "name"})
@@ -183,6 +192,12 @@ class ChatRequest:
             metadata,
             {key: obj[key] for key in FORWARDED_PARAMS if key in obj},
         )
+
+    @property
+    def openai_params(self) -> dict[str, Any]:
+        """``params`` without the Anthropic-only ones (``ANTHROPIC_PARAMS``): what an
+        OpenAI-compatible upstream sends."""
+        return {k: v for k, v in self.params.items() if k not in ANTHROPIC_PARAMS}
 
     @property
     def prompt_text(self) -> str:
