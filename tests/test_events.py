@@ -45,6 +45,8 @@ SHAPES: list[tuple[Event, bytes]] = [
     (Text("Hello"), b'{"type":"text","text":"Hello"}'),
     (Status("searching"), b'{"type":"status","message":"searching"}'),
     (Reasoning("Let me think"), b'{"type":"reasoning","text":"Let me think"}'),
+    (Reasoning("", "EqQB"), b'{"type":"reasoning","text":"","signature":"EqQB"}'),
+    (Reasoning("", redacted="EmwK"), b'{"type":"reasoning","text":"","redacted":"EmwK"}'),
     (
         ToolCallStart("call_1", "get_weather"),
         b'{"type":"tool_call_start","id":"call_1","name":"get_weather"}',
@@ -292,7 +294,7 @@ events: st.SearchStrategy[Event] = st.one_of(
     st.builds(Start, opt_text, opt_text),
     st.builds(Text, st.text()),
     st.builds(Status, st.text()),
-    st.builds(Reasoning, st.text()),
+    st.builds(Reasoning, st.text(), opt_text, opt_text),
     st.builds(ToolCallStart, st.text(), st.text()),
     st.builds(ToolCallDelta, st.text(), st.text()),
     st.builds(ToolCall, st.text(), st.text(), json_values),

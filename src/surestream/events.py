@@ -169,14 +169,32 @@ class Text:
 
 @dataclass(frozen=True, slots=True)
 class Reasoning:
-    """A piece of the model's reasoning ("thinking") text to append, shown apart from the answer."""
+    """A piece of the model's reasoning ("thinking") text to append, shown apart from the answer.
+
+    Two optional fields (protocol 1.2) are opaque provider data, never shown, carried so a
+    client can send the reasoning back in its next turn, as Anthropic requires of thinking
+    before a tool result: ``signature`` signs the reasoning block this piece ends (the next
+    reasoning starts a new block); ``redacted`` is a block of reasoning the provider
+    encrypted (``text`` is empty). The native JSON has them only when set."""
 
     text: str
+    signature: str | None = None
+    redacted: str | None = None
     type: ClassVar[str] = "reasoning"
+
+    @property
+    def opaque(self) -> bool:
+        """No text to show: only a ``signature`` or ``redacted`` reasoning."""
+        return not self.text and (self.signature is not None or self.redacted is not None)
 
     def to_json(self) -> dict[str, Any]:
         """The native JSON shape."""
-        return {"type": "reasoning", "text": self.text}
+        out: dict[str, Any] = {"type": "reasoning", "text": self.text}
+        if self.signature is not None:
+            out["signature"] = self.signature
+        if self.redacted is not None:
+            out["redacted"] = self.redacted
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,7 +447,7 @@ def from_json(obj: Mapping[str, Any]) -> Event:
     if kind == "start":
         return Start(_opt_str(obj, "stream"), _opt_str(obj, "model"))
     if kind == "reasoning":
-        return Reasoning(_str(obj, "text"))
+        return Reasoning(_str(obj, "text"), _opt_str(obj, "signature"), _opt_str(obj, "redacted"))
     if kind == "tool_call_start":
         return ToolCallStart(_str(obj, "id"), _str(obj, "name"))
     if kind == "tool_call_delta":

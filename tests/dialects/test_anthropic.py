@@ -402,3 +402,51 @@ def test_whole_message_groups_runs_and_keeps_call_order() -> None:
         {"input_tokens": 0, "output_tokens": 0},
     )
     assert arguments_text(None) == "{}"
+
+
+SIGNED: list[Event] = [
+    Reasoning("Let me"),
+    Reasoning(" check."),
+    Reasoning("", signature="EqQB"),
+    Reasoning("", redacted="EmwK"),
+    Reasoning("Then call.", signature="EqQC"),
+    ToolCall("call_1", "get_weather", WEATHER),
+    Done("tool_calls", USAGE),
+]
+"""Thinking of an Anthropic model: signed blocks and a redacted one, then a call."""
+
+
+@pytest.mark.parametrize("chunk", [1, 4096])
+def test_signed_and_redacted_thinking_reach_the_sdk_as_they_came(chunk: int) -> None:
+    body = encode_stream("anthropic", SIGNED, stream_id="st_1")
+    message = _final_message(body, chunk)
+    assert [block.model_dump(exclude_none=True) for block in message.content] == [
+        {"type": "thinking", "thinking": "Let me check.", "signature": "EqQB"},
+        {"type": "redacted_thinking", "data": "EmwK"},
+        {"type": "thinking", "thinking": "Then call.", "signature": "EqQC"},
+        {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": WEATHER},
+    ]
+    whole = whole_message(SIGNED[:-1], Done("tool_calls"), message_id="msg_st_1", model="")
+    assert whole["content"] == [block.model_dump(exclude_none=True) for block in message.content]
+    deltas = [e.delta.type for e in _raw_events(body) if e.type == "content_block_delta"]
+    assert deltas.count("signature_delta") == 2
+
+
+def test_signed_and_redacted_thinking_read_back_as_written() -> None:
+    got, finished = decode_stream("anthropic", [encode_stream("anthropic", SIGNED)])
+    assert finished
+    reasoning = [e for e in got if isinstance(e, Reasoning)]
+    assert reasoning == [
+        *SIGNED[:4],
+        Reasoning("Then call."),
+        Reasoning("", signature="EqQC"),
+    ]
+
+
+def test_other_dialects_write_nothing_for_a_signature_or_redacted_thinking() -> None:
+    for name in ("openai", "vercel-ai"):
+        encoder = get_dialect(name).encoder(EncoderOptions())
+        encoder.encode(Start("st_1", "m"), 0)
+        assert encoder.encode(Reasoning("", signature="EqQB"), 1) == b""
+        assert encoder.encode(Reasoning("", redacted="EmwK"), 2) == b""
+        assert encoder.encode(Reasoning("Hm", signature="EqQB"), 3) != b""

@@ -123,6 +123,7 @@ EXPECTED: list[Event] = [
     Start("msg_1", "claude-x"),
     Reasoning("Let me"),
     Reasoning(" think."),
+    Reasoning("", signature="EqQB"),
     Text("Hello"),
     Text(" world"),
     ToolCallStart("toolu_1", "get_weather"),
@@ -211,7 +212,7 @@ def test_a_stream_cut_before_message_stop_is_not_finished() -> None:
     assert decoder.implied_done == Done("length", usage_of({**decoder.usage}))
 
 
-def test_ping_unknown_events_and_blocks_give_nothing() -> None:
+def test_ping_unknown_events_and_blocks_give_nothing_but_redacted_thinking() -> None:
     body = START + block("ping", {}) + block("a_new_event", {"x": 1})
     body += block(
         "content_block_start",
@@ -225,7 +226,10 @@ def test_ping_unknown_events_and_blocks_give_nothing() -> None:
     body += opens(1, type="redacted_thinking", data="x")
     body += delta(1, type="a_new_delta", x=1)
     body += block("content_block_stop", {"index": 1})
-    assert decode_all(body, lenient=True) == [Start("msg_1", "claude-x")]
+    assert decode_all(body, lenient=True) == [
+        Start("msg_1", "claude-x"),
+        Reasoning("", redacted="x"),
+    ]
     with pytest.raises(RemoteProtocolError, match="no tool_use"):
         decode_all(body)
 

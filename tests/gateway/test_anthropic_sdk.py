@@ -130,6 +130,22 @@ def test_thinking_is_a_reasoning_effort_for_an_openai_compatible_upstream(
     assert sent["reasoning_effort"] == "low" and "thinking" not in sent
 
 
+def test_signed_thinking_is_not_sent_to_an_openai_compatible_upstream(
+    gw: RunningGateway, fake: RunningFake
+) -> None:
+    signed: Any = {"type": "thinking", "thinking": THINKING, "signature": "EqQB"}
+    redacted: Any = {"type": "redacted_thinking", "data": "EmwK"}
+    turn: Any = [
+        *QUESTION,
+        {"role": "assistant", "content": [signed, redacted, {"type": "text", "text": "Hm."}]},
+        {"role": "user", "content": "Go on."},
+    ]
+    with client(gw) as sdk:
+        sdk.messages.create(model="fake", max_tokens=300, messages=turn)
+    sent = fake.fake.last.body["messages"][1]
+    assert sent == {"role": "assistant", "content": "Hm.", "reasoning_content": THINKING}
+
+
 def _tool_scenario() -> Scenario:
     return Scenario(reasoning=THINKING, text="", tool_calls=json.dumps(CALLS), args_piece=6)
 

@@ -18,6 +18,7 @@ from tests.support.scripted import WEATHER_TOOL
 from tests.support.servers import RunningFake
 
 from surestream.testing import Scenario
+from surestream.testing._fake_anthropic import signature_of
 
 UPSTREAM_KEY = "sk-ant-upstream-0002"
 QUESTION: list[Any] = [{"role": "user", "content": "What is the weather in Paris?"}]
@@ -131,6 +132,57 @@ def test_anthropic_sdk_tool_use_then_its_result(gw: RunningGateway, fake: Runnin
         "input": {"city": "Paris"},
     } in (sent[1]["content"])
     assert sent[2] == {"role": "user", "content": [{**result, "content": "21 C"}]}
+
+
+def test_a_claude_agent_loop_sends_the_signed_thinking_back(
+    gw: RunningGateway, fake: RunningFake
+) -> None:
+    fake.fake.enqueue(
+        tool_scenario(), Scenario(text="It is 21 degrees in Paris.", require_signature=True)
+    )
+    thinking: Any = {"type": "enabled", "budget_tokens": 2048}
+    ask: Any = {"model": "sonnet", "max_tokens": 3000, "tools": [WEATHER], "thinking": thinking}
+    with client(gw) as sdk:
+        with sdk.messages.stream(messages=QUESTION, **ask) as stream:
+            first = stream.get_final_message()
+        result: Any = {"type": "tool_result", "tool_use_id": "toolu_w", "content": "21 C"}
+        turn: Any = [
+            *QUESTION,
+            {"role": "assistant", "content": first.content},
+            {"role": "user", "content": [result]},
+        ]
+        with sdk.messages.stream(messages=turn, **ask) as stream:
+            second = stream.get_final_message()
+    signature = signature_of(THINKING)
+    assert [(b.type, getattr(b, "signature", None)) for b in first.content] == [
+        ("thinking", signature),
+        ("tool_use", None),
+    ]
+    assert second.content[0].type == "text"
+    assert second.content[0].text == "It is 21 degrees in Paris."
+    sent = fake.fake.last.body["messages"][1]["content"]
+    assert sent[0] == {"type": "thinking", "thinking": THINKING, "signature": signature}
+    assert [block["type"] for block in sent] == ["thinking", "tool_use"]
+
+
+def test_the_fake_refuses_thinking_sent_back_without_its_signature(
+    gw: RunningGateway, fake: RunningFake
+) -> None:
+    fake.fake.enqueue(Scenario(text="Never.", require_signature=True))
+    thinking: Any = {"type": "enabled", "budget_tokens": 2048}
+    unsigned: Any = {"type": "thinking", "thinking": THINKING, "signature": "forged"}
+    call: Any = {"type": "tool_use", "id": "toolu_w", "name": "get_weather", "input": {}}
+    result: Any = {"type": "tool_result", "tool_use_id": "toolu_w", "content": "21 C"}
+    turn: Any = [
+        *QUESTION,
+        {"role": "assistant", "content": [unsigned, call]},
+        {"role": "user", "content": [result]},
+    ]
+    with client(gw) as sdk, pytest.raises(anthropic.BadRequestError) as refused:
+        sdk.messages.create(
+            model="sonnet", max_tokens=3000, tools=[WEATHER], thinking=thinking, messages=turn
+        )
+    assert "signature" in str(refused.value)
 
 
 def test_anthropic_sdk_sees_an_overloaded_upstream_as_overloaded(

@@ -19,6 +19,7 @@ from surestream.events import (
     ToolCallStart,
 )
 from surestream.testing import Scenario
+from surestream.testing._fake_anthropic import signature_of
 from surestream.testing.fake_upstream import DEFAULT_TEXT
 from surestream.upstream import AnthropicUpstream, ChatRequest, UpstreamHTTPError
 from tests.support.servers import RunningFake
@@ -114,6 +115,7 @@ async def test_thinking_text_and_tool_use(fake: RunningFake, upstream: Anthropic
         Reasoning("Let"),
         Reasoning(" me"),
         Reasoning(" see"),
+        Reasoning("", signature=signature_of("Let me see")),
         Text("Checking."),
         ToolCallStart("toolu_1", "get_weather"),
         ToolCallDelta("toolu_1", '{"city":'),
@@ -175,7 +177,7 @@ async def test_a_whole_json_answer_is_read_as_its_events(
     )
     events = await collect(upstream)
     assert events[:3] == [
-        Reasoning("Hm"),
+        Reasoning("Hm", signature_of("Hm")),
         Text("Hi there"),
         ToolCall("toolu_1", "get_weather", {"city": "Paris"}),
     ]

@@ -235,3 +235,41 @@ def test_response_format_text_is_no_change() -> None:
         "messages": [{"role": "user", "content": "hi"}],
         "stream": True,
     }
+
+
+SIGNED_BLOCKS: list[Any] = [
+    {"type": "thinking", "thinking": "They want Paris.", "signature": "EqQB"},
+    {"type": "redacted_thinking", "data": "EmwK"},
+]
+
+
+def test_an_assistants_signed_thinking_leads_its_turn_and_stays_off_the_openai_wire() -> None:
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+    }
+    assistant = {
+        "role": "assistant",
+        "content": "Checking.",
+        "tool_calls": [call],
+        "reasoning_content": "They want Paris.",
+        "thinking_blocks": SIGNED_BLOCKS,
+    }
+    messages: list[Any] = [{"role": "user", "content": "Paris?"}, assistant]
+    got = body(messages)
+    assert got["messages"][1]["content"] == [
+        *SIGNED_BLOCKS,
+        {"type": "text", "text": "Checking."},
+        {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}},
+    ]
+    openai_wire = ChatRequest("ours", messages).messages[1].to_json()
+    assert "thinking_blocks" not in openai_wire
+    assert openai_wire["reasoning_content"] == "They want Paris."
+
+
+def test_thinking_blocks_of_another_kind_are_refused() -> None:
+    assistant = {"role": "assistant", "content": "x", "thinking_blocks": [{"type": "text"}]}
+    with pytest.raises(UpstreamHTTPError) as refused:
+        body([{"role": "user", "content": "hi"}, assistant])
+    assert refused.value.status == 422 and "messages.1.thinking_blocks" in str(refused.value)

@@ -11,6 +11,7 @@ import anthropic
 import pytest
 
 from surestream.testing import Scenario
+from surestream.testing._fake_anthropic import signature_of
 from tests.support.servers import RunningFake
 from tests.support.upstreams import API_KEY
 
@@ -38,7 +39,7 @@ def test_stream_helper_accumulates_thinking_text_and_tool_use(
     assert [block.type for block in message.content] == ["thinking", "text", "tool_use"]
     thinking, text, tool_use = message.content
     assert thinking.type == "thinking" and thinking.thinking == "Let me see"
-    assert thinking.signature == "fake-sig"
+    assert thinking.signature == signature_of("Let me see")
     assert text.type == "text" and text.text == "Checking."
     assert tool_use.type == "tool_use"
     assert (tool_use.id, tool_use.name, tool_use.input) == (

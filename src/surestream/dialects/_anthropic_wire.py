@@ -15,15 +15,17 @@ cut before it, so a reader must treat its absence as a truncation.
 
 ``AnthropicDecoder`` maps it onto our events: ``message_start`` -> ``Start(id, model)``;
 ``text_delta`` -> ``Text``; a ``thinking`` block's text and ``thinking_delta`` ->
-``Reasoning``; a ``tool_use`` block start -> ``ToolCallStart(id, name)``, each
+``Reasoning``, its ``signature_delta`` -> ``Reasoning("", signature=...)`` (the block's
+end), a ``redacted_thinking`` block -> ``Reasoning("", redacted=data)``: what a client
+sends back in its next turn; a ``tool_use`` block start -> ``ToolCallStart(id, name)``, each
 ``input_json_delta`` -> ``ToolCallDelta``, its ``content_block_stop`` -> the complete
 ``ToolCall`` (``args`` parsed as the ``openai`` dialect parses arguments);
 ``citations_delta`` -> ``Data(citation, "citation")``; ``message_stop`` -> ``Done`` with the
 stop reason of ``message_delta`` (``STOP_REASONS``) and the usage (``usage_of``);
 ``error`` -> ``Error`` (``ERROR_CODES``; ``overloaded_error`` and ``rate_limit_error`` are
 retryable; an ``error.code`` that is one of ours, as the ``anthropic`` dialect writes it, is
-the code). ``ping``, ``signature_delta``, ``redacted_thinking`` blocks, server tool blocks
-and event types this version does not know give nothing (the API may add types; readers are
+the code). ``ping``, server tool blocks and event types this version does not know give
+nothing (the API may add types; readers are
 told to skip them). ``finish_reason`` and ``implied_done`` tell a caller what the stream
 said so far. Two policies like the ``openai`` dialect's: strict (a wrongly typed field
 raises ``RemoteProtocolError``) and ``lenient`` (skipped); data that is not a JSON object
@@ -320,10 +322,10 @@ class AnthropicDecoder:
             self._blocks[index] = _Block("")
             text = block.get("text")
             return [Text(text)] if isinstance(text, str) and text else []
-        if kind == "thinking":
+        if kind in ("thinking", "redacted_thinking"):
             self._blocks[index] = _Block("")
-            thinking = block.get("thinking")
-            return [Reasoning(thinking)] if isinstance(thinking, str) and thinking else []
+            reasoning = _reasoning_of(block)
+            return [reasoning] if reasoning is not None else []
         if kind != "tool_use":
             return []
         call_id, name = block.get("id"), block.get("name")
@@ -347,6 +349,9 @@ class AnthropicDecoder:
         if kind == "thinking_delta":
             thinking = self._field(delta, "thinking", str)
             return [Reasoning(thinking)] if thinking else []
+        if kind == "signature_delta":
+            signature = self._field(delta, "signature", str)
+            return [Reasoning("", signature)] if signature else []
         if kind == "citations_delta":
             return [Data(delta.get("citation"), "citation")]
         if kind != "input_json_delta":
@@ -382,9 +387,22 @@ class AnthropicDecoder:
         self._add_usage(obj.get("usage"))
 
 
+def _reasoning_of(block: Mapping[str, Any]) -> Reasoning | None:
+    """A ``thinking`` block's text and signature (when not empty), or a
+    ``redacted_thinking`` block's data, as one ``Reasoning``; None when it has none."""
+    if block.get("type") == "redacted_thinking":
+        data = block.get("data")
+        return Reasoning("", redacted=data) if isinstance(data, str) else None
+    thinking, signature = block.get("thinking"), block.get("signature")
+    text = thinking if isinstance(thinking, str) else ""
+    signed = signature if isinstance(signature, str) and signature else None
+    return Reasoning(text, signed) if text or signed else None
+
+
 def message_events(message: Mapping[str, Any]) -> list[Event]:
     """The events of a whole (non-streaming) ``message``: ``Start``, its content blocks in
-    order (``Text``, ``Reasoning``, complete ``ToolCall``s), ``Done`` with its stop reason
+    order (``Text``, ``Reasoning`` with the block's signature or redacted data, complete
+    ``ToolCall``s), ``Done`` with its stop reason
     and usage. Blocks of other types and wrongly typed fields are skipped."""
     sid, model = message.get("id"), message.get("model")
     events: list[Event] = [Start(*(v if isinstance(v, str) else None for v in (sid, model)))]
@@ -393,8 +411,10 @@ def message_events(message: Mapping[str, Any]) -> list[Event]:
         kind = block.get("type") if isinstance(block, Mapping) else None
         if kind == "text" and isinstance(block.get("text"), str) and block["text"]:
             events.append(Text(block["text"]))
-        elif kind == "thinking" and isinstance(block.get("thinking"), str) and block["thinking"]:
-            events.append(Reasoning(block["thinking"]))
+        elif kind in ("thinking", "redacted_thinking"):
+            reasoning = _reasoning_of(block)
+            if reasoning is not None:
+                events.append(reasoning)
         elif kind == "tool_use" and isinstance(block.get("id"), str):
             events.append(ToolCall(block["id"], str(block.get("name")), block.get("input", {})))
     reason = message.get("stop_reason")

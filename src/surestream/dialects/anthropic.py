@@ -11,9 +11,12 @@ writes it:
 - ``Text`` / ``Reasoning`` -> ``text_delta`` / ``thinking_delta`` inside a ``text`` /
   ``thinking`` content block: a ``content_block_start`` opens one when the open text or
   thinking block is of the other kind (its ``content_block_stop`` is written first), so the
-  message keeps the order of the answer. A thinking block carries an empty ``signature``
-  and no ``signature_delta``: we have no signature to give (the SDKs do not need one; a
-  client must not send such a block back to Anthropic itself);
+  message keeps the order of the answer. A ``Reasoning`` with a ``signature`` (an Anthropic
+  model's, relayed) writes it as the block's ``signature_delta`` and ends the block; one
+  with ``redacted`` reasoning is a ``redacted_thinking`` block of its own (``data`` in its
+  ``content_block_start``). A client sends these blocks back in its next turn as they came.
+  Reasoning of other models has no signature: its block keeps an empty ``signature``,
+  which Anthropic itself would refuse (the gateway drops such blocks on the way there);
 - ``ToolCallStart`` -> closes the open text or thinking block, then ``content_block_start``
   of a ``tool_use`` block (``id``, ``name``, ``input: {}``); ``ToolCallDelta`` ->
   ``input_json_delta`` at that block's ``index``; ``ToolCall`` -> its ``content_block_stop``
@@ -164,18 +167,23 @@ def whole_message(
 ) -> dict[str, Any]:
     """The API's ``message`` object of a whole answer (``stream: false``): ``events`` before
     ``done`` as content blocks in the order and grouping the encoder streams them (a run of
-    text or reasoning is one block; each call is a ``tool_use`` block with its ``args`` as
-    ``input``), the ``stop_reason`` and the usage of ``done``."""
+    text or reasoning is one block, a signature ends a thinking block; each call is a
+    ``tool_use`` block with its ``args`` as ``input``), the ``stop_reason`` and the usage of
+    ``done``."""
     content: list[dict[str, Any]] = []
     calls: dict[str, dict[str, Any]] = {}
     for event in events:
-        if isinstance(event, Text | Reasoning):
+        if isinstance(event, Reasoning) and event.redacted is not None:
+            content.append({"type": "redacted_thinking", "data": event.redacted})
+        elif isinstance(event, Text | Reasoning):
             kind, key = ("text", "text") if type(event) is Text else (_THINKING, "thinking")
             last = content[-1] if content else None
-            if last is not None and last["type"] == kind:
+            if last is not None and last["type"] == kind and not last.get("signature"):
                 last[key] += event.text
             else:
                 content.append({**_BLOCK_HEADS[kind], key: event.text})
+            if isinstance(event, Reasoning) and event.signature is not None:
+                content[-1]["signature"] = event.signature
         elif isinstance(event, ToolCallStart | ToolCall) and event.id not in calls:
             block = {"type": "tool_use", "id": event.id, "name": event.name, "input": {}}
             content.append(calls.setdefault(event.id, block))
@@ -284,7 +292,8 @@ class AnthropicEncoder:
             out.append(_stop(self._prose[1]))
             self._prose = None
 
-    def _prose_delta(self, kind: str, text: str, out: list[Block]) -> None:
+    def _open_prose(self, kind: str, out: list[Block]) -> int:
+        """The index of the open text or thinking block of ``kind``, opened when needed."""
         self._start(None, out)
         if self._prose is None or self._prose[0] != kind:
             self._close_prose(out)
@@ -295,7 +304,26 @@ class AnthropicEncoder:
                 b'{"type":"content_block_delta","index":%d,"delta":{"type":"%b","%b":'
                 % (index, delta_type, key)
             )
+        return self._prose[1]
+
+    def _prose_delta(self, kind: str, text: str, out: list[Block]) -> None:
+        self._open_prose(kind, out)
         out.append((_BLOCK_DELTA, self._delta_head + orjson.dumps(text) + b"}}"))
+
+    def _reasoning(self, event: Reasoning, out: list[Block]) -> None:
+        if event.redacted is not None:
+            self._start(None, out)
+            self._close_prose(out)
+            head = {"type": "redacted_thinking", "data": event.redacted}
+            out.append(_stop(self._open_block(head, out)))
+            return
+        if event.text or event.signature is None:
+            self._prose_delta(_THINKING, event.text, out)
+        if event.signature is not None:
+            delta = {"type": "signature_delta", "signature": event.signature}
+            data = {"type": CONTENT_BLOCK_DELTA, "index": self._open_prose(_THINKING, out)}
+            out.append((_BLOCK_DELTA, orjson.dumps({**data, "delta": delta})))
+            self._close_prose(out)
 
     def encode(self, event: Event, seq: int) -> bytes:
         """The blocks of one event; ``b""`` for the events the API has no place for."""
@@ -303,7 +331,7 @@ class AnthropicEncoder:
             return self.encode_text(event.text, seq)
         out: list[Block] = []
         if isinstance(event, Reasoning):
-            self._prose_delta(_THINKING, event.text, out)
+            self._reasoning(event, out)
         elif isinstance(event, ToolCallStart | ToolCallDelta | ToolCall):
             self._tool(event, out)
         elif isinstance(event, Start):

@@ -13,8 +13,10 @@ routing, forwarded parameters) holds here too:
   ``image_url``: a ``data:`` URL for base64 sources); its ``tool_result`` blocks -> ``tool``
   messages before it (``content`` text; ``is_error`` prefixes ``error: ``);
 - an assistant message's ``text`` -> its content, ``tool_use`` -> its ``tool_calls`` (the
-  ``input`` as JSON text), ``thinking`` -> ``reasoning_content``; ``redacted_thinking`` is
-  dropped (it means nothing to another model);
+  ``input`` as JSON text), ``thinking`` -> ``reasoning_content`` (its text, for any
+  upstream) and the signed ``thinking`` and ``redacted_thinking`` blocks, in order, ->
+  ``thinking_blocks``, which only an Anthropic upstream sends back (a thinking block without
+  a signature cannot go back to Anthropic: it is not among them);
 - ``max_tokens``, ``temperature``, ``top_p`` as they are; ``stop_sequences`` -> ``stop``;
   ``metadata.user_id`` -> ``user``; ``tools`` -> functions (``input_schema`` is the
   ``parameters``); ``tool_choice`` ``auto`` / ``any`` / ``tool`` / ``none`` -> ``auto`` /
@@ -142,7 +144,8 @@ class ToolResultBlock(BaseModel):
 
 
 class ThinkingBlock(BaseModel):
-    """An earlier answer's thinking (sent on as ``reasoning_content``)."""
+    """An earlier answer's thinking (sent on as ``reasoning_content``, and with its
+    ``signature`` as one of ``thinking_blocks``)."""
 
     model_config = _LENIENT
 
@@ -152,7 +155,7 @@ class ThinkingBlock(BaseModel):
 
 
 class RedactedThinkingBlock(BaseModel):
-    """An earlier answer's encrypted thinking (dropped)."""
+    """An earlier answer's encrypted thinking (sent on as one of ``thinking_blocks``)."""
 
     model_config = _LENIENT
 
@@ -354,6 +357,13 @@ def _assistant(
     thinking = "".join(b.thinking for b in content if isinstance(b, ThinkingBlock))
     if thinking:
         message["reasoning_content"] = thinking
+    signed = [
+        b.model_dump(exclude_none=True)
+        for b in content
+        if isinstance(b, RedactedThinkingBlock) or (isinstance(b, ThinkingBlock) and b.signature)
+    ]
+    if signed:
+        message["thinking_blocks"] = signed
     return message
 
 

@@ -138,6 +138,29 @@ Text = Annotated[str, Field(max_length=MAX_CONTENT_CHARS)]
 """A message's text."""
 
 
+class ThinkingPart(BaseModel):
+    """A signed block of an Anthropic model's thinking, sent back as it came."""
+
+    model_config = STRICT
+
+    type: Literal["thinking"]
+    thinking: Text
+    signature: str = Field(min_length=1, max_length=MAX_CONTENT_CHARS)
+
+
+class RedactedThinkingPart(BaseModel):
+    """A block of an Anthropic model's encrypted thinking, sent back as it came."""
+
+    model_config = STRICT
+
+    type: Literal["redacted_thinking"]
+    data: str = Field(min_length=1, max_length=MAX_CONTENT_CHARS)
+
+
+ThinkingBlock = Annotated[ThinkingPart | RedactedThinkingPart, Field(discriminator="type")]
+"""One block of an assistant message's ``thinking_blocks``."""
+
+
 class _Message(BaseModel):
     """What every message has: its content's text, and its wire shape."""
 
@@ -173,7 +196,9 @@ class UserMessage(_Message):
 
 class AssistantMessage(_Message):
     """An earlier answer: its text (null when it only called tools), its ``tool_calls``, its
-    ``refusal``, and its ``reasoning_content`` when a client sends it back.
+    ``refusal``, and its ``reasoning_content`` when a client sends it back; its
+    ``thinking_blocks`` (LiteLLM's name; ``POST /v1/messages`` sets them): an Anthropic
+    model's signed and redacted thinking, which only an Anthropic upstream receives.
 
     ``annotations``, ``audio``, ``function_call`` and ``parsed`` are accepted when null:
     the OpenAI SDK's own message objects carry them, so a client can append the SDK's
@@ -184,6 +209,7 @@ class AssistantMessage(_Message):
     content: Text | list[TextPart] | None = None
     tool_calls: list[MessageToolCall] | None = None
     reasoning_content: Text | None = None
+    thinking_blocks: list[ThinkingBlock] | None = None
     refusal: Text | None = None
     annotations: None = None
     audio: None = None

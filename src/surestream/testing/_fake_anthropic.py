@@ -8,10 +8,13 @@ arguments: a block's ``content_block_start`` travels with its first piece and it
 ``content_block_stop`` with its last, so a cut inside a block leaves it open), then
 ``message_delta`` with the stop reason and the output tokens (``finish``) and
 ``message_stop`` (``done``). ``error_after`` sends ``event: error`` with ``error_type``.
+A thinking block is signed (``signature_of`` its text, in a ``signature_delta`` before its
+stop); ``unsigned_thinking`` is the API's check of the thinking sent back in a later turn.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,7 +39,9 @@ __all__ = [
     "error_body",
     "error_event",
     "message",
+    "signature_of",
     "stream_parts",
+    "unsigned_thinking",
 ]
 
 ERROR_TYPES = {
@@ -73,6 +78,45 @@ def error_event(error_type: str, message: str) -> bytes:
     return _event(ERROR, {"error": {"type": error_type, "message": message}})
 
 
+def signature_of(thinking: str) -> str:
+    """The fake's signature of a thinking block's text (a real one is opaque too)."""
+    return "fake-sig-" + hashlib.sha256(thinking.encode()).hexdigest()[:16]
+
+
+def _thinking_problem(where: str, block: Mapping[str, Any]) -> str | None:
+    signature = block.get("signature")
+    if not isinstance(signature, str) or not signature:
+        return f"{where}.signature: Field required"
+    if signature != signature_of(str(block.get("thinking", ""))):
+        return f"{where}: Invalid `signature` in `thinking` block"
+    return None
+
+
+def unsigned_thinking(body: Mapping[str, Any]) -> str | None:
+    """What the Messages API would refuse in the thinking sent back in ``body``: a thinking
+    block without its own signature, or (``thinking`` enabled) an assistant turn with a
+    ``tool_use`` not led by its thinking; None when it would take it."""
+    thinking = body.get("thinking")
+    enabled = isinstance(thinking, Mapping) and thinking.get("type") == "enabled"
+    for number, turn in enumerate(body.get("messages") or ()):
+        content = turn.get("content") if isinstance(turn, Mapping) else None
+        if turn.get("role") != "assistant" or not isinstance(content, list):
+            continue
+        kinds = [b.get("type") for b in content if isinstance(b, Mapping)]
+        if enabled and "tool_use" in kinds and kinds[0] not in ("thinking", "redacted_thinking"):
+            return (
+                f"messages.{number}.content.0.type: Expected `thinking` or `redacted_thinking`, "
+                f"but found `{kinds[0]}`. When `thinking` is enabled, a final `assistant` "
+                "message must start with a thinking block."
+            )
+        for index, block in enumerate(content):
+            if isinstance(block, Mapping) and block.get("type") == "thinking":
+                problem = _thinking_problem(f"messages.{number}.content.{index}", block)
+                if problem is not None:
+                    return problem
+    return None
+
+
 def _stop_reason(s: Scenario) -> str:
     reason = s.finish_reason_sent()
     return STOP_REASON_OF.get(reason, reason)
@@ -99,7 +143,8 @@ def message(index: int, body: Mapping[str, Any], s: Scenario) -> dict[str, Any]:
     """The whole (non-streaming) ``message`` answer."""
     content: list[dict[str, Any]] = []
     if s.reasoning:
-        content.append({"type": "thinking", "thinking": s.reasoning, "signature": "fake-sig"})
+        thinking = {"type": "thinking", "thinking": s.reasoning}
+        content.append({**thinking, "signature": signature_of(s.reasoning)})
     if s.words():
         content.append({"type": "text", "text": "".join(s.words())})
     for call_id, name, arguments in _calls(s):
@@ -154,7 +199,7 @@ def stream_parts(
     pieces: list[bytes] = []
     if s.reasoning:
         deltas = [{"type": "thinking_delta", "thinking": w} for w in s.reasoning_words()]
-        signature = {"type": "signature_delta", "signature": "fake-sig"}
+        signature = {"type": "signature_delta", "signature": signature_of(s.reasoning)}
         thinking = {"type": "thinking", "thinking": "", "signature": ""}
         pieces += _block(0, thinking, deltas, closing=(signature,))
     blocks = 1 if s.reasoning else 0

@@ -54,6 +54,7 @@ from surestream.testing._fake_anthropic import (
     error_event,
     message,
     stream_parts,
+    unsigned_thinking,
 )
 from surestream.testing.scenario import DEFAULT_TEXT, Scenario
 
@@ -364,6 +365,9 @@ class FakeUpstream:
             return self._json(record, 400, error_body(400, problem), Scenario())
         if s.status != 200:
             return self._json(record, s.status, error_body(s.status, s.error_message), s)
+        refused = unsigned_thinking(body) if s.require_signature else None
+        if refused is not None:
+            return self._json(record, 400, error_body(400, refused), s)
         if not body.get("stream") or s.json_response:
             return self._json(record, 200, message(record.index, body, s), s)
         head, pieces, tail = stream_parts(record.index, body, s)

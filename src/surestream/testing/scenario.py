@@ -59,7 +59,11 @@ class Scenario:
     - Anthropic wire only (``POST /v1/messages``): ``error_type`` is the type of the
       ``event: error`` that ``error_after`` sends (``overloaded_error``, ``rate_limit_error``,
       ...); ``cache_read`` / ``cache_creation`` are the usage's cache tokens; ``finish_reason``
-      may also be an Anthropic ``stop_reason`` (``refusal``, ``stop_sequence``, ...).
+      may also be an Anthropic ``stop_reason`` (``refusal``, ``stop_sequence``, ...);
+      ``require_signature`` refuses (400 ``invalid_request_error``), as the Messages API
+      does, a request with an assistant thinking block whose ``signature`` is missing or not
+      the one the fake gave that thinking, or, with ``thinking`` enabled, an assistant turn
+      with a ``tool_use`` that does not start with its thinking.
     """
 
     text: str = DEFAULT_TEXT
@@ -93,6 +97,7 @@ class Scenario:
     error_type: str = "overloaded_error"
     cache_read: int = 0
     cache_creation: int = 0
+    require_signature: bool = False
 
     @classmethod
     def parse(cls, spec: str) -> Scenario:

@@ -10,8 +10,10 @@ demo model does, before any request is sent (nothing is dropped silently). The m
   arguments, which must be a JSON object); ``tool`` -> a ``user`` message with a
   ``tool_result`` block for its ``tool_call_id``. Consecutive messages of one role are
   merged into one (the Messages API alternates roles; its tool results must follow the
-  calls in one message). An assistant's ``reasoning_content`` is not sent back: the API
-  takes thinking back only with its signature, which our events do not carry.
+  calls in one message). An assistant's ``thinking_blocks`` (its signed ``thinking`` and
+  ``redacted_thinking`` blocks, as ``POST /v1/messages`` received them) lead its content, as
+  they came, where the API put them; its ``reasoning_content`` is not sent (the API takes
+  thinking back only with its signature).
 - content parts: ``text`` -> ``text``; ``image_url`` -> ``image`` (a ``data:`` URL as a
   ``base64`` source, any other URL as a ``url`` source); any other part is refused.
 - ``max_tokens`` / ``max_completion_tokens`` -> ``max_tokens`` (the API requires one: the
@@ -109,6 +111,15 @@ def _tool_use(call: Mapping[str, Any], where: str) -> dict[str, Any]:
     return {"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": value}
 
 
+def _thinking_blocks(message: ChatMessage, where: str) -> list[dict[str, Any]]:
+    given = message.extra.get("thinking_blocks") or []
+    if not isinstance(given, list) or not all(
+        isinstance(b, Mapping) and b.get("type") in ("thinking", "redacted_thinking") for b in given
+    ):
+        raise _refuse(f"{where}.thinking_blocks", "must be thinking or redacted_thinking blocks")
+    return [dict(b) for b in given]
+
+
 def _turn(message: ChatMessage, where: str) -> tuple[str, list[dict[str, Any]]]:
     """(Anthropic role, content blocks) of one non-system message."""
     if message.role == "tool":
@@ -118,7 +129,7 @@ def _turn(message: ChatMessage, where: str) -> tuple[str, list[dict[str, Any]]]:
         result = {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": content}
         return "user", [result]
     if message.role == "assistant":
-        blocks = _blocks(message, where)
+        blocks = [*_thinking_blocks(message, where), *_blocks(message, where)]
         for index, call in enumerate(message.tool_calls or ()):
             blocks.append(_tool_use(call, f"{where}.tool_calls.{index}"))
         return "assistant", blocks

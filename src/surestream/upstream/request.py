@@ -19,7 +19,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ANTHROPIC_PARAMS", "FORWARDED_PARAMS", "ChatMessage", "ChatRequest"]
+__all__ = [
+    "ANTHROPIC_MESSAGE_FIELDS",
+    "ANTHROPIC_PARAMS",
+    "FORWARDED_PARAMS",
+    "ChatMessage",
+    "ChatRequest",
+]
 
 FORWARDED_PARAMS = (
     "tools",
@@ -46,6 +52,10 @@ ANTHROPIC_PARAMS = ("thinking",)
 upstream only: every other upstream reads the OpenAI parameter they were also mapped to
 (``reasoning_effort``) and never receives them (``ChatRequest.openai_params``)."""
 
+ANTHROPIC_MESSAGE_FIELDS = ("thinking_blocks",)
+"""Message fields for an Anthropic upstream only (``thinking_blocks``: an assistant's signed
+and redacted thinking, which the Messages API takes back); ``ChatMessage.to_json`` leaves
+them out."""
 
 _MESSAGE_FIELDS = frozenset({"role", "content", "tool_calls", "tool_call_id", "name"})
 
@@ -86,7 +96,8 @@ class ChatMessage:
         return "".join(t for t in texts if isinstance(t, str))
 
     def to_json(self) -> dict[str, Any]:
-        """The OpenAI wire shape: ``role``, ``content`` and the other fields that are set."""
+        """The OpenAI wire shape: ``role``, ``content`` and the other fields that are set
+        (but ``ANTHROPIC_MESSAGE_FIELDS``)."""
         content = self.content
         out: dict[str, Any] = {
             "role": self.role,
@@ -98,7 +109,7 @@ class ChatMessage:
             out["tool_calls"] = [dict(c) for c in self.tool_calls]
         if self.tool_call_id is not None:
             out["tool_call_id"] = self.tool_call_id
-        out.update(self.extra)
+        out.update((k, v) for k, v in self.extra.items() if k not in ANTHROPIC_MESSAGE_FIELDS)
         return out
 
     @classmethod

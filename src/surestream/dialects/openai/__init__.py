@@ -6,7 +6,8 @@ per ``chat.completion.chunk`` object, ``data: [DONE]`` after a normal end. The f
 carries ``delta: {"role":"assistant","content":""}`` (``Start`` maps to it; without a
 ``Start`` the encoder writes it before the first other chunk), each ``Text`` is one
 ``delta.content`` chunk, each ``Reasoning`` one ``delta.reasoning_content`` chunk (the
-DeepSeek / vLLM spelling; the official SDKs keep it as an extra field), ``Done`` is a chunk
+DeepSeek / vLLM spelling; the official SDKs keep it as an extra field; an ``opaque`` one,
+only a provider's signature or redacted reasoning, writes nothing), ``Done`` is a chunk
 with an empty delta and ``finish_reason``, then the usage chunk when ``include_usage``
 (``choices: []``; every earlier chunk then has ``"usage": null``), then ``[DONE]``.
 ``Error`` is one ``{"error": {...}}`` object and no ``[DONE]``: the shape the OpenAI SDKs

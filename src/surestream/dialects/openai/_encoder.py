@@ -109,6 +109,8 @@ class OpenAIEncoder:
         if type(event) is Text:
             return self.encode_text(event.text, seq)
         if isinstance(event, Reasoning):
+            if event.opaque:
+                return b""
             return self._delta(b'{"reasoning_content":' + orjson.dumps(event.text) + b"}")
         if isinstance(event, ToolCallStart | ToolCallDelta | ToolCall):
             return self._tool_call(event) if self._forward_tool_calls else b""

@@ -10,6 +10,7 @@ Strategy: each UI message chunk is one unnamed SSE event whose data is a JSON ob
   (``text-1``, ``reasoning-1``, ``text-2``, ...): a ``-start`` chunk opens a block when the
   open one is of the other kind or was closed by a tool call or a step (its ``-end`` chunk
   is written first), so text after a tool call is a new part and the message keeps the order;
+  an ``opaque`` ``Reasoning`` (only a provider's signature or redacted reasoning) writes nothing;
 - ``ToolCallStart`` -> ``tool-input-start``; ``ToolCallDelta`` -> ``tool-input-delta``, only
   for a call whose start was written and whose input is not complete yet (the AI SDK throws
   on a delta without its start); ``ToolCall`` -> ``tool-input-available`` (with or without a

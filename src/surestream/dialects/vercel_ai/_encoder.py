@@ -149,7 +149,7 @@ class VercelAIEncoder:
         """The chunks of one event; ``b""`` when it has nothing to say (unknown events)."""
         if type(event) is Text:
             return self.encode_text(event.text, seq)
-        if type(event) is Unknown:
+        if type(event) is Unknown or (type(event) is Reasoning and event.opaque):
             return b""
         out: list[bytes] = []
         self._start(event if type(event) is Start else None, out)
