@@ -450,3 +450,11 @@ def test_other_dialects_write_nothing_for_a_signature_or_redacted_thinking() -> 
         assert encoder.encode(Reasoning("", signature="EqQB"), 1) == b""
         assert encoder.encode(Reasoning("", redacted="EmwK"), 2) == b""
         assert encoder.encode(Reasoning("Hm", signature="EqQB"), 3) != b""
+
+
+def test_a_stream_with_signed_thinking_resumes_byte_for_byte() -> None:
+    whole = encode_stream("anthropic", SIGNED, retry=None)
+    for after in range(len(SIGNED) - 1):
+        encoder = get_dialect("anthropic").encoder(EncoderOptions(retry=None))
+        head = b"".join(encoder.encode(e, seq) for seq, e in enumerate(SIGNED[: after + 1]))
+        assert head + encode_resumed("anthropic", SIGNED, after, retry=None) == whole
