@@ -1,5 +1,6 @@
 """The two ways an OpenAI-compatible upstream reads its answer: on a connection of its own (the
-default) or through httpx (an ``http_client`` given, or an environment proxy); same verdicts."""
+default for ``http://``) or through httpx (``https://``, an ``http_client`` given, or an
+environment proxy); same verdicts."""
 
 from __future__ import annotations
 
@@ -33,6 +34,25 @@ async def test_the_default_path_does_not_go_through_httpx(
         await up.aclose()
     assert text_of(events) == DEFAULT_TEXT
     assert fake.fake.last.headers["authorization"] == f"Bearer {API_KEY}"
+
+
+async def test_an_https_upstream_keeps_httpx_s_pooled_connections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[str] = []
+
+    async def record(self: httpx.AsyncClient, request: httpx.Request, **_: Any) -> httpx.Response:
+        asked.append(str(request.url))
+        raise httpx.ConnectError("recorded", request=request)
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", record)
+    up = OpenAICompatibleUpstream("https://127.0.0.1:1/v1", api_key=API_KEY, connect_timeout=5)
+    try:
+        with pytest.raises(UpstreamHTTPError):
+            await up.open(request())
+    finally:
+        await up.aclose()
+    assert asked == ["https://127.0.0.1:1/v1/chat/completions"]
 
 
 class _Counting:

@@ -9,9 +9,12 @@ is replayed as events. The returned ``OpenAIStream`` (``openai_stream``) yields 
 events; what the body means -- events, the verdict when it ends, which deadline runs -- is
 ``openai_answer.AnswerReader``'s.
 
-The request goes out on a connection of its own (``_http1``: the body is pushed into the
-reader as it arrives, one timer per stream), unless the upstream was given an
-``http_client`` or an environment proxy applies to it: then through httpx.
+The request to an ``http://`` upstream (vLLM, Ollama, a LAN or sidecar server) goes out on a
+connection of its own (``_http1``: the body is pushed into the reader as it arrives, one
+timer per stream), unless the upstream was given an ``http_client`` or an environment proxy
+applies to it: then through httpx. An ``https://`` upstream goes through httpx too: its pool
+keeps connections alive, and a TLS handshake per answer (``_http1`` opens one connection per
+request) would cost each answer's first token more than the per-token path saves.
 
 Timeouts (``None`` = never): ``connect_timeout`` for TCP/TLS (and writing the request);
 ``first_token_timeout`` from sending the request until the first data chunk (the response
@@ -233,7 +236,7 @@ class OpenAICompatibleUpstream:
         if api_key:
             self._headers.update(self._auth_headers(api_key))
         self._owns_client = http_client is None
-        self._live = http_client is None and not _proxied(url)
+        self._live = http_client is None and url.scheme == "http" and not _proxied(url)
         """Requests go out on connections of our own (``_http1``), not through httpx."""
         self._url = url
         self._ssl: ssl.SSLContext | None = None
