@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 
 from surestream.events import Done, Error, Event, Text
 from surestream.store import StoreUnavailable
+from surestream.store._redis_tails import DIRECT_TAILS
 from surestream.store.redis import RedisStore
 from tests.support.servers import ServerProcess, free_port, redis_process
 
@@ -240,26 +241,29 @@ async def test_redis_that_hangs_fails_every_call_in_bounded_time_then_recovers()
             await store.aclose()
 
 
-async def test_a_round_names_the_doorbell_and_only_the_streams_it_rang(
-    own_redis: ServerProcess, admin: aioredis.Redis
-) -> None:
-    """With many live tails, an append to one stream is read by an ``XREAD`` that names the
-    doorbell and that stream, not every live journal (the full sweep is ``read_block``
-    away here)."""
-    prefix = f"t{uuid.uuid4().hex[:12]}:"
-    store = RedisStore(own_redis.url, prefix=prefix, read_block=30.0, timeout=60.0)
-    ids = [f"s{i}" for i in range(20)]
+async def xreads_of_one_append(
+    store: RedisStore, admin: aioredis.Redis, live: int
+) -> tuple[str, list[list[str]]]:
+    """The keys named by each ``XREAD`` Redis ran from an append to one of ``live`` streams,
+    each followed by a reader, until the reader is parked again; and that stream's key."""
+    ids = [f"s{i}" for i in range(live)]
     readers = []
+    waiting: list[asyncio.Future[tuple[int, Event]]] = []
     try:
         for stream_id in ids:
             await store.create(stream_id)
             readers.append(await store.read(stream_id))
-        waiting = asyncio.ensure_future(anext(readers[7]))
+            await store.append(stream_id, Text("warm"))
+        with anyio.fail_after(BOUND):  # every tail read once: none is new any more
+            warm = await asyncio.gather(*(anext(reader) for reader in readers))
+        assert warm == [(0, Text("warm"))] * live
+        waiting = [asyncio.ensure_future(anext(reader)) for reader in readers]
         await until_blocked(admin, 1)
+        chosen = ids[live // 2]
         async with admin.monitor() as monitor:
-            await store.append("s7", Text("rung"))
+            await store.append(chosen, Text("rung"))
             with anyio.fail_after(BOUND):
-                assert await waiting == (0, Text("rung"))
+                assert await waiting[live // 2] == (1, Text("rung"))
             await until_blocked(admin, 1)
             await admin.ping()
             named: list[list[str]] = []
@@ -272,11 +276,40 @@ async def test_a_round_names_the_doorbell_and_only_the_streams_it_rang(
                         words = command.split()
                         keys = words[words.index("STREAMS") + 1 :]
                         named.append(keys[: len(keys) // 2])
-        assert named, "the append was read by some XREAD"
-        assert all(len(keys) <= 2 for keys in named), named
-        assert any(f"{prefix}{{s7}}:events" in keys for keys in named), named
-        assert all(keys[0] == f"{prefix}doorbell" for keys in named), named
+        return f"{store.prefix}{{{chosen}}}:events", named
     finally:
+        for future in waiting:
+            future.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
         for reader in readers:
             await reader.aclose()  # type: ignore[attr-defined]
         await store.aclose()
+
+
+async def test_a_round_names_the_doorbell_and_only_the_streams_it_rang(
+    own_redis: ServerProcess, admin: aioredis.Redis
+) -> None:
+    """With many live tails (more than DIRECT_TAILS), an append to one stream is read by an
+    ``XREAD`` that names the doorbell and that stream, not every live journal (the full
+    sweep is ``read_block`` away here)."""
+    prefix = f"t{uuid.uuid4().hex[:12]}:"
+    store = RedisStore(own_redis.url, prefix=prefix, read_block=30.0, timeout=60.0)
+    key, named = await xreads_of_one_append(store, admin, DIRECT_TAILS + 12)
+    assert named, "the append was read by some XREAD"
+    assert all(len(keys) <= 2 for keys in named), named
+    assert any(key in keys for keys in named), named
+    assert all(keys[0] == f"{prefix}doorbell" for keys in named), named
+
+
+async def test_a_lone_append_to_one_of_a_few_tails_wakes_the_reader_once(
+    own_redis: ServerProcess, admin: aioredis.Redis
+) -> None:
+    """Up to DIRECT_TAILS live tails, the reader's ``XREAD`` names them and not the
+    doorbell: the append's entry wakes it (through the doorbell it would be woken by the
+    ring, then run a second ``XREAD`` to read the entry the ring named)."""
+    prefix = f"t{uuid.uuid4().hex[:12]}:"
+    store = RedisStore(own_redis.url, prefix=prefix, read_block=30.0, timeout=60.0)
+    key, named = await xreads_of_one_append(store, admin, DIRECT_TAILS)
+    assert named, "the reader read again"
+    assert all(f"{prefix}doorbell" not in keys for keys in named), named
+    assert all(key in keys and len(keys) == DIRECT_TAILS for keys in named), named

@@ -11,7 +11,10 @@ id2 ...`` naming the doorbell and only the *due* tails: those rung since they we
 read, new ones, and those that got a full ``COUNT`` last time. A ring is written after its
 entries, so the round that names a rung tail finds them. Every ``read_block`` seconds a
 *full sweep* names every live tail once, which makes up for a ring that was lost (trimmed
-from the doorbell, or refused). It decodes each entry once and hands it to its tail; a
+from the doorbell, or refused). While the process follows at most ``DIRECT_TAILS`` tails,
+the ``XREAD`` names each of them and not the doorbell (a lone append wakes the reader once,
+not for its ring and then again for its entry); past that, the doorbell's cursor is read
+afresh and the first round is a full sweep. It decodes each entry once and hands it to its tail; a
 stream tailed while that read blocks has the reader woken at once with ``CLIENT UNBLOCK``
 (the reader's ``CLIENT ID``, sent from a pooled connection), so it is read from the next
 round. A tail that got nothing for ``read_block`` seconds has its lease checked (the
@@ -61,9 +64,14 @@ from surestream.events import Error, ErrorCode, Event, is_terminal, loads
 from surestream.store._redis_call import CallWatchdog, Health, bulk, call, ms
 from surestream.store.base import StoreUnavailable
 
-__all__ = ["Tail", "TailReader", "unavailable"]
+__all__ = ["DIRECT_TAILS", "Tail", "TailReader", "unavailable"]
 
 log = logging.getLogger("surestream.store")
+
+DIRECT_TAILS = 8
+"""Up to this many live tails, the reader's ``XREAD`` names each of them and not the
+doorbell: a lone append then wakes it once (its entry), not twice (the ring, then the
+entry it rang), and naming a few keys costs Redis little."""
 
 
 def unavailable() -> Error:
@@ -249,11 +257,18 @@ class TailReader:
                     self._due.update(self._live)
                     self._sweep_at = now + self.read_block
                 covered = dict(self._live)
-                tails, self._due, self._stale = self._due, {}, False
+                direct = len(covered) <= DIRECT_TAILS
+                if direct:
+                    self._ring = None
+                    tails, self._due, self._stale = covered, {}, False
+                else:
+                    if self._ring is None:
+                        self._due.update(self._live)
+                    tails, self._due, self._stale = self._due, {}, False
                 block = ms(min(self.read_block, self._check_at - now, self._sweep_at - now))
                 try:
                     reply = await call(
-                        functools.partial(self._xread, tails, block),
+                        functools.partial(self._xread, tails, block, rung=not direct),
                         self._health,
                         self._watchdog,
                         extra=block / 1000,
@@ -270,8 +285,9 @@ class TailReader:
             if conn is not None:
                 await self._redis.connection_pool.release(conn)
 
-    async def _xread(self, tails: dict[bytes, Tail], block: int) -> Any:
-        """One ``XREAD`` on the reader's connection (packed here: it may name many streams)."""
+    async def _xread(self, tails: dict[bytes, Tail], block: int, *, rung: bool) -> Any:
+        """One ``XREAD`` on the reader's connection (packed here: it may name many streams);
+        ``rung``: it names the doorbell too."""
         try:
             if self._reader_conn is None:
                 self._reader_conn = await self._redis.connection_pool.get_connection()  # type: ignore[no-untyped-call]
@@ -279,19 +295,21 @@ class TailReader:
             if self._reader_id is None:
                 await conn.send_command("CLIENT", "ID")
                 self._reader_id = int(await conn.read_response())
-            if self._ring is None:
-                await conn.send_command("XREVRANGE", self._doorbell, "+", "-", "COUNT", 1)
-                last = await conn.read_response(disable_decoding=True)
-                self._ring = bulk(last[0][0] if last else b"0-0")
+            keys = [tail.packed_key for tail in tails.values()]
+            cursors = [tail.cursor for tail in tails.values()]
+            if rung:
+                if self._ring is None:
+                    await conn.send_command("XREVRANGE", self._doorbell, "+", "-", "COUNT", 1)
+                    last = await conn.read_response(disable_decoding=True)
+                    self._ring = bulk(last[0][0] if last else b"0-0")
+                keys.insert(0, self._packed_doorbell)
+                cursors.insert(0, self._ring)
             head = b"*%d\r\n$5\r\nXREAD\r\n$5\r\nCOUNT\r\n%s$5\r\nBLOCK\r\n%s$7\r\nSTREAMS\r\n" % (
-                8 + 2 * len(tails),
+                6 + 2 * len(keys),
                 bulk(b"%d" % self.read_batch),
                 bulk(b"%d" % block),
             )
-            parts = [head, self._packed_doorbell]
-            parts.extend(tail.packed_key for tail in tails.values())
-            parts.append(self._ring)
-            parts.extend(tail.cursor for tail in tails.values())
+            parts = [head, *keys, *cursors]
             self._reading = tails
             try:
                 await conn.send_packed_command(b"".join(parts), check_health=False)
