@@ -313,3 +313,26 @@ async def test_a_lone_append_to_one_of_a_few_tails_wakes_the_reader_once(
     assert named, "the reader read again"
     assert all(f"{prefix}doorbell" not in keys for keys in named), named
     assert all(key in keys and len(keys) == DIRECT_TAILS for keys in named), named
+
+
+async def test_readers_joining_one_after_another_each_get_their_entry_at_once(
+    own_redis: ServerProcess,
+) -> None:
+    """Each of 20 readers that join one after another while the reader's ``XREAD`` blocks
+    gets its journal's entry without waiting for ``read_block`` (30 s here): the wake-up
+    (``CLIENT UNBLOCK``) restarts its attempts for every new tail instead of running out
+    after eight."""
+    store = RedisStore(own_redis.url, read_block=30.0, timeout=60.0)
+    readers = []
+    try:
+        for i in range(20):
+            await store.create(f"j{i}")
+            await store.append(f"j{i}", Text("first"))
+            readers.append(await store.read(f"j{i}"))
+        for reader in readers:
+            with anyio.fail_after(BOUND * 5):
+                assert await anext(reader) == (0, Text("first"))
+    finally:
+        for reader in readers:
+            await reader.aclose()  # type: ignore[attr-defined]
+        await store.aclose()

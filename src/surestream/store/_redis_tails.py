@@ -162,6 +162,8 @@ class TailReader:
         self._reading: dict[bytes, Tail] | None = None
         """The tails of the ``XREAD`` in flight (None when none is)."""
         self._unblocking = False
+        self._joins = 0
+        """Tails that came while an ``XREAD`` was out (each restarts ``_unblock``'s count)."""
         self._stale = False
         """A tail came after the ``XREAD`` in flight was sent."""
         self._check_at = float("inf")
@@ -210,6 +212,7 @@ class TailReader:
                 self._reader = asyncio.create_task(self._read_tails())
             self._wake.set()
             self._stale = True
+            self._joins += 1
             if self._reading is not None and not self._unblocking:
                 self._unblocking = True
                 self._keep(asyncio.create_task(self._unblock()))
@@ -350,9 +353,15 @@ class TailReader:
         """Wake the reader from an ``XREAD`` that misses a new tail (``CLIENT UNBLOCK``).
 
         Asks again, a few times over some milliseconds, while the reader has not issued a new
-        ``XREAD`` since the tail came: an ``UNBLOCK`` may reach Redis before that ``XREAD``."""
+        ``XREAD`` since the tail came: an ``UNBLOCK`` may reach Redis before that ``XREAD``.
+        A tail that comes meanwhile starts the count again (it would otherwise wait a whole
+        ``read_block`` once the attempts run out)."""
         try:
-            for attempt in range(1, 9):
+            attempt, joins = 0, self._joins
+            while attempt < 8:
+                if joins != self._joins:
+                    attempt, joins = 0, self._joins
+                attempt += 1
                 reader_id = self._reader_id
                 if not self._stale or self._reading is None or reader_id is None:
                     return
