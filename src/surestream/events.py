@@ -26,6 +26,7 @@ __all__ = [
     "EVENT_TYPES",
     "FINISH_REASON_SPELLINGS",
     "RETRYABLE",
+    "TERMINAL_TYPES",
     "TYPE_NAMES",
     "Data",
     "Done",
@@ -416,9 +417,14 @@ TYPE_NAMES: frozenset[str] = frozenset(
 """The native ``type`` of every event class of ``EVENT_TYPES`` but ``Unknown``."""
 
 
+TERMINAL_TYPES: tuple[type[Done], type[Error]] = (Done, Error)
+"""The classes of the last event of every stream (a tuple: ``isinstance`` with it costs half
+what it costs with ``Done | Error``, which builds a union on every call)."""
+
+
 def is_terminal(event: object) -> bool:
     """True for ``Done`` and ``Error``: the last event of every stream."""
-    return isinstance(event, Done | Error)
+    return isinstance(event, TERMINAL_TYPES)
 
 
 def _str(obj: Mapping[str, Any], key: str, default: str | None = None) -> str:

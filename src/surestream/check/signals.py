@@ -33,7 +33,7 @@ from surestream.check.recording import RecordedEvent
 from surestream.dialects import dialect_of_headers, dialect_of_payload, get_dialect, is_end_marker
 from surestream.dialects.anthropic import STREAM_EVENTS
 from surestream.errors import RemoteProtocolError
-from surestream.events import Done, Error, Text
+from surestream.events import TERMINAL_TYPES, Done, Error, Text
 from surestream.sse import ServerSentEvent
 
 __all__ = [
@@ -299,7 +299,7 @@ def read_events(events: Sequence[RecordedEvent], dialect: str) -> EventReading:
             if any(isinstance(t, Text) and t.text for t in typed):
                 texts.append(event.index)
             for t in typed:
-                if isinstance(t, Done | Error):
+                if isinstance(t, TERMINAL_TYPES):
                     ends.append(_dialect_end(dialect, event, t))
             continue
         if obj is NOT_JSON:

@@ -61,7 +61,7 @@ from surestream.client._resume import (
 )
 from surestream.dialects import StreamDecoder
 from surestream.errors import RemoteProtocolError
-from surestream.events import Done, Error, Event, Start, Text, ToolCall
+from surestream.events import TERMINAL_TYPES, Done, Error, Event, Start, Text, ToolCall
 from surestream.lifecycle import DEFAULT_CLIENT_IDLE_TIMEOUT, ConsumerState
 from surestream.sse import ServerSentEvent
 
@@ -247,7 +247,7 @@ class EventStream:
                 event = pending.pop(0)
                 if type(event) is Text:
                     self._answer.texts.append(event.text)
-                elif isinstance(event, Done | Error):
+                elif isinstance(event, TERMINAL_TYPES):
                     if await self._terminal(event):
                         continue
                 elif type(event) is Start:
@@ -315,7 +315,7 @@ class EventStream:
         for event in probe:
             if not await self._check_same_stream(event):
                 return
-        terminal = any(isinstance(event, Done | Error) for event in probe)
+        terminal = any(isinstance(event, TERMINAL_TYPES) for event in probe)
         released = self._filter.accept(sse, terminal=terminal)
         if released:
             if not terminal:

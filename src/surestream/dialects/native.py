@@ -14,7 +14,16 @@ import orjson
 
 from surestream.dialects._base import EncoderOptions, json_object
 from surestream.errors import LocalProtocolError, RemoteProtocolError
-from surestream.events import TYPE_NAMES, Done, Error, Event, Unknown, dumps, from_json
+from surestream.events import (
+    TERMINAL_TYPES,
+    TYPE_NAMES,
+    Done,
+    Error,
+    Event,
+    Unknown,
+    dumps,
+    from_json,
+)
 from surestream.sse import HEARTBEAT, ID_DATA_BLOCK, ServerSentEvent, frame, retry_field
 
 __all__ = ["PROTOCOL_VERSION", "NativeDecoder", "NativeDialect", "NativeEncoder"]
@@ -82,7 +91,7 @@ class NativeDecoder:
         if not isinstance(obj, dict):
             return [Unknown("", {"data": obj})]
         event = from_json(obj)
-        if isinstance(event, Done | Error):
+        if isinstance(event, TERMINAL_TYPES):
             self._finished = True
         return [event]
 

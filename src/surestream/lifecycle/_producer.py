@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from surestream.events import EVENT_TYPES, Done, Error, Event, Start, Text
+from surestream.events import EVENT_TYPES, TERMINAL_TYPES, Done, Error, Event, Start, Text
 from surestream.lifecycle._limits import NO_TIMEOUTS, Timeouts
 from surestream.lifecycle._verdicts import Ending, verdict
 
@@ -124,7 +124,7 @@ class ProducerState:
                     return None
                 self.content_from = seq + 1
             self.next_seq = seq + 1
-        if isinstance(event, Done | Error):
+        if isinstance(event, TERMINAL_TYPES):
             self.terminal = event
         return seq, event
 
