@@ -1,6 +1,7 @@
 """Shared fixtures: the anyio backend, a session redis-server on a free port, the check
 gallery's uvicorn; hypothesis without deadlines (and with fewer examples in ``make
-test-fast``); the ``multiprocess`` and ``slow`` markers (``tests/support/markers.py``)."""
+test-fast``); the ``multiprocess`` and ``slow`` markers (``tests/support/markers.py``); one
+default TLS context for every httpx client (``tests/support/tls.py``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.support.markers import (
 )
 from tests.support.servers import ServerProcess, redis_process, uvicorn_process
 from tests.support.telemetry import newly_installed
+from tests.support.tls import share_default_ssl_context
 
 # Two shared, noisy cores: a property test asserts properties, never how fast an example ran.
 settings.register_profile("surestream", deadline=None, max_examples=FULL_EXAMPLES)
@@ -28,6 +30,7 @@ settings.load_profile("surestream")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    share_default_ssl_context()
     if fast_run(config):
         settings.load_profile("fast")
 

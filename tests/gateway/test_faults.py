@@ -28,7 +28,7 @@ from surestream.events import Done, Error, Text
 
 pytestmark = pytest.mark.anyio
 
-TIMEOUT = 1.0
+TIMEOUT = 0.5
 """The upstream timeouts of this module's gateway (first token and idle), in seconds."""
 
 
@@ -158,7 +158,7 @@ async def test_idle_timeout_ends_a_silent_stream_while_heartbeats_flow(
     fake: RunningFake,
 ) -> None:
     fake.fake.enqueue("stall_after=1,ping=0.05")
-    settings = fake_settings(fake, idle_timeout=0.6, heartbeat=0.1)
+    settings = fake_settings(fake, idle_timeout=0.4, heartbeat=0.1)
     with run_gateway(settings) as gw:
         async with (
             httpx.AsyncClient(base_url=gw.url, timeout=20) as client,
