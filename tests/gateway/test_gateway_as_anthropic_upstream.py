@@ -38,7 +38,7 @@ def front(back: RunningGateway) -> Iterator[RunningGateway]:
             "upstreams": {"back": back.url},
             "upstream_kinds": {"back": "anthropic"},
             "models": {"chained": "back:fake"},
-            "upstream_idle_timeout": 1.0,
+            "upstream_idle_timeout": 0.4,
             "demo_tokens_per_second": 0,
         },
         env={"SURESTREAM_UPSTREAM_KEY_BACK": BACK_KEY},
@@ -59,7 +59,7 @@ async def _answer(front: RunningGateway) -> list[object]:
 async def test_a_silent_but_pinged_model_is_not_idle_to_the_front_gateway(
     front: RunningGateway, fake: RunningFake
 ) -> None:
-    fake.fake.enqueue("stall_after=2,stall=2.5")
+    fake.fake.enqueue("stall_after=2,stall=1.0")
     events = await _answer(front)
     assert "".join(e.text for e in events if isinstance(e, Text)) == DEFAULT_TEXT
     assert isinstance(events[-1], Done) and events[-1].finish_reason == "stop"

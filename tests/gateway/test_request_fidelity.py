@@ -102,9 +102,17 @@ UPSTREAM = {
 FAKE_TOOLS = {"model": "fake", "messages": [{"role": "user", "content": "hi"}], "tools": [WEATHER]}
 
 
+IDLE_TIMEOUT = 0.4
+"""The gateway's ``idle_timeout`` here, in seconds."""
+
+CHUNK_GAP = 0.06
+"""Seconds between two chunks of a slow upstream: well under ``IDLE_TIMEOUT``, while its 14
+reasoning chunks or 15 argument pieces last twice as long."""
+
+
 @pytest.fixture(scope="module")
 def gw(running_fake: RunningFake) -> Iterator[RunningGateway]:
-    with run_gateway(fake_settings(running_fake, idle_timeout=1.0)) as running:
+    with run_gateway(fake_settings(running_fake, idle_timeout=IDLE_TIMEOUT)) as running:
         yield running
 
 
@@ -225,9 +233,9 @@ async def test_the_demo_refuses_an_image_naming_the_part(gw: RunningGateway) -> 
 async def test_a_reasoning_stretch_longer_than_idle_timeout_ends_done(
     gw: RunningGateway, fake: RunningFake
 ) -> None:
-    # idle_timeout is 1 s; the upstream thinks for ~2 s in chunks 0.15 s apart, then answers.
+    # The upstream thinks for twice idle_timeout in chunks a sixth of it apart, then answers.
     words = " ".join(f"step{i}" for i in range(14))
-    fake.fake.enqueue(Scenario(reasoning=words, text="Answer.", delay=0.15))
+    fake.fake.enqueue(Scenario(reasoning=words, text="Answer.", delay=CHUNK_GAP))
     async with (
         httpx.AsyncClient(base_url=gw.url, timeout=20) as client,
         client.stream("POST", "/v1/chat/stream", json={**CHAT, "model": "fake"}) as response,
@@ -242,7 +250,9 @@ async def test_tool_argument_deltas_keep_the_stream_alive_too(
     gw: RunningGateway, fake: RunningFake
 ) -> None:
     calls = [{"id": "c", "name": "f", "arguments": {"text": "x" * 90}}]
-    fake.fake.enqueue(Scenario(text="", tool_calls=json.dumps(calls), args_piece=7, delay=0.15))
+    fake.fake.enqueue(
+        Scenario(text="", tool_calls=json.dumps(calls), args_piece=7, delay=CHUNK_GAP)
+    )
     async with (
         httpx.AsyncClient(base_url=gw.url, timeout=20) as client,
         client.stream("POST", "/v1/chat/stream", json={**CHAT, "model": "fake"}) as response,

@@ -177,7 +177,7 @@ async def test_cancel_from_another_instance_stops_the_producer(
 
 
 async def test_orphan_without_subscriber_is_cancelled(make_store: StoreFactory) -> None:
-    async with Hub(make_store(), orphan_grace=0.3) as hub:
+    async with Hub(make_store(), orphan_grace=0.15) as hub:
         finished = asyncio.Event()
         stream_id = await hub.start(endless(finished))
         await hub.wait(stream_id)
@@ -190,7 +190,7 @@ async def test_orphan_without_subscriber_is_cancelled(make_store: StoreFactory) 
 
 
 async def test_orphan_after_last_subscriber_left_is_cancelled(make_store: StoreFactory) -> None:
-    async with Hub(make_store(), orphan_grace=0.3) as hub:
+    async with Hub(make_store(), orphan_grace=0.15) as hub:
         finished = asyncio.Event()
         stream_id = await hub.start(endless(finished))
         async with await hub.subscribe(stream_id) as sub:
@@ -203,10 +203,10 @@ async def test_orphan_after_last_subscriber_left_is_cancelled(make_store: StoreF
 async def test_watched_stream_outlives_orphan_grace(make_store: StoreFactory) -> None:
     async def slow() -> AsyncIterator[str]:
         for i in range(16):
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.02)
             yield f"{i} "
 
-    async with Hub(make_store(), orphan_grace=0.3) as hub:
+    async with Hub(make_store(), orphan_grace=0.15) as hub:
         stream_id = await hub.start(slow())
         got = events(await read_all(hub, stream_id))
         assert got[-1] == Done("stop")

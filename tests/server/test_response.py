@@ -201,12 +201,12 @@ def test_a_bad_item_from_the_source_is_an_internal_error() -> None:
 def test_idle_source_gets_heartbeats_then_idle_timeout() -> None:
     probe, never = Probe(), Gate()
     resp = lambda r: EventStreamResponse(  # noqa: E731
-        scripted(probe, ["a"], then=never), heartbeat=0.1, idle_timeout=0.6
+        scripted(probe, ["a"], then=never), heartbeat=0.05, idle_timeout=0.3
     )
     with serving(resp) as server:
         got = fetch(server.url + "/s")
     verdict = assert_verdict(got.events)
-    assert verdict == Error("idle_timeout", "the source sent nothing for 0.6 s", False)
+    assert verdict == Error("idle_timeout", "the source sent nothing for 0.3 s", False)
     body = got.raw.split(b'"text":"a"}\n\n', 1)[1]
     assert body.startswith(b": ping\n\n: ping\n\n"), "heartbeats while the source is silent"
     assert texts(got.events) == ["a"], "a heartbeat is not an event"
@@ -216,10 +216,10 @@ def test_idle_source_gets_heartbeats_then_idle_timeout() -> None:
 def test_slow_but_healthy_source_is_not_killed() -> None:
     async def slow() -> AsyncIterator[str]:
         for word in ["one", "two", "three", "four", "five"]:
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(0.1)
             yield word
 
-    resp = lambda r: EventStreamResponse(slow(), heartbeat=0.1, idle_timeout=1.0)  # noqa: E731
+    resp = lambda r: EventStreamResponse(slow(), heartbeat=0.04, idle_timeout=0.4)  # noqa: E731
     with serving(resp) as server:
         got = fetch(server.url + "/s")
     assert assert_verdict(got.events) == Done()
@@ -231,16 +231,16 @@ def test_first_event_timeout_and_its_precedence_over_idle() -> None:
     never = Gate()
 
     async def late_first_token() -> AsyncIterator[Any]:
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(0.4)
         yield "finally"
         yield Status("then quick")
 
     def resp(request: Request) -> EventStreamResponse:
         if request.query_params["k"] == "never":
             return EventStreamResponse(
-                scripted(Probe(), [], then=never), first_event_timeout=0.3, idle_timeout=None
+                scripted(Probe(), [], then=never), first_event_timeout=0.2, idle_timeout=None
             )
-        return EventStreamResponse(late_first_token(), first_event_timeout=5, idle_timeout=0.3)
+        return EventStreamResponse(late_first_token(), first_event_timeout=5, idle_timeout=0.2)
 
     with serving(resp) as server:
         silent = fetch(server.url + "/s?k=never")
@@ -263,10 +263,10 @@ def test_max_duration_ends_a_busy_stream() -> None:
         finally:
             probe.close()
 
-    with serving(lambda r: EventStreamResponse(endless(), max_duration=0.5)) as server:
+    with serving(lambda r: EventStreamResponse(endless(), max_duration=0.25)) as server:
         got = fetch(server.url + "/s")
     verdict = assert_verdict(got.events)
-    assert verdict == Error("max_duration", "the stream ran for 0.5 s", False)
+    assert verdict == Error("max_duration", "the stream ran for 0.25 s", False)
     assert texts(got.events)
     assert probe.closed.is_set()
 
@@ -492,7 +492,7 @@ def test_journal_stream_ended_by_the_server_keeps_the_resume_point() -> None:
 
     def resp(request: Request) -> EventStreamResponse:
         after = int(request.headers.get("last-event-id", "-1"))
-        return EventStreamResponse(tail(after), journal=True, first_seq=after + 1, idle_timeout=0.3)
+        return EventStreamResponse(tail(after), journal=True, first_seq=after + 1, idle_timeout=0.1)
 
     with serving(resp) as server:
         live = fetch(server.url + "/s", **{"last-event-id": "6"})

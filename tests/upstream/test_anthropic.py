@@ -149,9 +149,9 @@ async def test_a_body_in_single_bytes_and_a_trickle_longer_than_idle_timeout(
     fake: RunningFake,
 ) -> None:
     fake.fake.enqueue(
-        Scenario(text="a b c d e f", fragment=1), Scenario(text="a b c d", delay=0.15)
+        Scenario(text="a b c d e f", fragment=1), Scenario(text="a b c d", delay=0.08)
     )
-    up = adapter(fake, idle_timeout=0.4)
+    up = adapter(fake, idle_timeout=0.25)
     try:
         fragmented, trickled = await collect(up), await collect(up)
     finally:
@@ -305,8 +305,8 @@ async def test_a_stall_beyond_idle_timeout(fake: RunningFake) -> None:
 
 
 async def test_pings_are_activity(fake: RunningFake) -> None:
-    fake.fake.enqueue(Scenario(text="a b c d", stall_after=2, stall=1.2, ping=0.05))
-    up = adapter(fake, idle_timeout=0.5)
+    fake.fake.enqueue(Scenario(text="a b c d", stall_after=2, stall=0.6, ping=0.05))
+    up = adapter(fake, idle_timeout=0.25)
     try:
         events = await collect(up)
     finally:

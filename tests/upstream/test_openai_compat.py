@@ -139,8 +139,8 @@ async def test_body_split_into_single_bytes_decodes_the_same(
 async def test_trickle_slower_in_total_than_idle_timeout_still_completes(
     fake: RunningFake,
 ) -> None:
-    fake.fake.enqueue(Scenario(text="one two three four five six", delay=0.25))
-    up = adapter(fake, idle_timeout=1.0)
+    fake.fake.enqueue(Scenario(text="one two three four five six", delay=0.1))
+    up = adapter(fake, idle_timeout=0.4)
     try:
         events = await collect(up, request())
     finally:
@@ -285,7 +285,7 @@ async def test_stall_mid_stream_beyond_idle_timeout(fake: RunningFake) -> None:
 
 async def test_keepalive_comments_do_not_count_as_chunks(fake: RunningFake) -> None:
     fake.fake.enqueue(Scenario(text="a b c d", stall_after=2, ping=0.05))
-    up = adapter(fake, idle_timeout=0.5)
+    up = adapter(fake, idle_timeout=0.3)
     try:
         texts, failure = await collect_until_failure(up, request())
     finally:

@@ -121,8 +121,8 @@ async def test_cut_in_the_middle_of_a_call_is_truncated_and_gives_no_call(
 async def test_reasoning_keeps_the_upstream_idle_timeout_quiet(fake: RunningFake) -> None:
     # A thinking stretch far longer than idle_timeout, each chunk well within it.
     words = " ".join(f"w{i}" for i in range(12))
-    fake.fake.enqueue(Scenario(reasoning=words, text="Done.", delay=0.15))
-    up = adapter(fake, idle_timeout=1.0)
+    fake.fake.enqueue(Scenario(reasoning=words, text="Done.", delay=0.06))
+    up = adapter(fake, idle_timeout=0.4)
     try:
         events = await collect(up, request())
     finally:
