@@ -19,9 +19,14 @@ $(RUN_STAMP): pyproject.toml | $(UV)
 	@$(UV) pip install -q --python $(PY) -e '.[gateway]'
 	@touch $@
 
-$(TEST_STAMP): pyproject.toml | $(UV)
-	@echo "Installing surestream with every extra and the test dependencies into $(VENV) (again only when pyproject.toml changes)..."
+# The installed modules are then compiled to bytecode, as pip does by default: uv leaves it to
+# the first import, and under PYTHONDONTWRITEBYTECODE to every import of every test process
+# (the SDKs, pydantic and fastapi cost each worker seconds). Files that do not compile (some
+# packages' test data) are left as they are.
+$(TEST_STAMP): pyproject.toml Makefile | $(UV)
+	@echo "Installing surestream with every extra and the test dependencies into $(VENV) (again only when pyproject.toml or the Makefile changes)..."
 	@$(UV) pip install -q --python $(PY) -e '.[all,test]'
+	@$(PY) -m compileall -qq -j 0 $(VENV)/lib || true
 	@touch $@ $(RUN_STAMP)
 
 # Start the gateway on http://127.0.0.1:8000 with the built-in demo model (reasoning briefly
@@ -38,6 +43,11 @@ $(JS_STAMP): tests/js/package.json tests/js/package-lock.json | system-deps
 # Debian packages the tests drive for real (redis-server, chromium, nginx, node); installed when missing.
 system-deps:
 	@bash scripts/system-deps.sh
+
+# pytest keeps each test module with its assertions rewritten, and Python each module it
+# compiles, only where bytecode may be written: with PYTHONDONTWRITEBYTECODE set, every test
+# process would compile every test module and surestream's own again (seconds per worker).
+test test-fast: export PYTHONDONTWRITEBYTECODE :=
 
 test: $(TEST_STAMP) system-deps $(JS_STAMP)
 	$(PY) -m ruff check src tests benchmarks examples
