@@ -1,96 +1,119 @@
 """``AppendPipeline``: the appends of all of a ``RedisStore``'s streams, coalesced.
 
-Strategy: an append queues its script call (keys then args) with ``submit`` and awaits its
-own reply; one flusher task sends everything queued in one pipeline (``EVALSHA`` each, the
-script loaded on ``NOSCRIPT``) and, while that round trip is out, the next batch collects,
-so under load one round trip carries the appends of many streams and at most one append
-pipeline is in flight. Each pipeline ends with one ``XADD`` to the store's *doorbell*
-stream naming the journals it appended to (``XADD {p}doorbell MAXLEN ~ 1000 * k <events
-key> k <events key> ...``): Redis runs it after the appends, so a tail reader that sees the
-ring finds their entries (``surestream.store._redis_tails``). The flusher's pipeline is
-held to the store's call time limit (``CallWatchdog``), so a caller awaiting its reply
-needs no limit of its own. A failed pipeline fails each of its calls as a single failed
-call would (each caller gets its own copy of the exception).
+Strategy: an append queues its script call with ``submit`` (already packed as RESP: the
+store packs each stream's keys once) and a callback for its reply; one flusher task sends
+everything queued in one write (``EVALSHA`` each, the script loaded on ``NOSCRIPT``) and,
+while that round trip is out, the next batch collects, so under load one round trip
+carries the appends of many streams and at most one append pipeline is in flight. The
+flusher keeps a connection of its own and packs and reads the pipeline itself: redis-py's
+``Pipeline`` would pack every argument of every call in Python and read each reply
+through its command machinery, which cost more than the rest of an append. Each pipeline
+ends with one ``XADD`` to the store's *doorbell* stream naming the journals it appended
+to (``XADD {p}doorbell MAXLEN ~ 1000 * k <events key> k <events key> ...``): Redis runs
+it after the appends, so a tail reader that sees the ring finds their entries
+(``surestream.store._redis_tails``). The flusher's pipeline is held to the store's call
+time limit (``CallWatchdog``), so a caller waiting for its reply needs no limit of its
+own. A failed pipeline fails each of its calls as a single failed call would (each
+callback gets its own copy of the exception); a connection that failed is dropped and
+opened again for the next pipeline.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
 import redis.exceptions
-from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
-from surestream.store._redis_call import CallWatchdog, copy_exception
+from surestream.store._redis_call import CallWatchdog, bulk, copy_exception
 from surestream.store.base import StoreUnavailable
 
-__all__ = ["DOORBELL_LENGTH", "AppendPipeline"]
+__all__ = ["DOORBELL_LENGTH", "AppendCall", "AppendPipeline", "Replied"]
 
 DOORBELL_LENGTH = 1000
 """Rings the doorbell stream keeps (about; ``MAXLEN ~``): a reader further behind misses
 some and finds their entries at its next full sweep."""
 
+AppendCall = tuple[bytes, int, bytes]
+"""One script call, packed as RESP bulk strings: the journal's events key (rung on the
+doorbell), the number of keys and arguments, and those keys and arguments."""
+
+Replied = Callable[[Any], None]
+"""Called once with a call's reply: the script's reply, or the exception the call failed
+with (an error reply included)."""
+
+_RING = b"$1\r\nk\r\n"
+
 
 class AppendPipeline:
     """Sends queued calls of one Lua script (over five keys) in one pipeline at a time.
 
-    ``script`` is the registered script, ``source`` its text (loaded again on ``NOSCRIPT``);
-    the first key of each call is the journal's events key, rung on ``doorbell``;
-    ``watchdog`` bounds each pipeline.
+    ``source`` is the script's text and ``sha`` its SHA1 (loaded on ``NOSCRIPT``); the first
+    key of each call is the journal's events key, rung on ``doorbell``; ``watchdog`` bounds
+    each pipeline.
     """
 
     def __init__(
         self,
         redis: aioredis.Redis,
-        script: AsyncScript,
         source: str,
+        sha: str,
         doorbell: bytes,
         watchdog: CallWatchdog,
     ) -> None:
         self._redis = redis
-        self._doorbell = doorbell
         self._watchdog = watchdog
-        self._script = script
         self._source = source
-        self._queue: list[tuple[list[Any], asyncio.Future[Any]]] = []
+        self._evalsha = b"$7\r\nEVALSHA\r\n" + bulk(sha.encode()) + b"$1\r\n5\r\n"
+        self._ring_head = b"$4\r\nXADD\r\n%s$6\r\nMAXLEN\r\n$1\r\n~\r\n%s$1\r\n*\r\n" % (
+            bulk(doorbell),
+            bulk(b"%d" % DOORBELL_LENGTH),
+        )
+        self._queue: list[tuple[AppendCall, Replied]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._conn: Any = None
 
-    def submit(self, call: list[Any]) -> asyncio.Future[Any]:
-        """Queue one script call (its keys then args) for the next pipeline."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.append((call, future))
+    def submit(self, call: AppendCall, replied: Replied) -> None:
+        """Queue one script call for the next pipeline; ``replied`` gets its outcome."""
+        self._queue.append((call, replied))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
+
+    def submit_future(self, call: AppendCall) -> asyncio.Future[Any]:
+        """``submit``, the outcome as a future (an exception reply set as its exception)."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def replied(reply: Any) -> None:
+            if future.done():
+                return
+            if isinstance(reply, BaseException):
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
+
+        self.submit(call, replied)
         return future
 
     async def _flush(self) -> None:
         """Send the queued calls, one pipeline at a time, until the queue is empty."""
-        batch: list[tuple[list[Any], asyncio.Future[Any]]] = []
+        batch: list[tuple[AppendCall, Replied]] = []
         try:
             while self._queue:
-                batch = [item for item in self._queue if not item[1].done()]
-                self._queue = []
-                if not batch:
-                    continue
+                batch, self._queue = self._queue, []
                 replies = await self._bounded_pipeline([call for call, _ in batch])
-                for (_, future), reply in zip(batch, replies, strict=True):
-                    if future.done():
-                        continue
-                    if isinstance(reply, Exception):
-                        future.set_exception(reply)
-                    else:
-                        future.set_result(reply)
+                for (_, replied), reply in zip(batch, replies, strict=True):
+                    replied(reply)
                 batch = []
         finally:
             self._flusher = None
-            for _, future in batch + self._queue:
-                if not future.done():
-                    future.set_exception(StoreUnavailable("the store is closing"))
+            for _, replied in batch + self._queue:
+                replied(StoreUnavailable("the store is closing"))
             self._queue = []
 
-    async def _bounded_pipeline(self, calls: list[list[Any]]) -> list[Any]:
+    async def _bounded_pipeline(self, calls: list[AppendCall]) -> list[Any]:
         """``_pipeline`` within the watchdog's limit; a failure as one exception per call."""
         watchdog = self._watchdog
         guard = watchdog.arm()
@@ -107,34 +130,55 @@ class AppendPipeline:
             watchdog.disarm(guard)
         return [copy_exception(failure) for _ in calls]
 
-    async def _pipeline(self, calls: list[list[Any]]) -> list[Any]:
+    async def _pipeline(self, calls: list[AppendCall]) -> list[Any]:
         """Run the script once per call in one pipeline; load it on ``NOSCRIPT``."""
-        script = self._script
-        replies = await self._evalsha(script.sha, calls)
+        replies = await self._send(calls)
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missing:
-            script.sha = await self._redis.script_load(self._source)
-            again = await self._evalsha(script.sha, [calls[i] for i in missing])
+            await self._redis.script_load(self._source)
+            again = await self._send([calls[i] for i in missing])
             for index, reply in zip(missing, again, strict=True):
                 replies[index] = reply
         return replies
 
-    async def _evalsha(self, sha: str, calls: list[list[Any]]) -> list[Any]:
+    async def _send(self, calls: list[AppendCall]) -> list[Any]:
         """The calls, then their ring (whose reply is dropped: a ring that failed is made
-        up for by the readers' full sweep)."""
-        ring: list[Any] = ["XADD", self._doorbell, "MAXLEN", "~", DOORBELL_LENGTH, "*"]
-        for call in calls:
-            ring += (b"k", call[0])
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for call in calls:
-                pipe.execute_command("EVALSHA", sha, 5, *call)
-            pipe.execute_command(*ring)
-            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        up for by the readers' full sweep), in one write on the flusher's connection."""
+        evalsha = self._evalsha
+        parts: list[bytes] = []
+        ring = [b"*%d\r\n" % (6 + 2 * len(calls)), self._ring_head]
+        for key, count, packed in calls:
+            parts += (b"*%d\r\n" % (3 + count), evalsha, packed)
+            ring += (_RING, key)
+        try:
+            if self._conn is None:
+                self._conn = await self._redis.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+            conn = self._conn
+            await conn.send_packed_command(b"".join(parts + ring), check_health=False)
+            replies: list[Any] = []
+            for _ in range(len(calls) + 1):
+                try:
+                    replies.append(await conn.read_response(disable_decoding=True))
+                except ResponseError as exc:
+                    replies.append(exc)
+        except BaseException:
+            await self._drop_connection()
+            raise
         return replies[:-1]
 
+    async def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.disconnect(nowait=True)
+            await self._redis.connection_pool.release(conn)
+
     async def aclose(self) -> None:
-        """Stop the flusher; calls still queued fail with ``StoreUnavailable``."""
+        """Stop the flusher (calls still queued fail with ``StoreUnavailable``) and give its
+        connection back."""
         flusher = self._flusher
         if flusher is not None:
             flusher.cancel()
             await asyncio.gather(flusher, return_exceptions=True)
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await self._redis.connection_pool.release(conn)

@@ -58,9 +58,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 
-from surestream.events import Error, ErrorCode, Event, is_terminal, loads
+from surestream.errors import RemoteProtocolError
+from surestream.events import Error, ErrorCode, Event, Text, from_json, is_terminal, loads
 from surestream.store._redis_call import CallWatchdog, Health, bulk, call, ms
 from surestream.store.base import StoreUnavailable
 
@@ -72,6 +74,21 @@ DIRECT_TAILS = 8
 """Up to this many live tails, the reader's ``XREAD`` names each of them and not the
 doorbell: a lone append then wakes it once (its entry), not twice (the ring, then the
 entry it rang), and naming a few keys costs Redis little."""
+
+
+def _entry(raw: bytes) -> Event | str:
+    """A journal entry's event; a ``Text`` as its ``str``, as the ``MemoryStore`` keeps it
+    (a string is one object the garbage collector does not track, and a tail holds every
+    event of its stream)."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise RemoteProtocolError(f"native event data is not JSON: {exc}") from None
+    if type(obj) is dict and obj.get("type") == "text":
+        text = obj.get("text")
+        if type(text) is str:
+            return text
+    return from_json(obj)
 
 
 def unavailable() -> Error:
@@ -109,7 +126,8 @@ class Tail:
         self.cursor = bulk(f"{base - 1}-1".encode() if base > 0 else b"0-0")
         self.due = due
         self.checking = False
-        self.events: list[Event] = []
+        self.events: list[Event | str] = []
+        """The events from ``base`` on, each ``Text`` as its ``str``."""
         self.failed = False
         self.readers = 0
         self.changed = asyncio.Event()
@@ -188,9 +206,13 @@ class TailReader:
                 changed = tail.changed
                 events = tail.events
                 while pos - tail.base < len(events):
-                    event = events[pos - tail.base]
-                    yield pos, event
-                    if is_terminal(event):
+                    item = events[pos - tail.base]
+                    if isinstance(item, str):
+                        yield pos, Text(item)
+                        pos += 1
+                        continue
+                    yield pos, item
+                    if is_terminal(item):
                         return
                     pos += 1
                 if tail.failed:
@@ -340,7 +362,7 @@ class TailReader:
             tail = tails.get(key)
             if tail is None or not entries or live.get(key) is not tail:
                 continue
-            tail.events.extend(loads(fields[1]) for _, fields in entries)
+            tail.events.extend([_entry(fields[1]) for _, fields in entries])
             tail.cursor = bulk(entries[-1][0])
             tail.due = due
             tail.notify()

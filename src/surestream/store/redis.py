@@ -59,13 +59,14 @@ with needs("redis", __name__):
 
 from surestream.events import Event, dumps
 from surestream.store import _redis_scripts as scripts
-from surestream.store._redis_appends import AppendPipeline
+from surestream.store._redis_appends import AppendCall, AppendPipeline
 from surestream.store._redis_call import (
     FAILURES,
     STALE,
     UNSURE,
     CallWatchdog,
     Health,
+    bulk,
     call,
     describe,
     ms,
@@ -123,10 +124,17 @@ DEFAULT_READ_BATCH = 1000
 
 
 @functools.lru_cache(maxsize=4096)
-def _append_keys(prefix: str, stream_id: str) -> tuple[bytes, ...]:
-    """The keys of a stream, encoded (as ``RedisStore._keys``), for the append pipeline."""
+def _append_keys(prefix: str, stream_id: str) -> tuple[bytes, bytes]:
+    """A stream's events key, and its five keys (as ``RedisStore._keys``), packed as RESP for
+    the append pipeline."""
     base = f"{prefix}{{{stream_id}}}:".encode()
-    return tuple(base + name for name in (b"events", b"meta", b"lease", b"watch", b"gone"))
+    names = (b"events", b"meta", b"lease", b"watch", b"gone")
+    return bulk(base + b"events"), b"".join(bulk(base + name) for name in names)
+
+
+_TERMINAL, _NOT_TERMINAL, _NO_SEQ = bulk(b"1"), bulk(b"0"), bulk(b"")
+_APPEND, _LOST = bulk(b"a"), bulk(b"l")
+"""The append script's modes (see ``scripts.APPEND``)."""
 
 
 async def _nothing() -> AsyncIterator[tuple[int, Event]]:
@@ -185,9 +193,9 @@ class RedisStore(Store):
             decode_responses=False,
             max_connections=max_connections,
         )
-        self._limits = [
-            b"%d" % n for n in (max_events, ms(retention), ms(tombstone_ttl), max_bytes)
-        ]
+        self._limits = b"".join(
+            bulk(b"%d" % n) for n in (max_events, ms(retention), ms(tombstone_ttl), max_bytes)
+        )
         self._append_script = self._redis.register_script(scripts.APPEND)
         self._create_script = self._redis.register_script(scripts.CREATE)
         self._heartbeat_script = self._redis.register_script(scripts.HEARTBEAT)
@@ -199,7 +207,7 @@ class RedisStore(Store):
         self._watchdog = CallWatchdog(timeout)
         doorbell = (prefix + "doorbell").encode()
         self._appends = AppendPipeline(
-            self._redis, self._append_script, scripts.APPEND, doorbell, self._watchdog
+            self._redis, scripts.APPEND, self._append_script.sha, doorbell, self._watchdog
         )
         self._tail_reader = TailReader(
             self._redis,
@@ -306,29 +314,30 @@ class RedisStore(Store):
         )
 
     def _append_call(
-        self, stream_id: str, events: Sequence[Event], mode: str, expect: int | None
-    ) -> list[bytes]:
-        """The append script's keys and arguments (see ``scripts.APPEND``)."""
+        self, stream_id: str, events: Sequence[Event], mode: bytes, expect: int | None
+    ) -> AppendCall:
+        """The append script's keys and arguments, packed (see ``scripts.APPEND``)."""
         terminal = check_batch(events)
-        script_call = [
-            *_append_keys(self.prefix, stream_id),
-            *self._limits,
-            b"1" if terminal else b"0",
-            mode.encode(),
-            b"" if expect is None else b"%d" % expect,
+        key, keys = _append_keys(self.prefix, stream_id)
+        parts = [
+            keys,
+            self._limits,
+            _TERMINAL if terminal else _NOT_TERMINAL,
+            mode,
+            _NO_SEQ if expect is None else bulk(b"%d" % expect),
         ]
-        script_call.extend(dumps(event) for event in events)
-        return script_call
+        parts += [bulk(dumps(event)) for event in events]
+        return key, 12 + len(events), b"".join(parts)
 
     async def _run_append(
-        self, stream_id: str, events: Sequence[Event], mode: str, expect: int | None
+        self, stream_id: str, events: Sequence[Event], mode: bytes, expect: int | None
     ) -> int:
         script_call = self._append_call(stream_id, events, mode, expect)
 
         async def run() -> Any:
-            return await self._appends.submit(script_call)
+            return await self._appends.submit_future(script_call)
 
-        safe = expect is not None or mode == "l"
+        safe = expect is not None or mode == _LOST
         began = self._health.incident
         reply = await call(run, self._health, None, retry=UNSURE if safe else ())
         return await self._appended(stream_id, events, expect, began, reply)
@@ -385,42 +394,38 @@ class RedisStore(Store):
         self, stream_id: str, events: Sequence[Event], *, expect: int | None = None
     ) -> int:
         """Append events (see ``Store.append_many``); with ``expect`` a lost reply is retried."""
-        return await self._run_append(stream_id, events, "a", expect)
+        return await self._run_append(stream_id, events, _APPEND, expect)
 
     def submit_append(
         self, stream_id: str, events: Sequence[Event], *, expect: int
     ) -> asyncio.Future[int]:
         """Queue an append for the next pipeline (see ``Store.submit_append``); a failure
         after which it may have run is tried once more at once (it names its seq)."""
-        script_call = self._append_call(stream_id, events, "a", expect)
+        script_call = self._append_call(stream_id, events, _APPEND, expect)
         outcome: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         began = self._health.incident
+        tries = [script_call]
 
-        def replied(reply: asyncio.Future[Any], again: bool) -> None:
+        def replied(reply: Any) -> None:
             if outcome.done():
                 return
-            exc: BaseException | None
-            if reply.cancelled():
-                exc = StoreUnavailable("the store is closing")
-            else:
-                exc = reply.exception()
-            if exc is None:
+            if not isinstance(reply, BaseException):
                 try:
-                    last = self._appended_now(stream_id, events, expect, began, reply.result())
+                    last = self._appended_now(stream_id, events, expect, began, reply)
                 except Exception as refusal:
                     outcome.set_exception(refusal)
                 else:
                     outcome.set_result(last)
-            elif again and isinstance(exc, UNSURE):
-                self._appends.submit(script_call).add_done_callback(lambda r: replied(r, False))
-            elif isinstance(exc, FAILURES):
-                reason = describe(exc)
+            elif tries and isinstance(reply, UNSURE):
+                self._appends.submit(tries.pop(), replied)
+            elif isinstance(reply, FAILURES):
+                reason = describe(reply)
                 self._health.failed(reason)
                 outcome.set_exception(StoreUnavailable(reason))
             else:
-                outcome.set_exception(exc)
+                outcome.set_exception(reply)
 
-        self._appends.submit(script_call).add_done_callback(lambda r: replied(r, True))
+        self._appends.submit(script_call, replied)
         return outcome
 
     async def read(
@@ -503,11 +508,11 @@ class RedisStore(Store):
         """Append ``producer_lost`` to each stream whose lease is gone, in one pipeline (the
         tail reader's lease checks); per stream, None or why its tail must end."""
         lost = (producer_lost(),)
-        calls = [self._append_call(stream_id, lost, "l", None) for stream_id in stream_ids]
+        calls = [self._append_call(stream_id, lost, _LOST, None) for stream_id in stream_ids]
         began = self._health.incident
 
         async def run() -> list[Any]:
-            futures = [self._appends.submit(script_call) for script_call in calls]
+            futures = [self._appends.submit_future(script_call) for script_call in calls]
             return await asyncio.gather(*futures, return_exceptions=True)
 
         replies = await call(run, self._health, None, retry=UNSURE)
