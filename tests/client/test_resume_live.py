@@ -164,7 +164,7 @@ async def test_read_timeout_on_a_stalled_connection_resumes(
     async with Proxy(server.port) as proxy:
         proxy.stall_after(cut_point(journals["s"].blocks, 12), after=HEAD_END)
         async with aconnect(
-            f"{proxy.url}/streams/s", http_timeout=httpx.Timeout(5.0, read=0.5), **FAST
+            f"{proxy.url}/streams/s", http_timeout=httpx.Timeout(5.0, read=0.3), **FAST
         ) as stream:
             assert await stream.text() == TEXT
     assert stream.attempts == 2

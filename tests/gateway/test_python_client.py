@@ -105,7 +105,7 @@ async def test_heartbeats_alone_do_not_count_as_progress() -> None:
     settings = Settings(demo_tokens_per_second=0.2, heartbeat=0.05)
     with run_gateway(settings) as gw:
         async with aconnect(
-            f"{gw.url}/v1/chat/stream", method="POST", json=BODY, idle_timeout=0.5
+            f"{gw.url}/v1/chat/stream", method="POST", json=BODY, idle_timeout=0.3
         ) as stream:
             with pytest.raises(StreamInterrupted) as lost:
                 await stream.text()
