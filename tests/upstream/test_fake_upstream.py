@@ -70,6 +70,8 @@ def test_scenario_sources_in_order_header_queue_model(fake: RunningFake) -> None
     assert ok.json()["choices"][0]["message"]["content"] == DEFAULT_TEXT
     bad = httpx.post(url, json={**body, "model": "fake:nonsense=1"}, headers=headers)
     assert bad.status_code == 400 and "nonsense" in bad.json()["error"]["message"]
+    # A response is whole at the client a moment before the fake marks its record ended.
+    assert all(record.wait_ended(10) for record in list(fake.fake.requests))
     records = httpx.get(fake.url + "/_fake/requests").json()
     assert [r["scenario"] for r in records] == [
         "status=409",
