@@ -56,9 +56,11 @@ test: $(TEST_STAMP) system-deps $(JS_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The sans-IO and single-process suites only, on two workers (1,606 tests in 60 s on 2 quiet cores): no Chromium,
-# Node, nginx or Redis, no subprocess; the markers are set in tests/support/markers.py.
+# Node, nginx or Redis, no subprocess; the markers are set in tests/support/markers.py. Each test
+# file runs whole on one worker (--dist loadfile): its module's fixtures (a gateway, an
+# upstream) start once rather than once per worker.
 test-fast: $(TEST_STAMP)
-	$(PY) -m pytest -m "not multiprocess and not slow" -n 2 $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not multiprocess and not slow" -n 2 --dist loadfile $(PYTEST_ARGS)
 
 # Every benchmark of the README, in turn (a few minutes; the load benchmark has its own flags).
 bench: $(TEST_STAMP)
