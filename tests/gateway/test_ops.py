@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import anyio
@@ -17,6 +18,9 @@ from tests.support.gateways import (
     sse_events,
 )
 from tests.support.servers import RunningFake
+
+from surestream.gateway._gc import YOUNG_THRESHOLD
+from surestream.gateway.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -123,3 +127,16 @@ async def test_events_sent_counts_the_events_of_a_stream_still_open(fake: Runnin
     # start and two texts went out on a connection still open (the upstream is silent)
     assert _value(running, "surestream_active_subscribers") == 1
     assert _value(running, "surestream_events_sent_total", dialect="native") == 3
+
+
+async def test_the_collector_is_tuned_while_the_gateway_runs_then_given_back() -> None:
+    before = gc.get_threshold()
+    assert before[0] < YOUNG_THRESHOLD and gc.get_freeze_count() == 0
+    with run_gateway() as gw:
+        async with httpx.AsyncClient(base_url=gw.url) as client:
+            assert (await client.get("/healthz")).status_code == 200
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, *before[1:])
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    with run_gateway(Settings(tune_gc=False)):
+        assert gc.get_threshold() == before and gc.get_freeze_count() == 0

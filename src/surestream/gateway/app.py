@@ -26,6 +26,7 @@ from surestream.dialects import DIALECTS
 from surestream.dialects import Dialect as AnyDialect
 from surestream.dialects.openai import OpenAIDialect
 from surestream.dialects.vercel_ai import VercelAIDialect
+from surestream.gateway import _gc
 from surestream.gateway.auth import (
     ANONYMOUS,
     READ_TOKEN_COOKIE,
@@ -419,8 +420,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await gateway.aclose()
+        thresholds = _gc.tune() if settings.tune_gc else None
+        try:
+            yield
+            await gateway.aclose()
+        finally:
+            if thresholds is not None:
+                _gc.restore(thresholds)
 
     app = FastAPI(
         title="surestream gateway",
