@@ -21,17 +21,34 @@ opened again for the next pipeline.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 import redis.exceptions
 from redis.exceptions import NoScriptError, ResponseError
 
+from surestream.events import Event, dumps
 from surestream.store._redis_call import CallWatchdog, bulk, copy_exception
-from surestream.store.base import StoreUnavailable
+from surestream.store.base import (
+    JournalClosed,
+    JournalFull,
+    StoreUnavailable,
+    StreamNotFound,
+    check_batch,
+)
 
-__all__ = ["DOORBELL_LENGTH", "AppendCall", "AppendPipeline", "Replied"]
+__all__ = [
+    "APPEND_MODE",
+    "DOORBELL_LENGTH",
+    "LOST_MODE",
+    "AppendCall",
+    "AppendPipeline",
+    "Replied",
+    "last_appended",
+    "pack_append",
+]
 
 DOORBELL_LENGTH = 1000
 """Rings the doorbell stream keeps (about; ``MAXLEN ~``): a reader further behind misses
@@ -45,7 +62,71 @@ Replied = Callable[[Any], None]
 """Called once with a call's reply: the script's reply, or the exception the call failed
 with (an error reply included)."""
 
+APPEND_MODE, LOST_MODE = bulk(b"a"), bulk(b"l")
+"""The append script's modes, packed: append a batch, or ``producer_lost`` if the lease is
+gone (see ``surestream.store._redis_scripts.APPEND``)."""
+
 _RING = b"$1\r\nk\r\n"
+_TERMINAL, _NOT_TERMINAL, _NO_SEQ = bulk(b"1"), bulk(b"0"), bulk(b"")
+
+
+@functools.lru_cache(maxsize=4096)
+def _append_keys(prefix: str, stream_id: str) -> tuple[bytes, bytes]:
+    """A stream's events key, and its five keys (as ``RedisStore._keys``), packed."""
+    base = f"{prefix}{{{stream_id}}}:".encode()
+    names = (b"events", b"meta", b"lease", b"watch", b"gone")
+    return bulk(base + b"events"), b"".join(bulk(base + name) for name in names)
+
+
+def pack_append(
+    prefix: str,
+    stream_id: str,
+    limits: bytes,
+    events: Sequence[Event],
+    mode: bytes,
+    expect: int | None,
+) -> AppendCall:
+    """The append script's call for ``events`` of ``stream_id``; ``limits``: its first four
+    arguments, packed (max_events, retention, tombstone ms, max_bytes)."""
+    terminal = check_batch(events)
+    key, keys = _append_keys(prefix, stream_id)
+    parts = [
+        keys,
+        limits,
+        _TERMINAL if terminal else _NOT_TERMINAL,
+        mode,
+        _NO_SEQ if expect is None else bulk(b"%d" % expect),
+    ]
+    parts += [bulk(dumps(event)) for event in events]
+    return key, 12 + len(events), b"".join(parts)
+
+
+def last_appended(
+    stream_id: str,
+    events: Sequence[Event],
+    expect: int | None,
+    reply: Any,
+    full: Callable[[str], JournalFull],
+) -> int:
+    """The last seq of an append from the script's reply, or the refusal it means (a
+    missing journal as ``StreamNotFound``; ``full`` makes the ``JournalFull``)."""
+    status, last = int(reply[0]), int(reply[1])
+    if status == -5:  # did an earlier attempt of this append go in (its reply lost)?
+        assert expect is not None
+        if int(reply[3]) == 1:
+            if last == expect + len(events) - 1:
+                return last
+            raise full(stream_id)  # it went in up to the cap
+        if reply[2] == b"1":
+            raise JournalClosed(f"stream {stream_id} has ended")
+        raise ValueError(f"append at seq {expect}, but stream {stream_id} is at {last + 1}")
+    if status == -3:
+        raise StreamNotFound(f"no stream {stream_id}")
+    if status == -1:
+        raise JournalClosed(f"stream {stream_id} has ended")
+    if status == -2:
+        raise full(stream_id)
+    return last
 
 
 class AppendPipeline:
@@ -72,13 +153,17 @@ class AppendPipeline:
             bulk(doorbell),
             bulk(b"%d" % DOORBELL_LENGTH),
         )
-        self._queue: list[tuple[AppendCall, Replied]] = []
+        self._queue: list[tuple[AppendCall, Replied, tuple[type[Exception], ...]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._conn: Any = None
 
-    def submit(self, call: AppendCall, replied: Replied) -> None:
-        """Queue one script call for the next pipeline; ``replied`` gets its outcome."""
-        self._queue.append((call, replied))
+    def submit(
+        self, call: AppendCall, replied: Replied, *, again: tuple[type[Exception], ...] = ()
+    ) -> None:
+        """Queue one script call for the next pipeline; ``replied`` gets its outcome. A call
+        that failed with one of ``again`` is queued once more (``UNSURE`` for a call that
+        may be repeated: it names its seq)."""
+        self._queue.append((call, replied, again))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
 
@@ -99,17 +184,20 @@ class AppendPipeline:
 
     async def _flush(self) -> None:
         """Send the queued calls, one pipeline at a time, until the queue is empty."""
-        batch: list[tuple[AppendCall, Replied]] = []
+        batch: list[tuple[AppendCall, Replied, tuple[type[Exception], ...]]] = []
         try:
             while self._queue:
                 batch, self._queue = self._queue, []
-                replies = await self._bounded_pipeline([call for call, _ in batch])
-                for (_, replied), reply in zip(batch, replies, strict=True):
-                    replied(reply)
+                replies = await self._bounded_pipeline([call for call, _, _ in batch])
+                for (call, replied, again), reply in zip(batch, replies, strict=True):
+                    if again and isinstance(reply, again):
+                        self._queue.append((call, replied, ()))
+                    else:
+                        replied(reply)
                 batch = []
         finally:
             self._flusher = None
-            for _, replied in batch + self._queue:
+            for _, replied, _ in batch + self._queue:
                 replied(StoreUnavailable("the store is closing"))
             self._queue = []
 

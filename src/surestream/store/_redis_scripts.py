@@ -1,8 +1,18 @@
 """The Lua scripts of ``RedisStore``: every write is one of them, so check and write are atomic.
 
 KEYS are always a stream's keys in this order: ``events``, ``meta``, ``lease``, ``watch``,
-``gone``, and for the scripts that count readers a sixth, ``readers`` (see the layout in
-``surestream.store.redis``).
+``gone``, and for the scripts that count readers a sixth, ``readers``. The keys of a stream
+share one hash tag (``{prefix}{<id>}:…``) so the scripts also run on Redis Cluster; with
+the store's two keys of its own, the layout is::
+
+    {p}{id}:events   stream     the journal
+    {p}{id}:meta     hash       owner/model (JSON), created, next, terminal, leased, bytes
+    {p}{id}:lease    string     the producer's token, PX lease_ttl, renewed by heartbeat
+    {p}{id}:watch    zset       member (one process with subscribers) -> expiry (ms, Redis TIME)
+    {p}{id}:readers  hash       member -> its subscribers (the cap on readers across processes)
+    {p}{id}:gone     string     the tombstone; outlives the rest by tombstone_ttl
+    {p}secret        string     the gateways' shared secret (``RedisStore.shared_secret``)
+    {p}doorbell      stream     the journals each append pipeline wrote to, the last ~1000
 """
 
 from __future__ import annotations

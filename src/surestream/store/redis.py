@@ -3,22 +3,12 @@
 Strategy: one Redis stream per journal, entry ``seq`` having the explicit id ``<seq>-1`` and
 one field ``e`` holding the event's native JSON (``surestream.events.dumps``), so a reader
 resumes after seq ``n`` with ``XREAD ... STREAMS key n-1`` and decodes lazily, entry by
-entry. Every write is one Lua script, so the checks and the write are atomic: an append
-reads ``next``, ``terminal`` and ``bytes`` from the meta hash, refuses after the terminal
-event or past ``max_events`` or ``max_bytes``, ``XADD``s the whole batch, and on the
-terminal event deletes the lease and sets the expiry of every key to ``retention`` (and of
-the tombstone to ``retention + tombstone_ttl``). The keys of a stream share one hash tag
-(``{prefix}{<id>}:…``) so the scripts also run on Redis Cluster::
-
-    {p}{id}:events   stream     the journal
-    {p}{id}:meta     hash       owner/model (JSON), created, next, terminal, leased, bytes
-    {p}{id}:lease    string     the producer's token, PX lease_ttl, renewed by heartbeat
-    {p}{id}:watch    zset       member (one process with subscribers) -> expiry (ms, Redis TIME)
-    {p}{id}:readers  hash       member -> its subscribers (the cap on readers across processes)
-    {p}{id}:gone     string     the tombstone; outlives the rest by tombstone_ttl
-    {p}secret        string     the gateways' shared secret (``shared_secret``)
-    {p}doorbell      stream     the journals each append pipeline wrote to, the last ~1000
-
+entry. Every write is one Lua script (``surestream.store._redis_scripts``, which also draws
+the keys of a stream), so the checks and the write are atomic: an append reads ``next``,
+``terminal`` and ``bytes`` from the meta hash, refuses after the terminal event or past
+``max_events`` or ``max_bytes``, ``XADD``s the whole batch, and on the terminal event
+deletes the lease and sets the expiry of every key to ``retention`` (and of the tombstone
+to ``retention + tombstone_ttl``).
 A live journal expires ``lease_ttl + retention`` after its producer's last heartbeat, so a
 journal nobody ended (producer dead, nobody watching) does not stay forever.
 
@@ -26,12 +16,11 @@ Appends of all streams are coalesced into one pipeline at a time, which rings th
 (``surestream.store._redis_appends``); the tails of all streams are read by one ``XREAD``
 loop that names the doorbell and the journals it rang, and also checks the leases of the
 journals nobody appends to (``surestream.store._redis_tails``, which explains its
-hand-overs). Every Redis call is
-bounded (``surestream.store._redis_call``): one watchdog holds every call in flight to
-``timeout`` (an ``XREAD`` to its ``BLOCK`` plus ``timeout``), without redis-py's socket
-timeouts (a task per command), and connects to ``connect_timeout``; redis-py's own retries
-are off, and a call that failed
-on a connection gone stale (Redis restarted) is repeated once if it is idempotent: reads,
+hand-overs). Every Redis call is bounded (``surestream.store._redis_call``): one watchdog
+holds every call in flight to ``timeout`` (an ``XREAD`` to its ``BLOCK`` plus
+``timeout``), without redis-py's socket timeouts (a task per command), and connects to
+``connect_timeout``; redis-py's own retries are off, and a call that failed on a connection
+gone stale (Redis restarted) is repeated once if it is idempotent: reads,
 heartbeats, a ``create`` with a lease token, and appends that name the seq their first
 event must get (``expect``, which the hub's producer always does). A failure becomes
 ``StoreUnavailable`` (or, for a reader already streaming, a synthesized
@@ -41,7 +30,6 @@ event must get (``expect``, which the hub's producer always does). A failure bec
 from __future__ import annotations
 
 import asyncio
-import functools
 import secrets
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -57,9 +45,15 @@ with needs("redis", __name__):
     from redis.backoff import NoBackoff
     from redis.commands.core import AsyncScript
 
-from surestream.events import Event, dumps
+from surestream.events import Event
 from surestream.store import _redis_scripts as scripts
-from surestream.store._redis_appends import AppendCall, AppendPipeline
+from surestream.store._redis_appends import (
+    APPEND_MODE,
+    LOST_MODE,
+    AppendPipeline,
+    last_appended,
+    pack_append,
+)
 from surestream.store._redis_call import (
     FAILURES,
     STALE,
@@ -87,7 +81,6 @@ from surestream.store.base import (
     StreamInfo,
     StreamNotFound,
     TooManySubscribers,
-    check_batch,
     check_resume_point,
     producer_lost,
 )
@@ -121,20 +114,6 @@ each other call in flight one."""
 
 DEFAULT_READ_BATCH = 1000
 """Entries one ``XREAD`` returns at most per stream (``COUNT``)."""
-
-
-@functools.lru_cache(maxsize=4096)
-def _append_keys(prefix: str, stream_id: str) -> tuple[bytes, bytes]:
-    """A stream's events key, and its five keys (as ``RedisStore._keys``), packed as RESP for
-    the append pipeline."""
-    base = f"{prefix}{{{stream_id}}}:".encode()
-    names = (b"events", b"meta", b"lease", b"watch", b"gone")
-    return bulk(base + b"events"), b"".join(bulk(base + name) for name in names)
-
-
-_TERMINAL, _NOT_TERMINAL, _NO_SEQ = bulk(b"1"), bulk(b"0"), bulk(b"")
-_APPEND, _LOST = bulk(b"a"), bulk(b"l")
-"""The append script's modes (see ``scripts.APPEND``)."""
 
 
 async def _nothing() -> AsyncIterator[tuple[int, Event]]:
@@ -313,31 +292,15 @@ class RedisStore(Store):
             raw[b"terminal"] == b"1",
         )
 
-    def _append_call(
-        self, stream_id: str, events: Sequence[Event], mode: bytes, expect: int | None
-    ) -> AppendCall:
-        """The append script's keys and arguments, packed (see ``scripts.APPEND``)."""
-        terminal = check_batch(events)
-        key, keys = _append_keys(self.prefix, stream_id)
-        parts = [
-            keys,
-            self._limits,
-            _TERMINAL if terminal else _NOT_TERMINAL,
-            mode,
-            _NO_SEQ if expect is None else bulk(b"%d" % expect),
-        ]
-        parts += [bulk(dumps(event)) for event in events]
-        return key, 12 + len(events), b"".join(parts)
-
     async def _run_append(
         self, stream_id: str, events: Sequence[Event], mode: bytes, expect: int | None
     ) -> int:
-        script_call = self._append_call(stream_id, events, mode, expect)
+        script_call = pack_append(self.prefix, stream_id, self._limits, events, mode, expect)
 
         async def run() -> Any:
             return await self._appends.submit_future(script_call)
 
-        safe = expect is not None or mode == _LOST
+        safe = expect is not None or mode == LOST_MODE
         began = self._health.incident
         reply = await call(run, self._health, None, retry=UNSURE if safe else ())
         return await self._appended(stream_id, events, expect, began, reply)
@@ -365,25 +328,17 @@ class RedisStore(Store):
     ) -> int:
         """``_appended`` without the lookup that tells an expired journal from a missing one
         (both ``StreamNotFound`` here)."""
-        status, last = int(reply[0]), int(reply[1])
-        if status == 0 and not self._health.ok:
+        if int(reply[0]) == 0 and not self._health.ok:
             self._health.wrote(began)  # it wrote: Redis takes writes again
-        if status == -5:  # did an earlier attempt of this append go in (its reply lost)?
-            assert expect is not None
-            if int(reply[3]) == 1:
-                if last == expect + len(events) - 1:
-                    return last
-                raise self._full(stream_id)  # it went in up to the cap
-            if reply[2] == b"1":
-                raise JournalClosed(f"stream {stream_id} has ended")
-            raise ValueError(f"append at seq {expect}, but stream {stream_id} is at {last + 1}")
-        if status == -3:
-            raise StreamNotFound(f"no stream {stream_id}")
-        if status == -1:
-            raise JournalClosed(f"stream {stream_id} has ended")
-        if status == -2:
-            raise self._full(stream_id)
-        return last
+        return last_appended(stream_id, events, expect, reply, self._full)
+
+    def _failure(self, exc: Exception) -> Exception:
+        """``exc``; a Redis failure as the ``StoreUnavailable`` it means (and reported)."""
+        if isinstance(exc, FAILURES):
+            reason = describe(exc)
+            self._health.failed(reason)
+            return StoreUnavailable(reason)
+        return exc
 
     def _full(self, stream_id: str) -> JournalFull:
         return JournalFull(
@@ -394,38 +349,28 @@ class RedisStore(Store):
         self, stream_id: str, events: Sequence[Event], *, expect: int | None = None
     ) -> int:
         """Append events (see ``Store.append_many``); with ``expect`` a lost reply is retried."""
-        return await self._run_append(stream_id, events, _APPEND, expect)
+        return await self._run_append(stream_id, events, APPEND_MODE, expect)
 
     def submit_append(
         self, stream_id: str, events: Sequence[Event], *, expect: int
     ) -> asyncio.Future[int]:
         """Queue an append for the next pipeline (see ``Store.submit_append``); a failure
         after which it may have run is tried once more at once (it names its seq)."""
-        script_call = self._append_call(stream_id, events, _APPEND, expect)
+        script_call = pack_append(self.prefix, stream_id, self._limits, events, APPEND_MODE, expect)
         outcome: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         began = self._health.incident
-        tries = [script_call]
 
         def replied(reply: Any) -> None:
             if outcome.done():
                 return
-            if not isinstance(reply, BaseException):
-                try:
-                    last = self._appended_now(stream_id, events, expect, began, reply)
-                except Exception as refusal:
-                    outcome.set_exception(refusal)
-                else:
-                    outcome.set_result(last)
-            elif tries and isinstance(reply, UNSURE):
-                self._appends.submit(tries.pop(), replied)
-            elif isinstance(reply, FAILURES):
-                reason = describe(reply)
-                self._health.failed(reason)
-                outcome.set_exception(StoreUnavailable(reason))
-            else:
-                outcome.set_exception(reply)
+            try:
+                if isinstance(reply, BaseException):
+                    raise reply
+                outcome.set_result(self._appended_now(stream_id, events, expect, began, reply))
+            except Exception as exc:
+                outcome.set_exception(self._failure(exc))
 
-        self._appends.submit(script_call, replied)
+        self._appends.submit(script_call, replied, again=UNSURE)
         return outcome
 
     async def read(
@@ -508,7 +453,10 @@ class RedisStore(Store):
         """Append ``producer_lost`` to each stream whose lease is gone, in one pipeline (the
         tail reader's lease checks); per stream, None or why its tail must end."""
         lost = (producer_lost(),)
-        calls = [self._append_call(stream_id, lost, _LOST, None) for stream_id in stream_ids]
+        calls = [
+            pack_append(self.prefix, stream_id, self._limits, lost, LOST_MODE, None)
+            for stream_id in stream_ids
+        ]
         began = self._health.incident
 
         async def run() -> list[Any]:
@@ -524,12 +472,8 @@ class RedisStore(Store):
                 await self._appended(stream_id, lost, None, began, reply)
             except JournalClosed:
                 outcomes.append(None)
-            except FAILURES as exc:
-                reason = describe(exc)
-                self._health.failed(reason)
-                outcomes.append(StoreUnavailable(reason))
-            except (StoreUnavailable, StreamNotFound, StreamExpired) as exc:
-                outcomes.append(exc)
+            except (*FAILURES, StoreUnavailable, StreamNotFound, StreamExpired) as exc:
+                outcomes.append(self._failure(exc))
             else:
                 outcomes.append(None)
         return outcomes
