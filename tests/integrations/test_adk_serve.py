@@ -23,7 +23,7 @@ from surestream.hub import Hub
 from surestream.integrations.adk import adk_router, create_app
 from surestream.server import RETRY_AFTER
 from surestream.sse import Decoder
-from surestream.store import RedisStore
+from surestream.store import MemoryStore, RedisStore
 from tests.integrations import fakes
 from tests.integrations._helpers import (
     assert_failed_message,
@@ -359,3 +359,26 @@ def test_a_store_that_is_down_is_a_503_with_retry_after_before_any_stream() -> N
     assert response.status_code == 503, response.text
     assert response.headers["Retry-After"] == str(RETRY_AFTER)
     assert response.json() == {"detail": "the journal store is unavailable"}
+
+
+def test_a_reader_past_max_subscribers_is_a_429_with_retry_after(markers: Path) -> None:
+    runner = Runner(
+        app_name="weather",
+        agent=root_agent,
+        session_service=InMemorySessionService(),
+        auto_create_session=True,
+    )
+    app = FastAPI()
+    app.include_router(adk_router(runner, hub=Hub(MemoryStore(), max_subscribers=1)))
+    name = tag()
+    with (
+        serve_in_thread(app) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+        client.stream("POST", "/run_sse", json=body(f"hang #{name}")) as first,
+    ):
+        assert first.status_code == 200
+        assert fakes.wait_marker(markers, name, "hanging")
+        second = client.get(first.headers["location"])
+    assert second.status_code == 429, second.text
+    assert second.headers["Retry-After"] == str(RETRY_AFTER)
+    assert second.json() == {"detail": "the stream has its most readers already"}

@@ -41,6 +41,7 @@ from surestream.store import (
     StoreUnavailable,
     StreamExpired,
     StreamNotFound,
+    TooManySubscribers,
     parse_last_event_id,
 )
 
@@ -76,9 +77,11 @@ def adk_router(
     cancels the run. With ``hub`` the runs are journaled and resumable: the router adds
     ``GET /streams/{stream_id}/events`` (``Last-Event-ID`` resumes) and
     ``DELETE /streams/{stream_id}`` (under ``prefix``, which ``Location`` names too); close
-    the hub yourself at shutdown. The request is
-    checked before the response starts: 400 without an app name, 404 for an unknown app or
-    session, 422 for a bad body or run config. ``max_llm_calls`` goes to the ``RunConfig``.
+    the hub yourself at shutdown. The request is checked before the response starts: 400
+    without an app name, 404 for an unknown app or session, 422 for a bad body or run
+    config; a journal store that fails is 503 and a reader past the hub's
+    ``max_subscribers`` 429, both with ``Retry-After``. ``max_llm_calls`` goes to the
+    ``RunConfig``.
     """
     router = APIRouter(prefix=prefix)
     runner_for = _runner_for(runner)
@@ -186,8 +189,8 @@ def adk_router(
     return router
 
 
-def _retry_later(message: str) -> HTTPException:
-    return HTTPException(503, message, headers={"Retry-After": str(RETRY_AFTER)})
+def _retry_later(message: str, *, status: int = 503) -> HTTPException:
+    return HTTPException(status, message, headers={"Retry-After": str(RETRY_AFTER)})
 
 
 def _runner_for(runner: Runner | RunnerFor) -> Callable[[str], Awaitable[Runner]]:
@@ -217,6 +220,8 @@ async def _subscribe(
         raise HTTPException(410, f"stream {stream_id!r} has expired") from None
     except InvalidResumePoint as exc:
         raise HTTPException(400, str(exc)) from None
+    except TooManySubscribers:
+        raise _retry_later("the stream has its most readers already", status=429) from None
     except StoreUnavailable:
         raise _retry_later("the journal store is unavailable") from None
     return EventStreamResponse(
