@@ -55,10 +55,10 @@ test: $(TEST_STAMP) system-deps $(JS_STAMP)
 	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The sans-IO and single-process suites only, on two workers (1,606 tests in 60 s on 2 quiet cores): no Chromium,
-# Node, nginx or Redis, no subprocess; the markers are set in tests/support/markers.py. Each test
-# file runs whole on one worker (--dist loadfile): its module's fixtures (a gateway, an
-# upstream) start once rather than once per worker.
+# The sans-IO and single-process suites only, on two workers (1,610 tests in 55 s on 2 cores busy
+# with other work, load 3-4): no Chromium, Node, nginx or Redis, no subprocess; the markers are
+# set in tests/support/markers.py. Each test file runs whole on one worker (--dist loadfile):
+# its module's fixtures (a gateway, an upstream) start once rather than once per worker.
 test-fast: $(TEST_STAMP)
 	$(PY) -m pytest -m "not multiprocess and not slow" -n 2 --dist loadfile $(PYTEST_ARGS)
 

@@ -3,7 +3,7 @@ applied in one place.
 
 ``make test`` runs everything; ``make test-fast`` runs ``-m "not multiprocess and not slow"``:
 the sans-IO suites (property tests with ``FAST_EXAMPLES`` examples) and those whose servers
-run in the test's own process (uvicorn in a thread), in about 70 s of CPU. A test is multiprocess
+run in the test's own process (uvicorn in a thread), in about 45 s of CPU. A test is multiprocess
 when its node id starts with one of ``MULTIPROCESS`` or it uses one of
 ``MULTIPROCESS_FIXTURES`` (or the Redis variant of a parametrized fixture such as
 ``make_store``); slow when its node id starts with one of ``SLOW``. In a fast run, starting
