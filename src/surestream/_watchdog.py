@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from surestream.errors import SourceFailed
 from surestream.events import ErrorCode
 
-__all__ = ["Watchdog", "idle_limited"]
+__all__ = ["Watchdog", "idle_limited", "idle_timeout"]
 
 T = TypeVar("T")
 
@@ -80,6 +80,12 @@ class Watchdog:
         self._timer = self._loop.call_at(again, self._look)
 
 
+def idle_timeout(limit: float | None, what: str) -> SourceFailed:
+    """The failure of a source silent for ``limit`` seconds (``idle_limited``'s)."""
+    message = f"{what} sent nothing for {limit:g} s (idle_timeout)"
+    return SourceFailed(ErrorCode.IDLE_TIMEOUT, message)
+
+
 async def idle_limited(
     source: AsyncIterable[T], limit: float | None, what: str = "the source"
 ) -> AsyncGenerator[T, None]:
@@ -100,10 +106,7 @@ async def idle_limited(
             except asyncio.CancelledError:
                 if not watchdog.expired():
                     raise
-                raise SourceFailed(
-                    ErrorCode.IDLE_TIMEOUT,
-                    f"{what} sent nothing for {limit:g} s (idle_timeout)",
-                ) from None
+                raise idle_timeout(limit, what) from None
             finally:
                 watchdog.end()
             yield item

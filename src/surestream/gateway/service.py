@@ -12,11 +12,13 @@ journal through ``EventStreamResponse``; the producer's verdict is the only verd
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Mapping
 
-from surestream._watchdog import idle_limited
+from surestream._closing import aclose_if_any
+from surestream._watchdog import Watchdog, idle_timeout
 from surestream.errors import SourceFailed
 from surestream.events import (
     Done,
@@ -257,16 +259,34 @@ class Gateway:
         self, owner: str, opened: OpenedStream, *, step: bool = False
     ) -> AsyncGenerator[Event, None]:
         """The upstream's events under ``idle_timeout`` (after a ``Step`` with ``step``),
-        closing it and counting in any case."""
+        closing it and counting in any case. ``idle_limited``, inlined: one generator per
+        token fewer, and the producer's task and the loop looked up once, not per token."""
         metrics = self.metrics
         started = time.monotonic()
         first_text = True
         outcome: tuple[str, str] = ("done", "cancelled")
         ended = False
+        limit = self.settings.idle_timeout
+        watchdog = Watchdog(limit)
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        iterator = aiter(opened)
+        following = iterator.__anext__
         try:
             if step:
                 yield Step()
-            async for event in idle_limited(opened, self.settings.idle_timeout, "the model"):
+            while True:
+                watchdog.begin(loop.time(), task)
+                try:
+                    event = await following()
+                except StopAsyncIteration:
+                    break
+                except asyncio.CancelledError:
+                    if not watchdog.expired():
+                        raise
+                    raise idle_timeout(limit, "the model") from None
+                finally:
+                    watchdog.end()
                 if type(event) is Text and not first_text:
                     yield event
                     continue
@@ -288,7 +308,9 @@ class Gateway:
             outcome = ("error", ErrorCode.INTERNAL_ERROR)
             raise
         finally:
+            watchdog.close()
             try:
+                await aclose_if_any(iterator)
                 await opened.aclose()
             finally:
                 self.slots.release(owner)

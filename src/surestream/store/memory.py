@@ -283,7 +283,10 @@ class MemoryStore(Store):
         self, stream_id: str, events: Sequence[Event], *, expect: int | None = None
     ) -> int:
         """``append_many`` as a plain call: the Hub's producer appends each token with it."""
-        return self._append(stream_id, self._get(stream_id), events, expect)
+        journal = self._journals.get(stream_id)
+        if journal is None or journal.terminal:  # a live journal cannot have expired
+            journal = self._get(stream_id)
+        return self._append(stream_id, journal, events, expect)
 
     async def read(
         self, stream_id: str, after: int | None = None

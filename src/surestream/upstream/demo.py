@@ -301,8 +301,10 @@ class DemoModel:
             raise UpstreamHTTPError(422, "unsupported_by_model", f"{field}: {why}")
         return DemoStream(self._run(request))
 
-    def _steps(self, request: ChatRequest) -> tuple[list[Event], str, int]:
-        """Every event before ``Done``, the finish_reason, and the reasoning words."""
+    def _steps(self, request: ChatRequest) -> tuple[list[Event], list[str], str, int]:
+        """Every event before the text, the text's pieces (made ``Text`` one by one as they
+        stream: a stamped answer never makes them), the finish_reason, and the reasoning
+        words."""
         seed = self.seed if request.seed is None else request.seed
         prompt = _last_user_text(request)
         keys = _keywords(prompt)
@@ -313,7 +315,7 @@ class DemoModel:
             steps.append(ToolCallStart(tool.id, tool.name))
             steps += [ToolCallDelta(tool.id, piece) for piece in _pieces(tool.arguments)]
             steps.append(ToolCall(tool.id, tool.name, tool.args))
-            return steps, FinishReason.TOOL_CALLS, len(thoughts)
+            return steps, [], FinishReason.TOOL_CALLS, len(thoughts)
         answer = tool_answer(request)
         if answer is None:
             answer = " ".join(_compose(prompt, seed, self.answer_tokens))
@@ -323,25 +325,24 @@ class DemoModel:
         limit = self._limit(request)
         if limit is not None and len(pieces) > limit:
             pieces, finish = pieces[:limit], FinishReason.LENGTH
-        steps += [Text(piece) for piece in pieces]
-        return steps, finish, len(thoughts)
+        return steps, pieces, finish, len(thoughts)
 
     async def _run(self, request: ChatRequest) -> AsyncIterator[Event]:
-        steps, finish, thinking = self._steps(request)
+        steps, pieces, finish, thinking = self._steps(request)
         loop = asyncio.get_running_loop()
         interval = 1.0 / self.tokens_per_second if self.tokens_per_second else 0.0
         start = loop.time()
         tokens = 0
-        for index, step in enumerate(steps):
+        for index, step in enumerate([*steps, *pieces]):
             if interval:
                 delay = start + index * interval - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
             else:
                 await asyncio.sleep(0)
-            if type(step) is Text:
+            if isinstance(step, str):
                 tokens += 1
-                yield Text(f" {time.time():.6f}") if self.stamp else step
+                yield Text(f" {time.time():.6f}" if self.stamp else step)
             else:
                 tokens += not isinstance(step, ToolCallStart | ToolCall)
                 yield step
