@@ -18,6 +18,12 @@ Strategy: three small asyncio tasks per response, no task group.
 - No timer runs per event: the pump's timer stays armed while the deadline only moves later
   (it then wakes the pump once, early, and is re-armed), and ``send_timeout`` is a
   ``Watchdog``, one timer per response that cancels a send that has waited that long.
+- A journal source that can push (``push_to``: a hub ``Subscription`` on the MemoryStore)
+  hands each event to ``push`` in the task that journaled it while the producer is caught
+  up, so a live token costs no wake-up of the producer task: ``push`` encodes it and, while
+  the writer sleeps, starts the send there (``_handover``); a send that has to wait (flow
+  control) is finished by the writer, and past ``max_buffer`` the source yields the events
+  to the producer again, which waits for room as above.
 - The *listener* waits for ``http.disconnect``, so a client that goes away is noticed while the
   source is silent, not only at the next write.
 
@@ -41,9 +47,10 @@ from starlette.types import Receive, Send
 from surestream._watchdog import Watchdog
 from surestream.dialects import StreamEncoder
 from surestream.errors import SourceFailed
-from surestream.events import Done, Error, Text
+from surestream.events import Done, Error, Event, Text
 from surestream.lifecycle import Ending, ProducerState, failure_verdict, verdict
 from surestream.server import _shutdown
+from surestream.server._handover import Resumed, start
 
 if TYPE_CHECKING:
     from surestream.server._response import EventStreamResponse
@@ -68,9 +75,11 @@ class ResponseRun:
         "disconnected",
         "encoder",
         "gathering",
+        "handover",
         "last_write",
         "life",
         "loop",
+        "max_buffer",
         "pending",
         "pending_size",
         "produced",
@@ -97,6 +106,7 @@ class ResponseRun:
             self.encoder.prime(resp.history)
         self.pending: list[bytes] = []
         self.pending_size = 0
+        self.max_buffer = resp.limits.max_buffer
         self.last_write = now = self.loop.time()
         self.life = ProducerState(
             now, timeouts=resp.limits.timeouts, first_seq=resp.first_seq, journal=resp.journal
@@ -112,6 +122,8 @@ class ResponseRun:
         self.disconnected = False
         self.shutting_down = False
         self.wake: asyncio.Future[None] | None = None
+        self.handover: Resumed | None = None
+        """A send ``push`` began that has to wait: the writer finishes it."""
         self.space: asyncio.Future[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = 0.0
@@ -159,6 +171,8 @@ class ResponseRun:
             self.watchdog.close()
             if self.timer is not None:
                 self.timer.cancel()
+            if self.handover is not None:
+                self.handover.close()
 
     async def stream(self, receive: Receive) -> Done | Error | None:
         resp = self.resp
@@ -200,6 +214,9 @@ class ResponseRun:
         source = aiter(self.resp.source)
         loop = self.loop
         task = asyncio.current_task()
+        push_to = getattr(source, "push_to", None) if life.journal else None
+        if push_to is not None:
+            push_to(self.push)
         try:
             async for item in source:
                 self.produced += 1
@@ -275,6 +292,71 @@ class ResponseRun:
             self.gathering = False
             self.notify()
 
+    def push(self, seq: int, event: Event) -> bool:
+        """Take one event of a journal source from the task that journaled it (the source's
+        ``push_to``), without waking the producer: encode it and, while the writer sleeps,
+        send it at once if the send need not wait (else the writer finishes the send). False:
+        not taken, the source yields it to the producer instead (the stream has its terminal
+        or lost its client, or ``max_buffer`` bytes wait). Never raises."""
+        life = self.life
+        if life.terminal is not None or self.disconnected or self.pending_size >= self.max_buffer:
+            return False
+        try:
+            self.produced += 1
+            if type(event) is Text:
+                life.next_seq = seq + 1
+                chunk = self.encoder.encode_text(event.text, seq)
+            else:
+                accepted = life.accept((seq, event))
+                if accepted is None:
+                    return True
+                chunk = self.encoder.encode(event, seq)
+                if life.terminal is not None:
+                    self.queue(chunk)
+                    self.notify()
+                    return True
+        except Exception as exc:
+            logger.error("encoding a journal event failed; the stream ends", exc_info=exc)
+            self.finish(failure_verdict(exc))
+            return True
+        if not chunk:
+            return True
+        self.pending.append(chunk)
+        self.pending_size += len(chunk)
+        if self.wake is None or self.writing:
+            return True  # the writer is up, or will look once the send under way is over
+        now = self.loop.time()
+        life.activity(now)
+        self.stamped = self.produced
+        if now - self.last_write < BATCH_GAP:
+            if not self.gathering:
+                self.gathering = True
+                self.loop.call_soon(self.gather, -1)
+            return True
+        self.send_now(now)
+        return True
+
+    def send_now(self, now: float) -> None:
+        """Send what is pending as far as it goes without waiting; the writer sleeps."""
+        pending = self.pending
+        body = b"".join(pending) if len(pending) > 1 else pending[0]
+        pending.clear()
+        self.pending_size = 0
+        try:
+            rest = start(self.send({"type": "http.response.body", "body": body, "more_body": True}))
+        except Exception as exc:
+            if not isinstance(exc, OSError):
+                logger.error("sending an event failed; the client is dropped", exc_info=exc)
+            self.disconnected = True
+            self.notify()
+            return
+        if rest is None:
+            self.last_write = now
+            return
+        self.handover = rest
+        self.writing = True
+        self.notify()
+
     async def flush(self, now: float, task: asyncio.Task[Any] | None) -> bool:
         """Send what is pending from the producer's ``task`` at ``now`` while the writer sleeps."""
         pending = self.pending
@@ -300,6 +382,15 @@ class ResponseRun:
         pending = self.pending
         life = self.life
         while True:
+            handover = self.handover
+            if handover is not None:
+                self.handover = None
+                sent = await self.write(None, resumed=handover)
+                self.writing = False
+                if not sent:
+                    return False
+                self.last_write = loop.time()
+                continue
             if self.disconnected:
                 return False
             if self.writing:
@@ -358,17 +449,23 @@ class ResponseRun:
 
     async def write(
         self,
-        message: dict[str, Any],
+        message: dict[str, Any] | None,
         now: float | None = None,
         task: asyncio.Task[Any] | None = None,
+        resumed: Resumed | None = None,
     ) -> bool:
-        """Send one ASGI message; False when the client is gone or was dropped as too slow.
+        """Send one ASGI message (or finish the send ``push`` began, ``resumed``); False when
+        the client is gone or was dropped as too slow.
 
         ``now`` and ``task``, when the caller has them: the loop's time and the current task."""
         watchdog = self.watchdog
         watchdog.begin(now, task)
         try:
-            await self.send(message)
+            if resumed is None:
+                assert message is not None
+                await self.send(message)
+            else:
+                await resumed
         except OSError:
             self.disconnected = True
             return False

@@ -47,8 +47,9 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from surestream.errors import (
     InvalidResumePoint,
@@ -73,6 +74,7 @@ __all__ = [
     "JournalClosed",
     "JournalFull",
     "LeaseState",
+    "PushSink",
     "Store",
     "StoreUnavailable",
     "StreamExists",
@@ -82,6 +84,12 @@ __all__ = [
     "TooManySubscribers",
     "parse_last_event_id",
 ]
+
+PushSink: TypeAlias = Callable[[int, Event], bool]
+"""Takes one journaled event (its seq, the event) in the task that appended it (always in a
+task, never in a bare callback), without awaiting; False: not taken (the reader's iterator
+returns it instead). A reader iterator that can push has ``push_to(sink) -> bool`` (the
+MemoryStore's); a sink must not raise."""
 
 DEFAULT_RETENTION = 600.0
 """Seconds a journal stays readable after its terminal event (10 minutes)."""

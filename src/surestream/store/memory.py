@@ -4,14 +4,17 @@ Strategy: a journal is a Python list of event objects (events are immutable, so 
 share them; nothing is encoded), except that a ``Text`` is held as its ``str`` and made
 again for each reader: a string is not tracked by the cyclic garbage collector, so long
 journals of tokens do not make every full collection longer and more frequent. Readers
-keep an index into the list and, once caught up, wait on a future of their own in the
-journal's list of waiters, which each append resolves and empties, so one append wakes
-every waiting reader once. No timer runs per wait: one timer per store looks every
-``lease_check`` seconds at the journals that readers wait on and ends each whose producer
-stopped renewing its lease with ``producer_lost`` (which wakes its readers). Expiry is
-lazy: deadlines sit in a heap that every call sweeps, so no background task is needed; an
-expired journal leaves a tombstone (its id and a deadline) for ``tombstone_ttl`` seconds.
-Times come from ``clock`` (``time.monotonic`` unless a test passes its own).
+(``Follower``, in ``_memory_follow``) keep an index into the list and, once caught up, wait
+on a future of their own in the journal's list of waiters, which each append resolves and
+empties, so one append wakes every waiting reader once; a reader given a sink (``push_to``:
+a response over a subscription) is instead handed each new event by the append itself, in
+the appending task, so its own task does not wake per event. No timer runs per wait: one
+timer per store looks every ``lease_check`` seconds at the journals that readers wait on and
+ends each whose producer stopped renewing its lease with ``producer_lost`` (which wakes its
+readers). Expiry is lazy: deadlines sit in a heap that every call sweeps, so no background
+task is needed; an expired journal leaves a tombstone (its id and a deadline) for
+``tombstone_ttl`` seconds. Times come from ``clock`` (``time.monotonic`` unless a test
+passes its own).
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 
-from surestream.events import Event, Text, is_terminal
+from surestream.events import Event, Text
 from surestream.lifecycle import Clock
+from surestream.store._memory_follow import Follower
 from surestream.store.base import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_EVENTS,
@@ -58,6 +62,7 @@ class _Journal:
     __slots__ = (
         "created_at",
         "events",
+        "followers",
         "lease",
         "lease_until",
         "model",
@@ -84,8 +89,18 @@ class _Journal:
         self.readers: dict[str, int] = {}
         """Process -> its subscribers of this journal."""
         self.waiters: list[asyncio.Future[None]] = []
+        self.followers: list[Follower] = []
+        """Caught-up readers with a sink: each append hands them the new events."""
 
-    def notify(self) -> None:
+    def notify(self, appended: Event | None = None) -> None:
+        """Hand the new events to the followers (``appended``: the one just appended, as the
+        caller has it), then wake the waiting readers."""
+        followers = self.followers
+        if len(followers) == 1:
+            followers[0].feed(appended)
+        elif followers:
+            for index in range(len(followers) - 1, -1, -1):  # a follower may leave: back to front
+                followers[index].feed(appended)
         if self.waiters:
             waiters, self.waiters = self.waiters, []
             for waiter in waiters:
@@ -230,7 +245,7 @@ class MemoryStore(Store):
         ):
             journal.events.append(text.text)
             journal.size += bytes_
-            journal.notify()
+            journal.notify(text)
             return size
         terminal = check_batch(events)
         if expect is not None and expect != size and self._went_in(journal, events, expect):
@@ -291,45 +306,20 @@ class MemoryStore(Store):
     async def read(
         self, stream_id: str, after: int | None = None
     ) -> AsyncIterator[tuple[int, Event]]:
-        """Validate, then replay and follow (see ``Store.read``)."""
+        """Validate, then replay and follow (see ``Store.read``); the iterator can also push
+        (``Follower.push_to``)."""
         journal = self._get(stream_id)
         start = check_resume_point(after, len(journal.events))
-        return self._follow(stream_id, journal, start)
+        return Follower(self, stream_id, journal, start)
 
-    async def _follow(
-        self, stream_id: str, journal: _Journal, pos: int
-    ) -> AsyncIterator[tuple[int, Event]]:
-        events = journal.events
-        while True:
-            while pos < len(events):
-                event = events[pos]
-                if isinstance(event, str):
-                    yield pos, Text(event)
-                    pos += 1
-                    continue
-                yield pos, event
-                pos += 1
-                if is_terminal(event):
-                    return
-            if journal.terminal:
-                return
-            waiter = self._wait(stream_id, journal)
-            try:
-                await waiter
-            finally:
-                if not waiter.done():
-                    journal.waiters.remove(waiter)
-
-    def _wait(self, stream_id: str, journal: _Journal) -> asyncio.Future[None]:
-        """A future the journal's next append resolves; the lease is checked meanwhile."""
+    def _looked_after(self, stream_id: str, journal: _Journal) -> asyncio.AbstractEventLoop:
+        """Check the producer lease of ``journal`` while readers wait on it; the loop."""
         loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
-        journal.waiters.append(waiter)
         self._waited_on[stream_id] = journal
         if self._lease_timer is None or self._lease_loop is not loop:
             self._lease_loop = loop
             self._lease_timer = loop.call_later(self.lease_check, self._check_leases)
-        return waiter
+        return loop
 
     def _check_leases(self) -> None:
         """End the waited-on journals whose producer lease ran out with ``producer_lost``."""
@@ -338,7 +328,7 @@ class MemoryStore(Store):
         done: list[str] = []
         lost: list[tuple[str, _Journal]] = []
         for stream_id, journal in waited_on.items():
-            if journal.terminal or not journal.waiters:
+            if journal.terminal or not (journal.waiters or journal.followers):
                 done.append(stream_id)
             elif journal.lease is not None and journal.lease_until <= now:
                 lost.append((stream_id, journal))
@@ -346,6 +336,8 @@ class MemoryStore(Store):
             del waited_on[stream_id]
         for stream_id, journal in lost:
             del waited_on[stream_id]
+            for follower in list(journal.followers):
+                follower.unpark()  # sinks are fed from tasks only: these read the verdict
             self._append(stream_id, journal, (producer_lost(),))
         loop = self._lease_loop
         if waited_on and loop is not None and not loop.is_closed():
