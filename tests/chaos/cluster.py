@@ -25,6 +25,7 @@ from pathlib import Path
 import redis
 
 from tests.support.servers import (
+    UVICORN_READY,
     ServerProcess,
     command_process,
     free_port,
@@ -167,7 +168,7 @@ class Cluster:
             "--timeout-graceful-shutdown",
             "1",
         ]
-        self.fake = self._run("fake", argv, port, "Application startup complete")
+        self.fake = self._run("fake", argv, port, UVICORN_READY)
 
     def start_gateway(self, index: int) -> None:
         assert self.fake is not None

@@ -27,6 +27,12 @@ START_TIMEOUT = 90.0
 under ``nice`` on two loaded cores took over 30 s to import and start."""
 
 
+UVICORN_READY = "Uvicorn running on"
+"""What a uvicorn process prints once it listens. Not "Application startup complete": uvicorn
+prints that after the lifespan startup and before it binds the port, so a client quick
+enough is refused."""
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as sock:
@@ -188,7 +194,7 @@ def uvicorn_process(
     """Run ``python -m uvicorn app`` (an import string) in a child process."""
     port = free_port()
     argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
-    handle = _start([*argv, *args], "Application startup complete", env, port, "")
+    handle = _start([*argv, *args], UVICORN_READY, env, port, "")
     handle.url = f"http://127.0.0.1:{port}"
     try:
         yield handle
