@@ -77,9 +77,10 @@ entry it rang), and naming a few keys costs Redis little."""
 
 
 def _entry(raw: bytes) -> Event | str:
-    """A journal entry's event; a ``Text`` as its ``str``, as the ``MemoryStore`` keeps it
-    (a string is one object the garbage collector does not track, and a tail holds every
-    event of its stream)."""
+    """A journal entry's event for a tail with one reader; a ``Text`` as its ``str``, as the
+    ``MemoryStore`` keeps it (a string is one object the garbage collector does not track,
+    and a tail holds every event of its stream). A tail with several readers keeps the
+    decoded ``Text`` instead, which they share rather than each making its own."""
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -362,7 +363,8 @@ class TailReader:
             tail = tails.get(key)
             if tail is None or not entries or live.get(key) is not tail:
                 continue
-            tail.events.extend([_entry(fields[1]) for _, fields in entries])
+            decode = _entry if tail.readers == 1 else loads
+            tail.events.extend([decode(fields[1]) for _, fields in entries])
             tail.cursor = bulk(entries[-1][0])
             tail.due = due
             tail.notify()
