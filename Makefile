@@ -55,8 +55,8 @@ test: $(TEST_STAMP) system-deps $(JS_STAMP)
 	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The sans-IO and single-process suites only, on two workers (1,623 tests in 40-45 s on 2 cores busy
-# with other work, load 4-10): no Chromium, Node, nginx or Redis, no subprocess; the markers are
+# The sans-IO and single-process suites only, on two workers (1,623 tests in 33 s on 2 quiet cores,
+# 35 s with make; 40-45 s when busy): no Chromium, Node, nginx or Redis, no subprocess; the markers are
 # set in tests/support/markers.py. Each test file runs whole on one worker (--dist loadfile):
 # its module's fixtures (a gateway, an upstream) start once rather than once per worker.
 test-fast: $(TEST_STAMP)
