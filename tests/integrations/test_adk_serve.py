@@ -45,15 +45,20 @@ IDLE = 2.0
 ORPHAN_GRACE = 0.6
 
 
-@pytest.fixture(scope="module")
-def direct() -> Iterator[ServerThread]:
-    """An app with its own ``Runner`` and ``adk_router`` (no journal)."""
-    runner = Runner(
+def weather_runner() -> Runner:
+    """A ``Runner`` of the weather agent with in-memory sessions."""
+    return Runner(
         app_name="weather",
         agent=root_agent,
         session_service=InMemorySessionService(),
         auto_create_session=True,
     )
+
+
+@pytest.fixture(scope="module")
+def direct() -> Iterator[ServerThread]:
+    """An app with its own ``Runner`` and ``adk_router`` (no journal)."""
+    runner = weather_runner()
     app = FastAPI()
     app.include_router(adk_router(runner, heartbeat=0.2, idle_timeout=IDLE))
     with serve_in_thread(app) as server:
@@ -345,12 +350,7 @@ def test_check_says_ok_for_ours_and_no_terminal_signal_for_adks(
 
 
 def test_a_store_that_is_down_is_a_503_with_retry_after_before_any_stream() -> None:
-    runner = Runner(
-        app_name="weather",
-        agent=root_agent,
-        session_service=InMemorySessionService(),
-        auto_create_session=True,
-    )
+    runner = weather_runner()
     app = FastAPI()
     down = RedisStore("redis://127.0.0.1:1/0", timeout=2.0, connect_timeout=0.5, read_block=1.0)
     app.include_router(adk_router(runner, hub=Hub(down)))
@@ -362,12 +362,7 @@ def test_a_store_that_is_down_is_a_503_with_retry_after_before_any_stream() -> N
 
 
 def test_a_reader_past_max_subscribers_is_a_429_with_retry_after(markers: Path) -> None:
-    runner = Runner(
-        app_name="weather",
-        agent=root_agent,
-        session_service=InMemorySessionService(),
-        auto_create_session=True,
-    )
+    runner = weather_runner()
     app = FastAPI()
     app.include_router(adk_router(runner, hub=Hub(MemoryStore(), max_subscribers=1)))
     name = tag()
