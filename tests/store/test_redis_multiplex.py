@@ -342,3 +342,78 @@ async def test_readers_joining_one_after_another_each_get_their_entry_at_once(
         for reader in readers:
             await reader.aclose()  # type: ignore[attr-defined]
         await store.aclose()
+
+
+class Sink:
+    """A reader's sink that takes every event but the seqs in ``refuse`` (once each), noting
+    the task that handed each over; ``wait(n)`` returns once ``n`` were taken."""
+
+    def __init__(self, refuse: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+        self.refuse = set(refuse)
+        self.taken: list[tuple[int, Event]] = []
+        self.tasks: set[asyncio.Task[Any] | None] = set()
+        self.changed = asyncio.Event()
+
+    def __call__(self, seq: int, event: Event) -> bool:
+        self.tasks.add(asyncio.current_task())
+        if seq in self.refuse:
+            self.refuse.discard(seq)
+            return False
+        self.taken.append((seq, event))
+        self.changed.set()
+        return True
+
+    async def wait(self, count: int) -> None:
+        with anyio.fail_after(BOUND):
+            while len(self.taken) < count:
+                self.changed.clear()
+                await self.changed.wait()
+
+
+async def test_a_caught_up_reader_is_pushed_each_entry_by_the_store_s_reader_task(
+    store: RedisStore,
+) -> None:
+    await store.create("s1")
+    await store.append("s1", Text("a"))
+    reader: Any = await store.read("s1")
+    with anyio.fail_after(BOUND):
+        assert await anext(reader) == (0, Text("a"))
+    sink = Sink(refuse={3})
+    assert reader.push_to(sink)
+    waiting = asyncio.ensure_future(anext(reader))
+    await store.append("s1", Text("b"))
+    await store.append("s1", Text("c"))
+    await sink.wait(2)
+    assert sink.taken == [(1, Text("b")), (2, Text("c"))]
+    assert not waiting.done() and waiting not in sink.tasks and None not in sink.tasks
+    await store.append("s1", Text("d"))  # refused: the reader's own task returns it
+    with anyio.fail_after(BOUND):
+        assert await waiting == (3, Text("d"))
+    waiting = asyncio.ensure_future(anext(reader))
+    await store.append("s1", Done())
+    with anyio.fail_after(BOUND), pytest.raises(StopAsyncIteration):
+        await waiting  # the terminal event was pushed; the reader ends
+    assert sink.taken[-1] == (4, Done()) and reader.pushed == 3
+    await reader.aclose()
+
+
+async def test_a_pushed_reader_of_a_store_that_hangs_gets_store_unavailable() -> None:
+    unavailable = Error("store_unavailable", "the stream store is unavailable", True)
+    with redis_process() as server:
+        store = RedisStore(server.url, read_block=0.1, timeout=0.5, connect_timeout=0.5)
+        try:
+            await store.create("held", lease="token")
+            await store.append_many("held", [Text("a")], expect=0)
+            reader: Any = await store.read("held")
+            assert await anext(reader) == (0, Text("a"))
+            assert reader.push_to(Sink())
+            waiting = asyncio.ensure_future(anext(reader))
+            server.proc.send_signal(signal.SIGSTOP)
+            try:
+                with anyio.fail_after(10):
+                    assert await waiting == (0, unavailable)
+                    assert [item async for item in reader] == []
+            finally:
+                server.proc.send_signal(signal.SIGCONT)
+        finally:
+            await store.aclose()

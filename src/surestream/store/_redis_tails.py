@@ -1,8 +1,9 @@
 """``TailReader``: one ``XREAD`` loop that feeds the live readers of every stream.
 
 Strategy: readers of one stream in one process share a *tail*: an in-process list that its
-readers follow as in ``MemoryStore``; a reader resuming before the tail's first seq reads
-that gap with ``XRANGE`` first. The tails of all streams are fed by one *reader* task per
+readers follow as in ``MemoryStore``, or have pushed to them (``surestream.store.
+_redis_follow``); a reader resuming before the tail's first seq reads that gap with
+``XRANGE`` first. The tails of all streams are fed by one *reader* task per
 store, on its own connection, and it does not name every live journal in every ``XREAD``
 (Redis pays for each key named): every append pipeline rings the store's *doorbell* stream
 with the keys of the journals it appended to (``surestream.store._redis_appends``), and
@@ -36,11 +37,11 @@ The hand-overs between the tasks, and why each order is safe:
   reply holds, and each rung tail is due for the next round. An entry appended after the
   round's ``XREAD`` ran rings after it too, so it is read one round later; a tail rung for
   entries the round already read is named once for nothing.
-- *the reader hands entries to readers* (``_deliver`` then ``Tail.notify``): a reader takes
-  ``tail.changed`` *before* it looks at ``tail.events``, and ``notify`` swaps in a fresh
-  event before setting the old one, so entries appended between the look and the wait
-  still wake it. Entries go only to the tail that is still ``_live`` under that key: a tail
-  that failed or was left (and maybe replaced) while the read was out gets nothing.
+- *the reader hands entries to readers* (``_deliver`` then ``Tail.notify``): it extends
+  ``tail.events`` first, then wakes the waiting readers and pushes to the following ones
+  (``surestream.store._redis_follow`` says why none is missed). Entries go only to the
+  tail that is still ``_live`` under that key: a tail that failed or was left (and maybe
+  replaced) while the read was out gets nothing.
 - *a failure reaches readers* (``fail``): ``failed`` is set before ``notify``, and a reader
   checks ``failed`` only after delivering every event already in the list, so nothing read
   before the failure is lost; its synthesized error carries the last seq it delivered.
@@ -55,18 +56,19 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
 
 from surestream.errors import RemoteProtocolError
-from surestream.events import Error, ErrorCode, Event, Text, from_json, is_terminal, loads
+from surestream.events import Event, from_json, is_terminal, loads
 from surestream.store._redis_call import CallWatchdog, Health, bulk, call, ms
+from surestream.store._redis_follow import Follower, Tail, unavailable
 from surestream.store.base import StoreUnavailable
 
-__all__ = ["DIRECT_TAILS", "Tail", "TailReader", "unavailable"]
+__all__ = ["DIRECT_TAILS", "Tail", "TailReader", "unavailable"]  # the last two re-exported
 
 log = logging.getLogger("surestream.store")
 
@@ -90,53 +92,6 @@ def _entry(raw: bytes) -> Event | str:
         if type(text) is str:
             return text
     return from_json(obj)
-
-
-def unavailable() -> Error:
-    """The error a reader gets when the store fails under it (not journaled)."""
-    return Error.of(ErrorCode.STORE_UNAVAILABLE, "the stream store is unavailable")
-
-
-class Tail:
-    """This process's live copy of one journal from seq ``base`` on, shared by its readers.
-
-    The store's reader task fills ``events`` (decoding each entry once) from the Redis entry
-    after ``cursor``; readers follow the list as they do in ``MemoryStore``. It ends at the
-    terminal event or on a store failure (``failed``). ``due``: when its lease check is due.
-    """
-
-    __slots__ = (
-        "base",
-        "changed",
-        "checking",
-        "cursor",
-        "due",
-        "events",
-        "failed",
-        "key",
-        "packed_key",
-        "readers",
-        "stream_id",
-    )
-
-    def __init__(self, stream_id: str, key: bytes, base: int, due: float) -> None:
-        self.stream_id = stream_id
-        self.key = key
-        self.packed_key = bulk(key)
-        self.base = base
-        self.cursor = bulk(f"{base - 1}-1".encode() if base > 0 else b"0-0")
-        self.due = due
-        self.checking = False
-        self.events: list[Event | str] = []
-        """The events from ``base`` on, each ``Text`` as its ``str``."""
-        self.failed = False
-        self.readers = 0
-        self.changed = asyncio.Event()
-
-    def notify(self) -> None:
-        """Wake every reader waiting on ``changed`` (a fresh event replaces it first)."""
-        changed, self.changed = self.changed, asyncio.Event()
-        changed.set()
 
 
 class TailReader:
@@ -188,40 +143,11 @@ class TailReader:
         self._check_at = float("inf")
         self._background: set[asyncio.Task[None]] = set()
 
-    async def follow(
-        self, stream_id: str, key: bytes, pos: int
-    ) -> AsyncIterator[tuple[int, Event]]:
-        """``(seq, event)`` of ``stream_id`` (events key ``key``) from ``pos`` to its end."""
+    def follow(self, stream_id: str, key: bytes, pos: int) -> Follower:
+        """A reader of ``stream_id`` (events key ``key``) from ``pos`` to its end."""
         tail = self._join(stream_id, key, pos)
-        try:
-            if pos < tail.base:
-                try:
-                    async for event in self._range(stream_id, key, pos, tail.base - 1):
-                        yield pos, event
-                        pos += 1
-                except StoreUnavailable as exc:
-                    log.debug("journal %s unreadable: %s", stream_id, exc)
-                    yield pos - 1, unavailable()
-                    return
-            while True:
-                changed = tail.changed
-                events = tail.events
-                while pos - tail.base < len(events):
-                    item = events[pos - tail.base]
-                    if isinstance(item, str):
-                        yield pos, Text(item)
-                        pos += 1
-                        continue
-                    yield pos, item
-                    if is_terminal(item):
-                        return
-                    pos += 1
-                if tail.failed:
-                    yield pos - 1, unavailable()
-                    return
-                await changed.wait()
-        finally:
-            self._leave(stream_id, tail)
+        gap = self._range(stream_id, key, pos, tail.base - 1) if pos < tail.base else None
+        return Follower(tail, pos, gap, functools.partial(self._leave, stream_id, tail))
 
     def _join(self, stream_id: str, key: bytes, start: int) -> Tail:
         tail = self._tails.get(stream_id)
@@ -423,7 +349,7 @@ class TailReader:
 
     async def _range(
         self, stream_id: str, key: bytes, first: int, last: int
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         while first <= last:
             entries: Any = await call(
                 functools.partial(
