@@ -27,15 +27,11 @@ from typing import Any
 
 from surestream.events import Error, ErrorCode, Event, Text, is_terminal
 from surestream.store._redis_call import bulk
-from surestream.store.base import StoreUnavailable
+from surestream.store.base import PushSink, StoreUnavailable
 
 __all__ = ["Follower", "Tail", "unavailable"]
 
 log = logging.getLogger("surestream.store")
-
-PushSink = Callable[[int, Event], bool]
-"""Takes one event (its seq, the event) in the task that read it from Redis, without
-awaiting; False: not taken (the reader's iterator returns it instead). Must not raise."""
 
 
 def unavailable() -> Error:
@@ -225,6 +221,11 @@ class Follower:
         leave, self._leave = self._leave, None
         if leave is not None:
             leave()
+
+    def __del__(self) -> None:
+        # A reader dropped unfinished and unclosed leaves its tail as an async generator's
+        # finalizer would have, so the tail is not read for nobody.
+        self._finish()
 
     async def aclose(self) -> None:
         """Stop reading (idempotent)."""
