@@ -417,3 +417,29 @@ async def test_a_pushed_reader_of_a_store_that_hangs_gets_store_unavailable() ->
                 server.proc.send_signal(signal.SIGCONT)
         finally:
             await store.aclose()
+
+
+def followed(store: RedisStore) -> set[str]:
+    """The streams whose tails this process reads."""
+    return set(store._tail_reader._tails)
+
+
+async def test_a_reader_follows_from_its_first_read_until_closed_or_dropped(
+    store: RedisStore,
+) -> None:
+    await store.create("s")
+    await store.append("s", Text("a"))
+    unread = await store.read("s")
+    assert followed(store) == set()  # a response that never started costs no reading
+    del unread
+    dropped = await store.read("s")
+    with anyio.fail_after(BOUND):
+        assert await anext(dropped) == (0, Text("a"))
+    closed = await store.read("s")
+    with anyio.fail_after(BOUND):
+        assert await anext(closed) == (0, Text("a"))
+    assert followed(store) == {"s"}
+    await closed.aclose()  # type: ignore[attr-defined]
+    assert followed(store) == {"s"}
+    del dropped  # dropped unclosed, as an abandoned async generator: it leaves the tail
+    assert followed(store) == set()

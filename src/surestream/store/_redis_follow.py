@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable
-from typing import Any
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING, Any
 
 from surestream.events import Error, ErrorCode, Event, Text, is_terminal
 from surestream.store._redis_call import bulk
 from surestream.store.base import PushSink, StoreUnavailable
+
+if TYPE_CHECKING:
+    from surestream.store._redis_tails import TailReader
 
 __all__ = ["Follower", "Tail", "unavailable"]
 
@@ -94,15 +97,18 @@ class Tail:
 class Follower:
     """One reader of a stream from seq ``pos`` on (``RedisStore.read``'s iterator).
 
-    ``gap`` reads the events before the tail's ``base`` (``XRANGE``); ``leave`` is called
-    once when the reader is done (the tail then loses a reader).
+    It joins the stream's tail (``tails.join``) when first iterated, as an async generator's
+    body starts then: a reader made and dropped unread costs the tail nothing. It reads the
+    events before the tail's ``base`` with ``tails.range`` (``XRANGE``) first, and leaves the
+    tail (``tails.leave``) once: at its end, when closed, or when dropped unclosed.
     """
 
     __slots__ = (
         "_closed",
         "_done",
         "_gap",
-        "_leave",
+        "_key",
+        "_tails",
         "_waiter",
         "pos",
         "pushed",
@@ -111,22 +117,18 @@ class Follower:
         "tail",
     )
 
-    def __init__(
-        self,
-        tail: Tail,
-        pos: int,
-        gap: AsyncGenerator[Event, None] | None,
-        leave: Callable[[], None],
-    ) -> None:
-        self.tail = tail
-        self.stream_id = tail.stream_id
+    def __init__(self, tails: TailReader, stream_id: str, key: bytes, pos: int) -> None:
+        self._tails = tails
+        self.stream_id = stream_id
+        self._key = key
         self.pos = pos
         """The seq of the next event to hand on."""
+        self.tail: Tail | None = None
+        """The tail it follows, from its first ``__anext__`` until it leaves it."""
         self.sink: PushSink | None = None
         self.pushed = 0
         """Events the sink took."""
-        self._gap = gap
-        self._leave: Callable[[], None] | None = leave
+        self._gap: AsyncGenerator[Event, None] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._done = False
         self._closed = False
@@ -140,6 +142,13 @@ class Follower:
         return True
 
     async def __anext__(self) -> tuple[int, Event]:
+        tail = self.tail
+        if tail is None:
+            if self._done or self._closed:
+                raise StopAsyncIteration
+            tail = self.tail = self._tails.join(self.stream_id, self._key, self.pos)
+            if self.pos < tail.base:
+                self._gap = self._tails.range(self.stream_id, self._key, self.pos, tail.base - 1)
         if self._gap is not None and not self._done:
             try:
                 event = await anext(self._gap)
@@ -152,7 +161,6 @@ class Follower:
             else:
                 pos, self.pos = self.pos, self.pos + 1
                 return pos, event
-        tail = self.tail
         while not (self._done or self._closed):
             pos = self.pos
             index = pos - tail.base
@@ -176,13 +184,15 @@ class Follower:
                 await waiter
             finally:
                 self._unpark()
-        self._finish()
+        self._leave()
         raise StopAsyncIteration
 
     def feed(self) -> None:
         """Push the events after ``pos`` to the sink; stop following at a refusal, the
         terminal event or a failed tail (the reader's own task then reads on)."""
         sink, tail = self.sink, self.tail
+        if tail is None:
+            return
         events, base = tail.events, tail.base
         pos = self.pos
         try:
@@ -207,9 +217,9 @@ class Follower:
     def _unpark(self) -> None:
         """Stop waiting: the reader's task wakes and reads on by itself."""
         waiter, self._waiter = self._waiter, None
-        if waiter is None:
-            return
         tail = self.tail
+        if waiter is None or tail is None:
+            return
         if self in tail.followers:
             tail.followers.remove(self)
         elif waiter in tail.waiters:
@@ -217,15 +227,16 @@ class Follower:
         if not waiter.done():
             waiter.set_result(None)
 
-    def _finish(self) -> None:
-        leave, self._leave = self._leave, None
-        if leave is not None:
-            leave()
+    def _leave(self) -> None:
+        tail, self.tail = self.tail, None
+        if tail is not None:
+            self._done = True
+            self._tails.leave(self.stream_id, tail)
 
     def __del__(self) -> None:
         # A reader dropped unfinished and unclosed leaves its tail as an async generator's
         # finalizer would have, so the tail is not read for nobody.
-        self._finish()
+        self._leave()
 
     async def aclose(self) -> None:
         """Stop reading (idempotent)."""
@@ -234,4 +245,4 @@ class Follower:
         gap, self._gap = self._gap, None
         if gap is not None:
             await gap.aclose()
-        self._finish()
+        self._leave()

@@ -145,11 +145,10 @@ class TailReader:
 
     def follow(self, stream_id: str, key: bytes, pos: int) -> Follower:
         """A reader of ``stream_id`` (events key ``key``) from ``pos`` to its end."""
-        tail = self._join(stream_id, key, pos)
-        gap = self._range(stream_id, key, pos, tail.base - 1) if pos < tail.base else None
-        return Follower(tail, pos, gap, functools.partial(self._leave, stream_id, tail))
+        return Follower(self, stream_id, key, pos)
 
-    def _join(self, stream_id: str, key: bytes, start: int) -> Tail:
+    def join(self, stream_id: str, key: bytes, start: int) -> Tail:
+        """The live tail of ``stream_id`` with one more reader (from ``start`` if new)."""
         tail = self._tails.get(stream_id)
         if tail is None or tail.failed:
             tail = Tail(stream_id, key, start, time.monotonic() + self.read_block)
@@ -168,7 +167,8 @@ class TailReader:
         tail.readers += 1
         return tail
 
-    def _leave(self, stream_id: str, tail: Tail) -> None:
+    def leave(self, stream_id: str, tail: Tail) -> None:
+        """A reader of ``tail`` is done; the last one stops its reading."""
         tail.readers -= 1
         if tail.readers == 0:
             if self._tails.get(stream_id) is tail:
@@ -347,9 +347,11 @@ class TailReader:
         if due:
             self._keep(asyncio.create_task(self._check_leases_of(due)))
 
-    async def _range(
+    async def range(
         self, stream_id: str, key: bytes, first: int, last: int
     ) -> AsyncGenerator[Event, None]:
+        """Events ``first``..``last`` of a journal, by ``XRANGE`` (``StoreUnavailable``
+        when some are missing)."""
         while first <= last:
             entries: Any = await call(
                 functools.partial(
