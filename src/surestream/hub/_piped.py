@@ -4,10 +4,11 @@ Strategy: a store with ``pipelined_appends`` (the RedisStore) queues an append w
 awaiting it (``submit_append``) and sends the appends of every stream in one pipeline per
 round trip, so a producer needs no writer task: the pump hands each event to ``put``, which
 sends it at once when no append of this stream is in flight and otherwise adds it to the
-next batch; the reply of each append (a future's callback, not a task) sends the batch that
-collected meanwhile. One append per stream is in flight, so the journal's order and each
-append's ``expect`` hold. ``put`` waits only while ``max_pending`` events wait (the source
-is then held), and the producer waits at the end for its last append (``drain``).
+next batch; the reply of each append (a callback run by the store's task, not a task of
+its own) sends the batch that collected meanwhile. One append per stream is in flight, so
+the journal's order and each append's ``expect`` hold. ``put`` waits only while
+``max_pending`` events wait (the source is then held), and the producer waits at the end
+for its last append (``drain``).
 
 A failed append is sent again every ``store_retry`` s while the lease lasts (the same
 batch, the same ``expect``, so a retry never writes twice). A refusal, or a failure past
@@ -117,27 +118,25 @@ class PipedWriter:
         if self._closed:
             return
         producer = self.producer
-        future = producer.hub.store.submit_append(
-            producer.stream_id, self._batch, expect=producer.next_seq
+        producer.hub.store.submit_append(
+            producer.stream_id, self._batch, expect=producer.next_seq, replied=self._replied
         )
-        future.add_done_callback(self._replied)
 
-    def _replied(self, future: asyncio.Future[int]) -> None:
-        # The hand-over: this callback runs between two steps of the producer task, which
-        # waits either here (``_waiter``) or on its source; it is woken or cancelled.
-        exc = StoreUnavailable("the store is closing") if future.cancelled() else None
-        if exc is None:
-            exc = future.exception()  # type: ignore[assignment]
+    def _replied(self, outcome: int | Exception) -> None:
+        # The hand-over: this runs in the store's task, between two steps of the producer
+        # task, which waits either here (``_waiter``) or on its source; it is woken or
+        # cancelled.
         if self._closed:
             return
         producer, hub = self.producer, self.producer.hub
-        if exc is None:
-            producer.next_seq = future.result() + 1
+        if not isinstance(outcome, Exception):
+            producer.next_seq = outcome + 1
             self._flying = False
             if self._pending:
                 self._send()
             self._wake()
             return
+        exc = outcome
         if (
             isinstance(exc, StoreUnavailable)
             and hub.clock() + hub.store_retry < producer.lease_until
@@ -145,7 +144,7 @@ class PipedWriter:
             log.debug("stream %s: store unavailable, retrying: %s", producer.stream_id, exc)
             self._retry = asyncio.get_running_loop().call_later(hub.store_retry, self._submit)
             return
-        self.failure = exc if isinstance(exc, Exception) else StoreUnavailable(str(exc))
+        self.failure = exc
         self._flying = False
         if self._waiter is not None:
             self._wake()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -57,6 +58,8 @@ some and finds their entries at its next full sweep."""
 AppendCall = tuple[bytes, int, bytes]
 """One script call, packed as RESP bulk strings: the journal's events key (rung on the
 doorbell), the number of keys and arguments, and those keys and arguments."""
+
+log = logging.getLogger("surestream.store")
 
 Replied = Callable[[Any], None]
 """Called once with a call's reply: the script's reply, or the exception the call failed
@@ -193,7 +196,10 @@ class AppendPipeline:
                     if again and isinstance(reply, again):
                         self._queue.append((call, replied, ()))
                     else:
-                        replied(reply)
+                        try:
+                            replied(reply)
+                        except Exception:
+                            log.exception("an append's reply callback failed")
                 batch = []
         finally:
             self._flusher = None

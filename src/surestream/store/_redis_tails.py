@@ -56,14 +56,14 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
 
 from surestream.errors import RemoteProtocolError
-from surestream.events import Event, from_json, is_terminal, loads
+from surestream.events import Event, Text, from_json, is_terminal, loads
 from surestream.store._redis_call import CallWatchdog, Health, bulk, call, ms
 from surestream.store._redis_follow import Follower, Tail, unavailable
 from surestream.store.base import StoreUnavailable
@@ -272,9 +272,31 @@ class TailReader:
             self._reader_id = None
             raise
 
+    def appended(self, stream_id: str, first: int, events: Sequence[Event]) -> None:
+        """This process appended ``events`` (seqs ``first``, ...) to ``stream_id``'s journal:
+        hand them to its tail at once rather than read them back. A tail that has some of
+        them takes the rest; one that lacks events before ``first`` takes none (its read
+        brings them all)."""
+        tail = self._tails.get(stream_id)
+        if tail is None or self._live.get(tail.key) is not tail:
+            return
+        skip = tail.base + len(tail.events) - first
+        if skip < 0 or skip >= len(events):
+            return
+        new = events[skip:] if skip else events
+        if tail.readers == 1:
+            tail.events.extend([e.text if type(e) is Text else e for e in new])
+        else:
+            tail.events.extend(new)
+        tail.cursor = bulk(b"%d-1" % (first + len(events) - 1))
+        tail.due = time.monotonic() + self.read_block
+        tail.notify()
+        if is_terminal(new[-1]):
+            self._drop(tail)
+
     def _deliver(self, tails: dict[bytes, Tail], reply: Any) -> None:
         """Note the rings; hand each stream's entries to its tail (if it still follows that
-        stream)."""
+        stream), but those it has already (``appended``)."""
         due = time.monotonic() + self.read_block
         live = self._live
         for key, entries in reply.items() if isinstance(reply, dict) else reply:
@@ -289,6 +311,13 @@ class TailReader:
             tail = tails.get(key)
             if tail is None or not entries or live.get(key) is not tail:
                 continue
+            if len(entries) >= self.read_batch:
+                self._due[key] = tail
+            skip = tail.base + len(tail.events) - int(entries[0][0][:-2])  # ids: b"<seq>-1"
+            if skip > 0:
+                entries = entries[skip:]
+                if not entries:
+                    continue
             decode = _entry if tail.readers == 1 else loads
             tail.events.extend([decode(fields[1]) for _, fields in entries])
             tail.cursor = bulk(entries[-1][0])
@@ -296,8 +325,6 @@ class TailReader:
             tail.notify()
             if is_terminal(tail.events[-1]):
                 self._drop(tail)
-            elif len(entries) >= self.read_batch:
-                self._due[key] = tail
 
     async def _unblock(self) -> None:
         """Wake the reader from an ``XREAD`` that misses a new tail (``CLIENT UNBLOCK``).

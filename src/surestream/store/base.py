@@ -46,7 +46,6 @@ The exceptions (defined in ``surestream.errors``, re-exported here), by whose fa
 from __future__ import annotations
 
 import abc
-import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
@@ -255,11 +254,17 @@ class Store(abc.ABC):
         raise NotImplementedError(f"{type(self).__name__} appends with I/O: use append_many")
 
     def submit_append(
-        self, stream_id: str, events: Sequence[Event], *, expect: int
-    ) -> asyncio.Future[int]:
-        """``append_many`` queued at once, for a store with ``pipelined_appends``: the future
-        gets the last seq, or the exception ``append_many`` would raise (a journal gone
-        raises ``StreamNotFound`` even when it expired)."""
+        self,
+        stream_id: str,
+        events: Sequence[Event],
+        *,
+        expect: int,
+        replied: Callable[[int | Exception], None],
+    ) -> None:
+        """``append_many`` queued at once, for a store with ``pipelined_appends``: ``replied``
+        is called once, from the store's own task, with the last seq or the exception
+        ``append_many`` would raise (a journal gone is ``StreamNotFound`` even when it
+        expired); it must not raise."""
         raise NotImplementedError(f"{type(self).__name__} does not pipeline appends")
 
     async def append(self, stream_id: str, event: Event, *, expect: int | None = None) -> int:

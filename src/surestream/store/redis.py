@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -352,26 +352,32 @@ class RedisStore(Store):
         return await self._run_append(stream_id, events, APPEND_MODE, expect)
 
     def submit_append(
-        self, stream_id: str, events: Sequence[Event], *, expect: int
-    ) -> asyncio.Future[int]:
+        self,
+        stream_id: str,
+        events: Sequence[Event],
+        *,
+        expect: int,
+        replied: Callable[[int | Exception], None],
+    ) -> None:
         """Queue an append for the next pipeline (see ``Store.submit_append``); a failure
         after which it may have run is tried once more at once (it names its seq)."""
         script_call = pack_append(self.prefix, stream_id, self._limits, events, APPEND_MODE, expect)
-        outcome: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         began = self._health.incident
+        tails = self._tail_reader
 
-        def replied(reply: Any) -> None:
-            if outcome.done():
-                return
+        def outcome(reply: Any) -> None:
             try:
                 if isinstance(reply, BaseException):
                     raise reply
-                outcome.set_result(self._appended_now(stream_id, events, expect, began, reply))
+                last = self._appended_now(stream_id, events, expect, began, reply)
             except Exception as exc:
-                outcome.set_exception(self._failure(exc))
+                replied(self._failure(exc))
+                return
+            if reply[0] == 0:
+                tails.appended(stream_id, last + 1 - len(events), events)
+            replied(last)
 
-        self._appends.submit(script_call, replied, again=UNSURE)
-        return outcome
+        self._appends.submit(script_call, outcome, again=UNSURE)
 
     async def read(
         self, stream_id: str, after: int | None = None
