@@ -90,10 +90,12 @@ async def test_appends_of_many_streams_in_one_loop_iteration_share_one_pipeline(
             *(store.append(sid, Text(f"{sid}-{seq}"), expect=seq) for sid in ids)
         )
         assert seqs == [seq] * len(ids)
-    # Each pipeline ends with one ring of the doorbell naming the journals it appended to.
+    # Each pipeline ends with one ring of the doorbell naming the journals it appended to,
+    # after the mark of the process that rang.
     rings = await raw(admin, "XRANGE", doorbell, "-", "+")
     keys = sorted(f"{store.prefix}{{{sid}}}:events".encode() for sid in ids)
-    assert [sorted(fields[1::2]) for _, fields in rings] == [keys] * rounds
+    assert [sorted(fields[3::2]) for _, fields in rings] == [keys] * rounds
+    assert len({(fields[0], fields[1]) for _, fields in rings}) == 1 and rings[0][1][0] == b"p"
     stats: dict[str, Any] = await admin.info("commandstats")
     assert stats["cmdstat_evalsha"]["calls"] == rounds * len(ids)
     assert stats["cmdstat_xadd"]["calls"] == rounds * len(ids) + rounds
@@ -248,10 +250,17 @@ async def test_redis_that_hangs_fails_every_call_in_bounded_time_then_recovers()
 
 
 async def xreads_of_one_append(
-    store: RedisStore, admin: aioredis.Redis, live: int
+    store: RedisStore,
+    admin: aioredis.Redis,
+    live: int,
+    *,
+    appender: RedisStore | None = None,
+    fed: bool = False,
 ) -> tuple[str, list[list[str]]]:
-    """The keys named by each ``XREAD`` Redis ran from an append to one of ``live`` streams,
-    each followed by a reader, until the reader is parked again; and that stream's key."""
+    """The keys named by each ``XREAD`` Redis ran from an append (by ``appender``, another
+    process's store, or ``store`` itself) to one of ``live`` streams, each followed by a
+    reader, until the reader is parked again; and that stream's key. ``fed``: ``store``
+    appended to that stream once before, so its tail has its appends handed over."""
     ids = [f"s{i}" for i in range(live)]
     readers = []
     waiting: list[asyncio.Future[tuple[int, Event]]] = []
@@ -263,13 +272,18 @@ async def xreads_of_one_append(
         with anyio.fail_after(BOUND):  # every tail read once: none is new any more
             warm = await asyncio.gather(*(anext(reader) for reader in readers))
         assert warm == [(0, Text("warm"))] * live
+        chosen, seq = ids[live // 2], 1
+        if fed:
+            await store.append(chosen, Text("fed"))
+            with anyio.fail_after(BOUND):
+                assert await anext(readers[live // 2]) == (1, Text("fed"))
+            seq = 2
         waiting = [asyncio.ensure_future(anext(reader)) for reader in readers]
         await until_blocked(admin, 1)
-        chosen = ids[live // 2]
         async with admin.monitor() as monitor:
-            await store.append(chosen, Text("rung"))
+            await (appender or store).append(chosen, Text("rung"))
             with anyio.fail_after(BOUND):
-                assert await waiting[live // 2] == (1, Text("rung"))
+                assert await waiting[live // 2] == (seq, Text("rung"))
             await until_blocked(admin, 1)
             await admin.ping()
             named: list[list[str]] = []
@@ -295,16 +309,34 @@ async def xreads_of_one_append(
 async def test_a_round_names_the_doorbell_and_only_the_streams_it_rang(
     own_redis: ServerProcess, admin: aioredis.Redis
 ) -> None:
-    """With many live tails (more than DIRECT_TAILS), an append to one stream is read by an
-    ``XREAD`` that names the doorbell and that stream, not every live journal (the full
-    sweep is ``read_block`` away here)."""
+    """With many live tails (more than DIRECT_TAILS), another process's append to one
+    stream is read by an ``XREAD`` that names the doorbell and that stream, not every live
+    journal (the full sweep is ``read_block`` away here), also when this process's own
+    appends to it are handed to its tail."""
     prefix = f"t{uuid.uuid4().hex[:12]}:"
     store = RedisStore(own_redis.url, prefix=prefix, read_block=30.0, timeout=60.0)
-    key, named = await xreads_of_one_append(store, admin, DIRECT_TAILS + 12)
+    other = RedisStore(own_redis.url, prefix=prefix, read_block=30.0, timeout=60.0)
+    try:
+        key, named = await xreads_of_one_append(
+            store, admin, DIRECT_TAILS + 12, appender=other, fed=True
+        )
+    finally:
+        await other.aclose()
     assert named, "the append was read by some XREAD"
     assert all(len(keys) <= 2 for keys in named), named
     assert any(key in keys for keys in named), named
     assert all(keys[0] == f"{prefix}doorbell" for keys in named), named
+
+
+async def test_a_ring_of_this_process_s_own_append_names_no_journal_it_hands_over(
+    own_redis: ServerProcess, admin: aioredis.Redis
+) -> None:
+    """This process's append to a journal whose tail it feeds reaches the reader from the
+    append's reply: the ``XREAD`` its ring wakes names only the doorbell."""
+    prefix = f"t{uuid.uuid4().hex[:12]}:"
+    store = RedisStore(own_redis.url, prefix=prefix, read_block=30.0, timeout=60.0)
+    _, named = await xreads_of_one_append(store, admin, DIRECT_TAILS + 12, fed=True)
+    assert named and all(keys == [f"{prefix}doorbell"] for keys in named), named
 
 
 async def test_a_lone_append_to_one_of_a_few_tails_wakes_the_reader_once(
@@ -422,6 +454,30 @@ async def test_a_pushed_reader_of_a_store_that_hangs_gets_store_unavailable() ->
 def followed(store: RedisStore) -> set[str]:
     """The streams whose tails this process reads."""
     return set(store._tail_reader._tails)
+
+
+async def test_this_process_s_appends_reach_its_reader_before_their_reply_is_handed_on(
+    store: RedisStore,
+) -> None:
+    await store.create("s")
+    await store.append("s", Text("a"))
+    reader: Any = await store.read("s")
+    with anyio.fail_after(BOUND):
+        assert await anext(reader) == (0, Text("a"))
+    sink = Sink()
+    assert reader.push_to(sink)
+    waiting = asyncio.ensure_future(anext(reader))
+    replied: asyncio.Future[list[tuple[int, Event]]] = asyncio.get_running_loop().create_future()
+    store.submit_append(
+        "s", [Text("b"), Text("c")], expect=1, replied=lambda _: replied.set_result(sink.taken[:])
+    )
+    with anyio.fail_after(BOUND):
+        assert await replied == [(1, Text("b")), (2, Text("c"))]  # not read back: handed over
+    store.submit_append("s", [Done()], expect=3, replied=lambda _: None)
+    with anyio.fail_after(BOUND), pytest.raises(StopAsyncIteration):
+        await waiting
+    assert sink.taken[-1] == (3, Done())
+    await reader.aclose()
 
 
 async def test_a_reader_follows_from_its_first_read_until_closed_or_dropped(

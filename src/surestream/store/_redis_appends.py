@@ -55,9 +55,10 @@ DOORBELL_LENGTH = 1000
 """Rings the doorbell stream keeps (about; ``MAXLEN ~``): a reader further behind misses
 some and finds their entries at its next full sweep."""
 
-AppendCall = tuple[bytes, int, bytes]
-"""One script call, packed as RESP bulk strings: the journal's events key (rung on the
-doorbell), the number of keys and arguments, and those keys and arguments."""
+AppendCall = tuple[bytes, int, bytes, bytes, Sequence[Event]]
+"""One script call: the journal's events key packed as a RESP bulk string (rung on the
+doorbell), the number of keys and arguments, those keys and arguments packed, and the
+events key and the events as they are."""
 
 log = logging.getLogger("surestream.store")
 
@@ -69,16 +70,18 @@ APPEND_MODE, LOST_MODE = bulk(b"a"), bulk(b"l")
 """The append script's modes, packed: append a batch, or ``producer_lost`` if the lease is
 gone (see ``surestream.store._redis_scripts.APPEND``)."""
 
-_RING = b"$1\r\nk\r\n"
+_RING, _RINGER = b"$1\r\nk\r\n", b"$1\r\np\r\n"
 _TERMINAL, _NOT_TERMINAL, _NO_SEQ = bulk(b"1"), bulk(b"0"), bulk(b"")
 
 
 @functools.lru_cache(maxsize=4096)
-def _append_keys(prefix: str, stream_id: str) -> tuple[bytes, bytes]:
-    """A stream's events key, and its five keys (as ``RedisStore._keys``), packed."""
+def _append_keys(prefix: str, stream_id: str) -> tuple[bytes, bytes, bytes]:
+    """A stream's events key, as it is and packed, and its five keys (as
+    ``RedisStore._keys``), packed."""
     base = f"{prefix}{{{stream_id}}}:".encode()
     names = (b"events", b"meta", b"lease", b"watch", b"gone")
-    return bulk(base + b"events"), b"".join(bulk(base + name) for name in names)
+    events_key = base + b"events"
+    return events_key, bulk(events_key), b"".join(bulk(base + name) for name in names)
 
 
 def pack_append(
@@ -92,7 +95,7 @@ def pack_append(
     """The append script's call for ``events`` of ``stream_id``; ``limits``: its first four
     arguments, packed (max_events, retention, tombstone ms, max_bytes)."""
     terminal = check_batch(events)
-    key, keys = _append_keys(prefix, stream_id)
+    key, packed_key, keys = _append_keys(prefix, stream_id)
     parts = [
         keys,
         limits,
@@ -101,7 +104,7 @@ def pack_append(
         _NO_SEQ if expect is None else bulk(b"%d" % expect),
     ]
     parts += [bulk(dumps(event)) for event in events]
-    return key, 12 + len(events), b"".join(parts)
+    return packed_key, 12 + len(events), b"".join(parts), key, events
 
 
 def last_appended(
@@ -136,8 +139,10 @@ class AppendPipeline:
     """Sends queued calls of one Lua script (over five keys) in one pipeline at a time.
 
     ``source`` is the script's text and ``sha`` its SHA1 (loaded on ``NOSCRIPT``); the first
-    key of each call is the journal's events key, rung on ``doorbell``; ``watchdog`` bounds
-    each pipeline.
+    key of each call is the journal's events key, rung on ``doorbell`` in a ring whose first
+    field is ``p``: ``ringer`` (the process's mark, so its reader knows its own rings);
+    ``watchdog`` bounds each pipeline. ``seen(call, reply)`` is told every call's final reply,
+    in the order Redis ran them, before the call's own ``replied``.
     """
 
     def __init__(
@@ -147,14 +152,22 @@ class AppendPipeline:
         sha: str,
         doorbell: bytes,
         watchdog: CallWatchdog,
+        *,
+        ringer: bytes,
+        seen: Callable[[AppendCall, Any], None],
     ) -> None:
         self._redis = redis
         self._watchdog = watchdog
         self._source = source
+        self._seen = seen
         self._evalsha = b"$7\r\nEVALSHA\r\n" + bulk(sha.encode()) + b"$1\r\n5\r\n"
-        self._ring_head = b"$4\r\nXADD\r\n%s$6\r\nMAXLEN\r\n$1\r\n~\r\n%s$1\r\n*\r\n" % (
-            bulk(doorbell),
-            bulk(b"%d" % DOORBELL_LENGTH),
+        self._ring_head = (
+            b"$4\r\nXADD\r\n%s$6\r\nMAXLEN\r\n$1\r\n~\r\n%s$1\r\n*\r\n$1\r\np\r\n%s"
+            % (
+                bulk(doorbell),
+                bulk(b"%d" % DOORBELL_LENGTH),
+                bulk(ringer),
+            )
         )
         self._queue: list[tuple[AppendCall, Replied, tuple[type[Exception], ...]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -197,6 +210,7 @@ class AppendPipeline:
                         self._queue.append((call, replied, ()))
                     else:
                         try:
+                            self._seen(call, reply)
                             replied(reply)
                         except Exception:
                             log.exception("an append's reply callback failed")
@@ -240,8 +254,8 @@ class AppendPipeline:
         up for by the readers' full sweep), in one write on the flusher's connection."""
         evalsha = self._evalsha
         parts: list[bytes] = []
-        ring = [b"*%d\r\n" % (6 + 2 * len(calls)), self._ring_head]
-        for key, count, packed in calls:
+        ring = [b"*%d\r\n" % (8 + 2 * len(calls)), self._ring_head]
+        for key, count, packed, _, _ in calls:
             parts += (b"*%d\r\n" % (3 + count), evalsha, packed)
             ring += (_RING, key)
         try:

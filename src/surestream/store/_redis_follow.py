@@ -57,6 +57,7 @@ class Tail:
         "due",
         "events",
         "failed",
+        "fed",
         "followers",
         "key",
         "packed_key",
@@ -76,6 +77,9 @@ class Tail:
         self.events: list[Event | str] = []
         """The events from ``base`` on, each ``Text`` as its ``str``."""
         self.failed = False
+        self.fed = False
+        """This process's appends come to it as they go in (``TailReader.appended``): a ring
+        of its own need not have it read."""
         self.readers = 0
         self.waiters: list[asyncio.Future[None]] = []
         """Caught-up readers that read for themselves."""

@@ -112,6 +112,7 @@ class TailReader:
         read_batch: int,
         lost: Callable[[list[str]], Awaitable[list[Exception | None]]],
         doorbell: bytes,
+        ringer: bytes,
     ) -> None:
         self._redis = redis
         self._health = health
@@ -125,6 +126,7 @@ class TailReader:
         self._due: dict[bytes, Tail] = {}
         """The live tails the next ``XREAD`` names (rung, new, or not read to the end)."""
         self._doorbell = doorbell
+        self._ringer = ringer
         self._packed_doorbell = bulk(doorbell)
         self._ring: bytes | None = None
         """The doorbell's cursor (packed; None: to be read from Redis)."""
@@ -154,18 +156,22 @@ class TailReader:
             tail = Tail(stream_id, key, start, time.monotonic() + self.read_block)
             self._tails[stream_id] = tail
             self._live[key] = tail
-            self._due[key] = tail
             self._check_at = min(self._check_at, tail.due)
             if self._reader is None:
                 self._reader = asyncio.create_task(self._read_tails())
-            self._wake.set()
-            self._stale = True
             self._joins += 1
-            if self._reading is not None and not self._unblocking:
-                self._unblocking = True
-                self._keep(asyncio.create_task(self._unblock()))
+            self._read_next(tail)
         tail.readers += 1
         return tail
+
+    def _read_next(self, tail: Tail) -> None:
+        """Have the next ``XREAD`` name ``tail``, waking one that is out without it."""
+        self._due[tail.key] = tail
+        self._wake.set()
+        self._stale = True
+        if self._reading is not None and not self._unblocking:
+            self._unblocking = True
+            self._keep(asyncio.create_task(self._unblock()))
 
     def leave(self, stream_id: str, tail: Tail) -> None:
         """A reader of ``tail`` is done; the last one stops its reading."""
@@ -272,16 +278,18 @@ class TailReader:
             self._reader_id = None
             raise
 
-    def appended(self, stream_id: str, first: int, events: Sequence[Event]) -> None:
-        """This process appended ``events`` (seqs ``first``, ...) to ``stream_id``'s journal:
+    def appended(self, key: bytes, first: int, events: Sequence[Event]) -> None:
+        """This process appended ``events`` (seqs ``first``, ...) to the journal at ``key``:
         hand them to its tail at once rather than read them back. A tail that has some of
-        them takes the rest; one that lacks events before ``first`` takes none (its read
-        brings them all)."""
-        tail = self._tails.get(stream_id)
-        if tail is None or self._live.get(tail.key) is not tail:
+        them takes the rest; one that lacks events before ``first`` takes none and reads."""
+        tail = self._live.get(key)
+        if tail is None:
             return
         skip = tail.base + len(tail.events) - first
-        if skip < 0 or skip >= len(events):
+        if skip < 0:
+            self._read_next(tail)
+            return
+        if skip >= len(events):
             return
         new = events[skip:] if skip else events
         if tail.readers == 1:
@@ -290,9 +298,17 @@ class TailReader:
             tail.events.extend(new)
         tail.cursor = bulk(b"%d-1" % (first + len(events) - 1))
         tail.due = time.monotonic() + self.read_block
+        tail.fed = True
         tail.notify()
         if is_terminal(new[-1]):
             self._drop(tail)
+
+    def read_soon(self, key: bytes) -> None:
+        """An append of this process to the journal at ``key`` may have put in events it did
+        not hand over (``appended``): its tail reads them."""
+        tail = self._live.get(key)
+        if tail is not None:
+            self._read_next(tail)
 
     def _deliver(self, tails: dict[bytes, Tail], reply: Any) -> None:
         """Note the rings; hand each stream's entries to its tail (if it still follows that
@@ -303,9 +319,10 @@ class TailReader:
             if key == self._doorbell:
                 self._ring = bulk(entries[-1][0])
                 for _, fields in entries:
+                    own = fields[1] == self._ringer  # a ring of this process's appends
                     for rung in fields[1::2]:
                         tail = live.get(rung)
-                        if tail is not None:
+                        if tail is not None and not (own and tail.fed):
                             self._due[rung] = tail
                 continue
             tail = tails.get(key)

@@ -50,6 +50,7 @@ from surestream.store import _redis_scripts as scripts
 from surestream.store._redis_appends import (
     APPEND_MODE,
     LOST_MODE,
+    AppendCall,
     AppendPipeline,
     last_appended,
     pack_append,
@@ -185,8 +186,15 @@ class RedisStore(Store):
         self._health = Health()
         self._watchdog = CallWatchdog(timeout)
         doorbell = (prefix + "doorbell").encode()
+        ringer = secrets.token_hex(8).encode()
         self._appends = AppendPipeline(
-            self._redis, scripts.APPEND, self._append_script.sha, doorbell, self._watchdog
+            self._redis,
+            scripts.APPEND,
+            self._append_script.sha,
+            doorbell,
+            self._watchdog,
+            ringer=ringer,
+            seen=self._seen,
         )
         self._tail_reader = TailReader(
             self._redis,
@@ -196,6 +204,7 @@ class RedisStore(Store):
             read_batch=read_batch,
             lost=self._lost,
             doorbell=doorbell,
+            ringer=ringer,
         )
 
     @property
@@ -305,6 +314,16 @@ class RedisStore(Store):
         reply = await call(run, self._health, None, retry=UNSURE if safe else ())
         return await self._appended(stream_id, events, expect, began, reply)
 
+    def _seen(self, script_call: AppendCall, reply: Any) -> None:
+        """Every append's final reply, in the order Redis ran them: the events of one that
+        went in whole go to this process's tail of the journal at once; after any other the
+        tail reads the journal soon (some may have gone in)."""
+        _, _, _, key, events = script_call
+        if type(reply) is list and reply[0] == 0:
+            self._tail_reader.appended(key, int(reply[1]) + 1 - len(events), events)
+        else:
+            self._tail_reader.read_soon(key)
+
     async def _appended(
         self,
         stream_id: str,
@@ -363,7 +382,6 @@ class RedisStore(Store):
         after which it may have run is tried once more at once (it names its seq)."""
         script_call = pack_append(self.prefix, stream_id, self._limits, events, APPEND_MODE, expect)
         began = self._health.incident
-        tails = self._tail_reader
 
         def outcome(reply: Any) -> None:
             try:
@@ -373,8 +391,6 @@ class RedisStore(Store):
             except Exception as exc:
                 replied(self._failure(exc))
                 return
-            if reply[0] == 0:
-                tails.appended(stream_id, last + 1 - len(events), events)
             replied(last)
 
         self._appends.submit(script_call, outcome, again=UNSURE)
