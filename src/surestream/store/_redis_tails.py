@@ -42,6 +42,16 @@ The hand-overs between the tasks, and why each order is safe:
   (``surestream.store._redis_follow`` says why none is missed). Entries go only to the
   tail that is still ``_live`` under that key: a tail that failed or was left (and maybe
   replaced) while the read was out gets nothing.
+- *this process's own appends* (``seen``): the append pipeline hands
+  each reply to the store in the order Redis ran the calls, so an append that went in
+  whole extends its journal's tail at once (from its events, not read back) and marks it
+  *fed*; a read in flight may bring the same entries, and ``_deliver`` skips what the
+  tail has (entry ids are ``<seq>-1``). Each ring carries its process's mark (``ringer``),
+  and a ring of this process does not make a fed tail due: its entries came, or will come,
+  with the replies. Whatever did not come that way is read: an append that failed or went
+  in only in part (``read_soon``), one that finds the tail missing earlier entries (a gap
+  before its first seq), and every other process's rings, as before; the full sweep every
+  ``read_block`` names every tail regardless.
 - *a failure reaches readers* (``fail``): ``failed`` is set before ``notify``, and a reader
   checks ``failed`` only after delivering every event already in the list, so nothing read
   before the failure is lost; its synthesized error carries the last seq it delivered.
@@ -64,6 +74,7 @@ import redis.asyncio as aioredis
 
 from surestream.errors import RemoteProtocolError
 from surestream.events import Event, Text, from_json, is_terminal, loads
+from surestream.store._redis_appends import AppendCall
 from surestream.store._redis_call import CallWatchdog, Health, bulk, call, ms
 from surestream.store._redis_follow import Follower, Tail, unavailable
 from surestream.store.base import StoreUnavailable
@@ -99,7 +110,8 @@ class TailReader:
 
     ``lost(stream_ids)`` appends ``producer_lost`` to each stream whose lease is gone and
     returns, per stream, None or the failure that ends its tail (``StoreUnavailable``,
-    ``StreamNotFound``, ``StreamExpired``); ``doorbell`` is the key the appends ring.
+    ``StreamNotFound``, ``StreamExpired``); ``doorbell`` is the key the appends ring, and
+    ``ringer`` the mark on the rings of this process's appends.
     """
 
     def __init__(
@@ -277,6 +289,16 @@ class TailReader:
         except BaseException:
             self._reader_id = None
             raise
+
+    def seen(self, script_call: AppendCall, reply: Any) -> None:
+        """The final reply of each append of this process, in the order Redis ran them: the
+        events of one that went in whole go to the journal's tail; after any other the tail
+        reads (some may have gone in)."""
+        _, _, _, key, events = script_call
+        if type(reply) is list and reply[0] == 0:
+            self.appended(key, int(reply[1]) + 1 - len(events), events)
+        else:
+            self.read_soon(key)
 
     def appended(self, key: bytes, first: int, events: Sequence[Event]) -> None:
         """This process appended ``events`` (seqs ``first``, ...) to the journal at ``key``:

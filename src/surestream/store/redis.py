@@ -13,18 +13,20 @@ A live journal expires ``lease_ttl + retention`` after its producer's last heart
 journal nobody ended (producer dead, nobody watching) does not stay forever.
 
 Appends of all streams are coalesced into one pipeline at a time, which rings the doorbell
-(``surestream.store._redis_appends``); the tails of all streams are read by one ``XREAD``
-loop that names the doorbell and the journals it rang, and also checks the leases of the
-journals nobody appends to (``surestream.store._redis_tails``, which explains its
-hand-overs). Every Redis call is bounded (``surestream.store._redis_call``): one watchdog
-holds every call in flight to ``timeout`` (an ``XREAD`` to its ``BLOCK`` plus
-``timeout``), without redis-py's socket timeouts (a task per command), and connects to
-``connect_timeout``; redis-py's own retries are off, and a call that failed on a connection
-gone stale (Redis restarted) is repeated once if it is idempotent: reads,
-heartbeats, a ``create`` with a lease token, and appends that name the seq their first
-event must get (``expect``, which the hub's producer always does). A failure becomes
-``StoreUnavailable`` (or, for a reader already streaming, a synthesized
-``store_unavailable`` error event); redis-py reconnects by itself once Redis is back.
+(``surestream.store._redis_appends``); the events of each append that went in go straight
+from its reply to this process's tail of the journal, if it has one; the tails of all
+streams are read by one ``XREAD`` loop that names the doorbell and the journals other
+processes' rings named, and also checks the leases of the journals nobody appends to
+(``surestream.store._redis_tails``, which explains its hand-overs). Every Redis call is
+bounded (``surestream.store._redis_call``): one watchdog holds every call in flight to
+``timeout`` (an ``XREAD`` to its ``BLOCK`` plus ``timeout``), without redis-py's socket
+timeouts (a task per command), and connects to ``connect_timeout``; redis-py's own
+retries are off, and a call that failed on a connection gone stale (Redis restarted) is
+repeated once if it is idempotent: reads, heartbeats, a ``create`` with a lease token, and
+appends that name the seq their first event must get (``expect``, which the hub's producer
+always does). A failure becomes ``StoreUnavailable`` (or, for a reader already streaming,
+a synthesized ``store_unavailable`` error event); redis-py reconnects by itself once Redis
+is back.
 """
 
 from __future__ import annotations
@@ -50,7 +52,6 @@ from surestream.store import _redis_scripts as scripts
 from surestream.store._redis_appends import (
     APPEND_MODE,
     LOST_MODE,
-    AppendCall,
     AppendPipeline,
     last_appended,
     pack_append,
@@ -187,15 +188,6 @@ class RedisStore(Store):
         self._watchdog = CallWatchdog(timeout)
         doorbell = (prefix + "doorbell").encode()
         ringer = secrets.token_hex(8).encode()
-        self._appends = AppendPipeline(
-            self._redis,
-            scripts.APPEND,
-            self._append_script.sha,
-            doorbell,
-            self._watchdog,
-            ringer=ringer,
-            seen=self._seen,
-        )
         self._tail_reader = TailReader(
             self._redis,
             self._health,
@@ -205,6 +197,15 @@ class RedisStore(Store):
             lost=self._lost,
             doorbell=doorbell,
             ringer=ringer,
+        )
+        self._appends = AppendPipeline(
+            self._redis,
+            scripts.APPEND,
+            self._append_script.sha,
+            doorbell,
+            self._watchdog,
+            ringer=ringer,
+            seen=self._tail_reader.seen,
         )
 
     @property
@@ -313,16 +314,6 @@ class RedisStore(Store):
         began = self._health.incident
         reply = await call(run, self._health, None, retry=UNSURE if safe else ())
         return await self._appended(stream_id, events, expect, began, reply)
-
-    def _seen(self, script_call: AppendCall, reply: Any) -> None:
-        """Every append's final reply, in the order Redis ran them: the events of one that
-        went in whole go to this process's tail of the journal at once; after any other the
-        tail reads the journal soon (some may have gone in)."""
-        _, _, _, key, events = script_call
-        if type(reply) is list and reply[0] == 0:
-            self._tail_reader.appended(key, int(reply[1]) + 1 - len(events), events)
-        else:
-            self._tail_reader.read_soon(key)
 
     async def _appended(
         self,
