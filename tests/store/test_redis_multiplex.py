@@ -14,7 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from surestream.events import Done, Error, Event, Text
-from surestream.store import StoreUnavailable
+from surestream.store import StoreUnavailable, _redis_tails
 from surestream.store._redis_tails import DIRECT_TAILS
 from surestream.store.redis import RedisStore
 from tests.support.servers import ServerProcess, free_port, redis_process
@@ -454,6 +454,43 @@ async def test_a_pushed_reader_of_a_store_that_hangs_gets_store_unavailable() ->
 def followed(store: RedisStore) -> set[str]:
     """The streams whose tails this process reads."""
     return set(store._tail_reader._tails)
+
+
+async def test_reads_that_bring_only_this_process_s_own_rings_pause_the_reader(
+    own_redis: ServerProcess, admin: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy process does not read once per append pipeline: after a read that brought
+    only its own rings (the events came with the replies), it waits ``RING_PAUSE`` (made
+    long here) before the next read, while its readers get every event."""
+    monkeypatch.setattr(_redis_tails, "RING_PAUSE", 30.0)
+    store = RedisStore(
+        own_redis.url, prefix=f"t{uuid.uuid4().hex[:12]}:", read_block=30.0, timeout=60.0
+    )
+    ids = [f"s{i}" for i in range(DIRECT_TAILS + 4)]
+    readers: list[Any] = []
+    try:
+        for stream_id in ids:
+            await store.create(stream_id)
+            readers.append(await store.read(stream_id))
+            await store.append(stream_id, Text("warm"))
+        with anyio.fail_after(BOUND):
+            assert await asyncio.gather(*(anext(r) for r in readers)) == [(0, Text("warm"))] * len(
+                ids
+            )
+        await store.append(ids[0], Text("fed"))  # once read back or handed over, each tail is fed
+        with anyio.fail_after(BOUND):
+            assert await anext(readers[0]) == (1, Text("fed"))
+        before = (await admin.info("commandstats"))["cmdstat_xread"]["calls"]
+        for seq in range(2, 8):
+            await store.append(ids[0], Text(f"t{seq}"))
+            with anyio.fail_after(BOUND):
+                assert await anext(readers[0]) == (seq, Text(f"t{seq}"))
+        after = (await admin.info("commandstats"))["cmdstat_xread"]["calls"]
+        assert after - before <= 2, (before, after)  # one per append without the pause
+    finally:
+        for reader in readers:
+            await reader.aclose()
+        await store.aclose()
 
 
 async def test_this_process_s_appends_reach_its_reader_before_their_reply_is_handed_on(

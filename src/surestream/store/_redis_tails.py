@@ -22,8 +22,12 @@ round. A tail that got nothing for ``read_block`` seconds has its lease checked 
 store's ``lost`` callable, for every tail due at once: the append script in "lost" mode,
 batched with the other appends, which appends ``producer_lost`` only if the journal is
 leased, not ended, and its lease key is gone); the read blocks no longer than until the
-next check or sweep is due. A tail ends at its terminal event; a failed read fails every
-tail it covered (their readers get ``store_unavailable``), a failed check its own tail.
+next check or sweep is due. A read that brought nothing new (only the rings of this
+process's own appends, whose events its tails have from the replies) is followed by a pause
+of ``RING_PAUSE`` before the next, cut short by a tail that comes or must be read, so a busy
+process does not read once per append pipeline. A tail ends at its terminal event; a failed
+read fails every live tail (their readers get ``store_unavailable``), a failed check its own
+tail.
 
 The hand-overs between the tasks, and why each order is safe:
 
@@ -76,12 +80,17 @@ from surestream.errors import RemoteProtocolError
 from surestream.events import Event, Text, from_json, is_terminal, loads
 from surestream.store._redis_appends import AppendCall
 from surestream.store._redis_call import CallWatchdog, Health, bulk, call, ms
-from surestream.store._redis_follow import Follower, Tail, unavailable
+from surestream.store._redis_follow import Follower, Tail
 from surestream.store.base import StoreUnavailable
 
-__all__ = ["DIRECT_TAILS", "Tail", "TailReader", "unavailable"]  # the last two re-exported
+__all__ = ["DIRECT_TAILS", "RING_PAUSE", "TailReader"]
 
 log = logging.getLogger("surestream.store")
+
+RING_PAUSE = 0.005
+"""Seconds the reader waits after a read that brought nothing (the rings of this process's
+own appends, entries its tails had) before it reads again: another process's append waits
+at most that much longer, and a busy process does not read once per append pipeline."""
 
 DIRECT_TAILS = 8
 """Up to this many live tails, the reader's ``XREAD`` names each of them and not the
@@ -226,11 +235,10 @@ class TailReader:
                 if now >= self._sweep_at:
                     self._due.update(self._live)
                     self._sweep_at = now + self.read_block
-                covered = dict(self._live)
-                direct = len(covered) <= DIRECT_TAILS
+                direct = len(self._live) <= DIRECT_TAILS
                 if direct:
                     self._ring = None
-                    tails, self._due, self._stale = covered, {}, False
+                    tails, self._due, self._stale = dict(self._live), {}, False
                 else:
                     if self._ring is None:
                         self._due.update(self._live)
@@ -245,11 +253,11 @@ class TailReader:
                     )
                 except StoreUnavailable as exc:
                     self._ring = None
-                    for tail in covered.values():
+                    for tail in list(self._live.values()):
                         self.fail(tail, exc)
                     continue
-                if reply:
-                    self._deliver(tails, reply)
+                if reply and not self._deliver(tails, reply):
+                    await self._pause()
         finally:
             conn, self._reader_conn, self._reader_id = self._reader_conn, None, None
             if conn is not None:
@@ -332,20 +340,24 @@ class TailReader:
         if tail is not None:
             self._read_next(tail)
 
-    def _deliver(self, tails: dict[bytes, Tail], reply: Any) -> None:
+    def _deliver(self, tails: dict[bytes, Tail], reply: Any) -> bool:
         """Note the rings; hand each stream's entries to its tail (if it still follows that
-        stream), but those it has already (``appended``)."""
+        stream), but those it has already (``appended``). False when the reply brought
+        nothing: no entry a tail lacked, no ring of another process, no tail due."""
         due = time.monotonic() + self.read_block
         live = self._live
+        fresh = False
         for key, entries in reply.items() if isinstance(reply, dict) else reply:
             if key == self._doorbell:
                 self._ring = bulk(entries[-1][0])
                 for _, fields in entries:
                     own = fields[1] == self._ringer  # a ring of this process's appends
+                    fresh = fresh or not own
                     for rung in fields[1::2]:
                         tail = live.get(rung)
                         if tail is not None and not (own and tail.fed):
                             self._due[rung] = tail
+                            fresh = True
                 continue
             tail = tails.get(key)
             if tail is None or not entries or live.get(key) is not tail:
@@ -357,6 +369,7 @@ class TailReader:
                 entries = entries[skip:]
                 if not entries:
                     continue
+            fresh = True
             decode = _entry if tail.readers == 1 else loads
             tail.events.extend([decode(fields[1]) for _, fields in entries])
             tail.cursor = bulk(entries[-1][0])
@@ -364,6 +377,20 @@ class TailReader:
             tail.notify()
             if is_terminal(tail.events[-1]):
                 self._drop(tail)
+        return fresh
+
+    async def _pause(self) -> None:
+        """After a read that brought nothing, wait ``RING_PAUSE`` s before the next one (at
+        once when a tail comes or must be read): each pipeline of this process's appends
+        rings the doorbell, and reading each ring would cost a round trip for nothing."""
+        if self._due or self._stale:
+            return
+        self._wake.clear()
+        timer = asyncio.get_running_loop().call_later(RING_PAUSE, self._wake.set)
+        try:
+            await self._wake.wait()
+        finally:
+            timer.cancel()
 
     async def _unblock(self) -> None:
         """Wake the reader from an ``XREAD`` that misses a new tail (``CLIENT UNBLOCK``).
