@@ -211,6 +211,9 @@ class AppendPipeline:
                     else:
                         try:
                             self._seen(call, reply)
+                        except Exception:
+                            log.exception("handing an append's events to its readers failed")
+                        try:
                             replied(reply)
                         except Exception:
                             log.exception("an append's reply callback failed")

@@ -1,21 +1,22 @@
 """``Tail`` and ``Follower``: this process's live copy of a Redis journal and its readers.
 
 Strategy: readers of one stream in one process share a ``Tail``, an in-process list of the
-journal's events from seq ``base`` on that the store's one reader task fills
-(``surestream.store._redis_tails``). Each reader is a ``Follower`` with an index into that
-list, as in the ``MemoryStore``; one that resumes before ``base`` reads that gap with
-``XRANGE`` first. Caught up, a follower waits on a future of its own in the tail's
-``waiters``, which the reader task resolves when it adds events. Given a sink (``push_to``),
-it waits in the tail's ``followers`` instead, and the reader task hands each new event to
-the sink at once, in its own task, so the reader's task does not wake per event; it wakes
-when the sink refuses one (it then returns that event and those after it itself, and
-follows again once caught up), after the terminal event, when the tail fails and when
-closed.
+journal's events from seq ``base`` on that the store's one reader task fills, and this
+process's appends from their replies (``surestream.store._redis_tails``). Each reader is a
+``Follower`` with an index into that list, as in the ``MemoryStore``; one that resumes
+before ``base`` reads that gap with ``XRANGE`` first. Caught up, a follower waits on a
+future of its own in the tail's ``waiters``, which the task that adds events resolves.
+Given a sink (``push_to``), it waits in the tail's ``followers`` instead, and the task that
+adds events hands each new one to the sink at once, so the reader's task does not wake per
+event; it wakes when the sink refuses one (it then returns that event and those after it
+itself, and follows again once caught up), after the terminal event, when the tail fails
+and when closed.
 
-The hand-overs: the reader task extends ``events`` before it calls ``notify`` (and sets
-``failed`` before it, on a failure), and a follower looks at ``events`` and ``failed`` after
-it wakes, before it waits again, so nothing added between its look and its wait is missed
-(one task runs at a time; a follower registers its waiter in the step that looked).
+The hand-overs: the task that adds events extends ``events`` before it calls ``notify``
+(and sets ``failed`` before it, on a failure), and a follower looks at ``events`` and
+``failed`` after it wakes, before it waits again, so nothing added between its look and its
+wait is missed (one task runs at a time; a follower registers its waiter in the step that
+looked).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class Tail:
     """This process's live copy of one journal from seq ``base`` on, shared by its readers.
 
     The store's reader task fills ``events`` (decoding each entry once) from the Redis entry
-    after ``cursor``; it ends at the terminal event or on a store failure (``failed``).
+    after ``cursor``, and this process's appends from their replies; it ends at the terminal
+    event or on a store failure (``failed``).
     ``due``: when its lease check is due.
     """
 
