@@ -402,17 +402,25 @@ class Sink:
                 await self.changed.wait()
 
 
-async def test_a_caught_up_reader_is_pushed_each_entry_by_the_store_s_reader_task(
-    store: RedisStore,
-) -> None:
-    await store.create("s1")
-    await store.append("s1", Text("a"))
-    reader: Any = await store.read("s1")
+async def pushed_reader(
+    store: RedisStore, stream_id: str, sink: Sink
+) -> tuple[Any, asyncio.Future[tuple[int, Event]]]:
+    """A reader of a new stream that has read its first event, ``a``, then pushes to
+    ``sink``; and its ``anext`` waiting meanwhile."""
+    await store.create(stream_id)
+    await store.append(stream_id, Text("a"))
+    reader: Any = await store.read(stream_id)
     with anyio.fail_after(BOUND):
         assert await anext(reader) == (0, Text("a"))
-    sink = Sink(refuse={3})
     assert reader.push_to(sink)
-    waiting = asyncio.ensure_future(anext(reader))
+    return reader, asyncio.ensure_future(anext(reader))
+
+
+async def test_a_caught_up_reader_is_pushed_each_entry_by_a_task_of_the_store(
+    store: RedisStore,
+) -> None:
+    sink = Sink(refuse={3})
+    reader, waiting = await pushed_reader(store, "s1", sink)
     await store.append("s1", Text("b"))
     await store.append("s1", Text("c"))
     await sink.wait(2)
@@ -496,14 +504,8 @@ async def test_reads_that_bring_only_this_process_s_own_rings_pause_the_reader(
 async def test_this_process_s_appends_reach_its_reader_before_their_reply_is_handed_on(
     store: RedisStore,
 ) -> None:
-    await store.create("s")
-    await store.append("s", Text("a"))
-    reader: Any = await store.read("s")
-    with anyio.fail_after(BOUND):
-        assert await anext(reader) == (0, Text("a"))
     sink = Sink()
-    assert reader.push_to(sink)
-    waiting = asyncio.ensure_future(anext(reader))
+    reader, waiting = await pushed_reader(store, "s", sink)
     replied: asyncio.Future[list[tuple[int, Event]]] = asyncio.get_running_loop().create_future()
     store.submit_append(
         "s", [Text("b"), Text("c")], expect=1, replied=lambda _: replied.set_result(sink.taken[:])

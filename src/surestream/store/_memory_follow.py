@@ -16,7 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from surestream.events import Event, Text, is_terminal
-from surestream.store.base import PushSink
+from surestream.store.base import PushingReader
 
 if TYPE_CHECKING:
     from surestream.store.memory import MemoryStore, _Journal
@@ -26,30 +26,20 @@ __all__ = ["Follower"]
 log = logging.getLogger("surestream.store")
 
 
-class Follower:
+class Follower(PushingReader):
     """One reader of a journal (``MemoryStore.read``'s iterator; see the module strategy)."""
 
-    __slots__ = ("_closed", "_parked", "journal", "pos", "pushed", "sink", "store", "stream_id")
+    __slots__ = ("_closed", "_parked", "journal", "pos", "store", "stream_id")
 
     def __init__(self, store: MemoryStore, stream_id: str, journal: _Journal, pos: int) -> None:
+        super().__init__()
         self.store = store
         self.stream_id = stream_id
         self.journal = journal
         self.pos = pos
         """The seq of the next event to hand on."""
-        self.sink: PushSink | None = None
-        self.pushed = 0
-        """Events the sink took."""
         self._parked: asyncio.Future[None] | None = None
         self._closed = False
-
-    def __aiter__(self) -> Follower:
-        return self
-
-    def push_to(self, sink: PushSink) -> bool:
-        """Hand each event appended while this reader is caught up to ``sink`` (True)."""
-        self.sink = sink
-        return True
 
     async def __anext__(self) -> tuple[int, Event]:
         journal = self.journal

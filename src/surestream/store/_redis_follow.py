@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from surestream.events import Error, ErrorCode, Event, Text, is_terminal
 from surestream.store._redis_call import bulk
-from surestream.store.base import PushSink, StoreUnavailable
+from surestream.store.base import PushingReader, StoreUnavailable
 
 if TYPE_CHECKING:
     from surestream.store._redis_tails import TailReader
@@ -100,7 +100,7 @@ class Tail:
                 follower.feed()
 
 
-class Follower:
+class Follower(PushingReader):
     """One reader of a stream from seq ``pos`` on (``RedisStore.read``'s iterator).
 
     It joins the stream's tail (``tails.join``) when first iterated, as an async generator's
@@ -117,13 +117,12 @@ class Follower:
         "_tails",
         "_waiter",
         "pos",
-        "pushed",
-        "sink",
         "stream_id",
         "tail",
     )
 
     def __init__(self, tails: TailReader, stream_id: str, key: bytes, pos: int) -> None:
+        super().__init__()
         self._tails = tails
         self.stream_id = stream_id
         self._key = key
@@ -131,21 +130,10 @@ class Follower:
         """The seq of the next event to hand on."""
         self.tail: Tail | None = None
         """The tail it follows, from its first ``__anext__`` until it leaves it."""
-        self.sink: PushSink | None = None
-        self.pushed = 0
-        """Events the sink took."""
         self._gap: AsyncGenerator[Event, None] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._done = False
         self._closed = False
-
-    def __aiter__(self) -> Follower:
-        return self
-
-    def push_to(self, sink: PushSink) -> bool:
-        """Hand each event added while this reader is caught up to ``sink`` (True)."""
-        self.sink = sink
-        return True
 
     async def __anext__(self) -> tuple[int, Event]:
         tail = self.tail

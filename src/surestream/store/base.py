@@ -48,7 +48,7 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Self, TypeAlias
 
 from surestream.errors import (
     InvalidResumePoint,
@@ -74,6 +74,7 @@ __all__ = [
     "JournalFull",
     "LeaseState",
     "PushSink",
+    "PushingReader",
     "Store",
     "StoreUnavailable",
     "StreamExists",
@@ -85,10 +86,32 @@ __all__ = [
 ]
 
 PushSink: TypeAlias = Callable[[int, Event], bool]
-"""Takes one journaled event (its seq, the event) in the task that appended it (always in a
-task, never in a bare callback), without awaiting; False: not taken (the reader's iterator
-returns it instead). A reader iterator that can push has ``push_to(sink) -> bool`` (the
-MemoryStore's); a sink must not raise."""
+"""Takes one journaled event (its seq, the event) in the task that has it (the appending
+task on the MemoryStore; on the RedisStore the task that got the append's reply or read the
+entry; always in a task, never in a bare callback), without awaiting; False: not taken (the
+reader's iterator returns it instead). A reader iterator that can push has
+``push_to(sink) -> bool`` (``PushingReader``, both stores'); a sink must not raise."""
+
+
+class PushingReader:
+    """The part the stores' reader iterators share: an async iterator of ``(seq, event)``
+    that, given a sink (``push_to``), hands it each event it gets while caught up."""
+
+    __slots__ = ("pushed", "sink")
+
+    def __init__(self) -> None:
+        self.sink: PushSink | None = None
+        self.pushed = 0
+        """Events the sink took."""
+
+    def __aiter__(self) -> Self:
+        return self
+
+    def push_to(self, sink: PushSink) -> bool:
+        """Hand each event added while this reader is caught up to ``sink`` (True)."""
+        self.sink = sink
+        return True
+
 
 DEFAULT_RETENTION = 600.0
 """Seconds a journal stays readable after its terminal event (10 minutes)."""
