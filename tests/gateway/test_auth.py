@@ -347,16 +347,19 @@ def test_no_key_or_token_at_trace_level_and_no_redis_password_in_the_banner(
 ) -> None:
     password = "hunter2-redis-password"
     store = redis_server.url.replace("redis://", f"redis://:{password}@")
-    with gateway_process(
-        "--log-level", "trace", "--store", f"{store}/0", env={"SURESTREAM_API_KEYS": KEY_A}
-    ) as gateway:
-        with httpx.Client(base_url=gateway.url) as client:
-            created = client.post("/v1/streams", json=CHAT, headers=A).json()
-            token = created["read_token"]
-            by_token = client.get(f"{created['events_url']}?token={token}")
-            by_header = client.get(created["events_url"], headers={"Surestream-Read-Token": token})
-            encoded = client.get(f"{created['events_url']}?%74oken={token}")
-        output = "".join(gateway.output)
+    with (
+        gateway_process(
+            "--log-level", "trace", "--store", f"{store}/0", env={"SURESTREAM_API_KEYS": KEY_A}
+        ) as gateway,
+        httpx.Client(base_url=gateway.url) as client,
+    ):
+        created = client.post("/v1/streams", json=CHAT, headers=A).json()
+        token = created["read_token"]
+        by_token = client.get(f"{created['events_url']}?token={token}")
+        by_header = client.get(created["events_url"], headers={"Surestream-Read-Token": token})
+        encoded = client.get(f"{created['events_url']}?%74oken={token}")
+    output = "".join(gateway.output)  # all of it: the process has ended (an access log line
+    # is written after its response was sent)
     assert (by_token.status_code, by_header.status_code, encoded.status_code) == (200, 200, 401)
     assert "%74oken=***" in output, "the request line under another spelling was not logged"
     assert "authorization" in output.lower(), "the trace log was not captured"

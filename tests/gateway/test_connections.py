@@ -246,7 +246,7 @@ def test_a_dropped_slow_reader_is_really_closed_with_one_log_line(
         for sock in socks:  # the client sees the end: EOF or a reset, not a read that waits
             with sock:
                 received.append(read_until_closed(sock))
-        output = "".join(gateway.output)
+    output = "".join(gateway.output)  # all of it: stopping the gateway waits for its output
     assert all(b'"type":"done"' not in got and len(got) < len(BIG) for got in received)
     assert output.count("dropping a client that took no bytes for 1 s; connection closed") == 3
     assert "Traceback" not in output and "ERROR" not in output, output

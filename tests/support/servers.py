@@ -141,19 +141,25 @@ class ServerProcess:
     port: int
     proc: subprocess.Popen[str]
     output: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
+    """The thread that fills ``output``; it ends when the process's output does."""
 
     def stop(self, sig: int | None = None, timeout: float = 20) -> int:
-        """Send ``sig`` (SIGTERM by default) and wait for the exit code."""
+        """Send ``sig`` (SIGTERM by default) and wait for the exit code, and for ``output``
+        to hold everything the process printed."""
         if self.proc.poll() is None:
             if sig is None:
                 self.proc.terminate()
             else:
                 self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            return self.proc.wait(5)
+            code = self.proc.wait(5)
+        if self.reader is not None:
+            self.reader.join(5)
+        return code
 
 
 def _start(
@@ -178,7 +184,8 @@ def _start(
                 ready.set()
         ready.set()
 
-    threading.Thread(target=pump, daemon=True).start()
+    handle.reader = threading.Thread(target=pump, daemon=True)
+    handle.reader.start()
     if not ready.wait(START_TIMEOUT) or proc.poll() is not None:
         handle.stop()
         raise RuntimeError(
