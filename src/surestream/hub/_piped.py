@@ -108,8 +108,11 @@ class PipedWriter:
             self._waiter.set_result(None)
 
     def _send(self) -> None:
-        size = self.producer.hub.max_batch
-        self._batch, self._pending = self._pending[:size], self._pending[size:]
+        size, pending = self.producer.hub.max_batch, self._pending
+        if len(pending) <= size:
+            self._batch, self._pending = pending, []
+        else:
+            self._batch, self._pending = pending[:size], pending[size:]
         self._flying = True
         self._submit()
 

@@ -103,7 +103,10 @@ def pack_append(
         mode,
         _NO_SEQ if expect is None else bulk(b"%d" % expect),
     ]
-    parts += [bulk(dumps(event)) for event in events]
+    if len(events) == 1:
+        parts.append(bulk(dumps(events[0])))
+    else:
+        parts += [bulk(dumps(event)) for event in events]
     return packed_key, 12 + len(events), b"".join(parts), key, events
 
 
@@ -206,7 +209,7 @@ class AppendPipeline:
                 batch, self._queue = self._queue, []
                 replies = await self._bounded_pipeline([call for call, _, _ in batch])
                 for (call, replied, again), reply in zip(batch, replies, strict=True):
-                    if again and isinstance(reply, again):
+                    if type(reply) is not list and again and isinstance(reply, again):
                         self._queue.append((call, replied, ()))
                     else:
                         try:

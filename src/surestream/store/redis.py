@@ -372,9 +372,13 @@ class RedisStore(Store):
         """Queue an append for the next pipeline (see ``Store.submit_append``); a failure
         after which it may have run is tried once more at once (it names its seq)."""
         script_call = pack_append(self.prefix, stream_id, self._limits, events, APPEND_MODE, expect)
-        began = self._health.incident
+        health = self._health
+        began = health.incident
 
         def outcome(reply: Any) -> None:
+            if type(reply) is list and reply[0] == 0 and health.ok:  # went in: the common case
+                replied(reply[1])
+                return
             try:
                 if isinstance(reply, BaseException):
                     raise reply
